@@ -1,0 +1,68 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import type { Request } from 'express';
+import { Actor } from '@waitpoints/contracts';
+import { ApiError } from '../http/api-error';
+import { ApiKeyRegistry } from './api-keys';
+import { PublicAccessTokens } from './public-access-token';
+
+export interface AuthContext {
+  environment: string;
+  actor: Actor;
+}
+
+export type AuthenticatedRequest = Request & { auth: AuthContext };
+
+function bearer(request: Request): string {
+  const header = request.headers.authorization;
+  if (!header) throw ApiError.unauthorized('Missing Authorization header: send "Authorization: Bearer <secret key>"');
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw ApiError.unauthorized('Malformed Authorization header: expected "Bearer <secret key>"');
+  return match[1];
+}
+
+const looksLikeJwt = (value: string) => value.split('.').length === 3;
+
+/** Routes for servers: the environment's secret key only. */
+@Injectable()
+export class SecretKeyGuard implements CanActivate {
+  constructor(private readonly keys: ApiKeyRegistry) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const presented = bearer(request);
+    const environment = this.keys.environmentOf(presented);
+    if (!environment) {
+      throw ApiError.unauthorized(
+        looksLikeJwt(presented)
+          ? 'Public access tokens can only complete tokens; this route needs a secret API key'
+          : 'Invalid API key',
+      );
+    }
+    request.auth = { environment, actor: { type: 'api_key', id: environment } };
+    return true;
+  }
+}
+
+/** Complete: a secret key, or a public access token scoped to this very token. */
+@Injectable()
+export class SecretKeyOrPublicTokenGuard implements CanActivate {
+  constructor(
+    private readonly keys: ApiKeyRegistry,
+    private readonly publicTokens: PublicAccessTokens,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const presented = bearer(request);
+    const environment = this.keys.environmentOf(presented);
+    if (environment) {
+      request.auth = { environment, actor: { type: 'api_key', id: environment } };
+      return true;
+    }
+    if (!looksLikeJwt(presented)) throw ApiError.unauthorized('Invalid API key');
+    const check = this.publicTokens.checkWriteAccess(presented, String(request.params.id));
+    if (!check.ok) throw new ApiError(check.status, check.message);
+    request.auth = { environment: check.environment, actor: { type: 'public_token', id: check.environment } };
+    return true;
+  }
+}

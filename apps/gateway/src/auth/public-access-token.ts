@@ -1,0 +1,74 @@
+import jwt from 'jsonwebtoken';
+import { toFriendlyTokenId, toInternalTokenId } from '@waitpoints/contracts';
+
+export const PUBLIC_TOKEN_TTL_SECONDS = 24 * 60 * 60;
+const ISSUER = 'waitpoints';
+
+export type PublicTokenCheck =
+  | { ok: true; environment: string }
+  | { ok: false; status: 401 | 403; message: string };
+
+/**
+ * Public access tokens: HS256 JWTs with `sub` = environment, `pub: true` and scopes such as
+ * `write:waitpoints:<id>`, the shape the Trigger.dev SDK hands to browsers. Only HS256 is
+ * accepted (so `alg: none` and algorithm swaps fail). We sign with the signing secret; a token
+ * the SDK signed itself with the environment's secret key is accepted too.
+ */
+export class PublicAccessTokens {
+  constructor(
+    private readonly signingSecrets: string[],
+    private readonly keysOfEnvironment: (environment: string) => string[],
+  ) {}
+
+  issueForToken(environment: string, internalTokenId: string): string {
+    return jwt.sign(
+      { pub: true, scopes: [`write:waitpoints:${toFriendlyTokenId(internalTokenId)}`] },
+      this.signingSecrets[0],
+      { algorithm: 'HS256', subject: environment, issuer: ISSUER, expiresIn: PUBLIC_TOKEN_TTL_SECONDS },
+    );
+  }
+
+  /** May this JWT complete the token named in the URL? */
+  checkWriteAccess(token: string, urlTokenId: string): PublicTokenCheck {
+    const unverified = jwt.decode(token, { json: true });
+    const environment = typeof unverified?.sub === 'string' ? unverified.sub : undefined;
+    if (!environment) return { ok: false, status: 401, message: 'Invalid public access token' };
+
+    const candidates = [...this.signingSecrets, ...this.keysOfEnvironment(environment)];
+    let claims: jwt.JwtPayload | undefined;
+    let expired = false;
+    for (const secret of candidates) {
+      try {
+        claims = jwt.verify(token, secret, { algorithms: ['HS256'] }) as jwt.JwtPayload;
+        break;
+      } catch (error) {
+        if (error instanceof jwt.TokenExpiredError) expired = true;
+      }
+    }
+    if (!claims) {
+      return { ok: false, status: 401, message: expired ? 'Public access token has expired' : 'Invalid public access token' };
+    }
+    if (claims.pub !== true || !Array.isArray(claims.scopes)) {
+      return { ok: false, status: 401, message: 'Invalid public access token: not a public token' };
+    }
+    if (!grantsWrite(claims.scopes, urlTokenId)) {
+      return {
+        ok: false,
+        status: 403,
+        message: `This public access token does not allow completing waitpoint ${toFriendlyTokenId(toInternalTokenId(urlTokenId))}`,
+      };
+    }
+    return { ok: true, environment };
+  }
+}
+
+/** Scope grammar `action:type[:id]`; ids compare without the `waitpoint_` prefix. */
+function grantsWrite(scopes: unknown[], urlTokenId: string): boolean {
+  const wanted = toInternalTokenId(urlTokenId);
+  return scopes.some((scope) => {
+    if (typeof scope !== 'string') return false;
+    if (scope === 'admin' || scope === 'write:all' || scope === 'write:waitpoints') return true;
+    const [action, type, id] = scope.split(':');
+    return (action === 'write' || action === '*') && type === 'waitpoints' && id !== undefined && toInternalTokenId(id) === wanted;
+  });
+}

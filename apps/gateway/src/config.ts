@@ -1,0 +1,82 @@
+import { Env, EnvReader, isSubjectToken, NatsConfig, readNatsConfig } from '@waitpoints/contracts';
+
+/** The documented development key, used only when API_KEYS is unset outside production. */
+export const DEV_API_KEY = 'tr_dev_waitpoints_local_dev_key';
+export const DEV_ENVIRONMENT = 'dev';
+export const DEV_SIGNING_SECRET = 'waitpoints-dev-signing-secret-not-for-production';
+
+export interface GatewayConfig {
+  host: string;
+  port: number;
+  /** Origin put in callback URLs (what the outside world reaches the gateway at). */
+  publicUrl: string;
+  production: boolean;
+  /** Secret key → environment. */
+  apiKeys: Map<string, string>;
+  usingDevKey: boolean;
+  /** First secret signs callback URLs and public access tokens; the rest still verify. */
+  signingSecrets: string[];
+  nats: NatsConfig;
+}
+
+const MIN_KEY_LENGTH = 16;
+
+export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
+  const read = new EnvReader(env);
+  const production = read.string('NODE_ENV', 'development') === 'production';
+  const port = read.integer('PORT', 3000, 0, 65535);
+  const host = read.string('HOST', '0.0.0.0');
+  const publicUrl = read.url('PUBLIC_URL', `http://localhost:${port}`, ['http:', 'https:']).replace(/\/+$/, '');
+
+  const apiKeys = new Map<string, string>();
+  const rawKeys = read.optional('API_KEYS');
+  if (rawKeys) {
+    for (const entry of rawKeys.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const separator = entry.indexOf(':');
+      const environment = entry.slice(0, separator).trim();
+      const key = entry.slice(separator + 1).trim();
+      if (separator <= 0 || !key) {
+        read.problems.push(`API_KEYS entry "${entry.slice(0, 24)}…" must look like <environment>:<secret key>`);
+        continue;
+      }
+      read.check(
+        isSubjectToken(environment) && environment.length <= 64,
+        `API_KEYS environment "${environment}" may only use letters, digits, "_" and "-" (at most 64)`,
+      );
+      read.check(key.length >= MIN_KEY_LENGTH, `API_KEYS key of environment "${environment}" is shorter than ${MIN_KEY_LENGTH} characters`);
+      read.check(!apiKeys.has(key), `API_KEYS lists the same key twice (environment "${environment}")`);
+      apiKeys.set(key, environment);
+    }
+  } else if (production) {
+    read.problems.push('API_KEYS is required when NODE_ENV=production (e.g. API_KEYS=prod:<secret key>)');
+  } else {
+    apiKeys.set(DEV_API_KEY, DEV_ENVIRONMENT);
+  }
+
+  const rawSecrets = read.optional('SIGNING_SECRETS');
+  const signingSecrets = rawSecrets
+    ? rawSecrets.split(',').map((s) => s.trim()).filter(Boolean)
+    : production
+      ? []
+      : [DEV_SIGNING_SECRET];
+  read.check(
+    signingSecrets.length > 0,
+    'SIGNING_SECRETS is required when NODE_ENV=production (signs callback URLs and public access tokens)',
+  );
+  for (const secret of signingSecrets) {
+    read.check(secret.length >= 32, 'every SIGNING_SECRETS entry must be at least 32 characters');
+  }
+
+  const config: GatewayConfig = {
+    host,
+    port,
+    publicUrl,
+    production,
+    apiKeys,
+    usingDevKey: !rawKeys && !production,
+    signingSecrets,
+    nats: readNatsConfig(read),
+  };
+  read.done();
+  return config;
+}

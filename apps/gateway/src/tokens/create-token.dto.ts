@@ -1,0 +1,83 @@
+import {
+  IsOptional,
+  IsString,
+  MaxLength,
+  MinLength,
+  ValidateBy,
+  ValidationOptions,
+  buildMessage,
+} from 'class-validator';
+import { DURATION_HINT, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, parseDuration, parseTimeout } from '@waitpoints/contracts';
+
+function IsDurationString(options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'isDurationString',
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && (parseDuration(value) ?? 0) > 0,
+        defaultMessage: buildMessage((each) => `${each}$property "$value" is not valid: ${DURATION_HINT}`, options),
+      },
+    },
+    options,
+  );
+}
+
+function IsTimeout(options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'isTimeout',
+      validator: {
+        validate: (value: unknown) => parseTimeout(value, new Date()).ok,
+        defaultMessage: (args) => {
+          const result = parseTimeout(args?.value, new Date());
+          return result.ok ? '' : result.message;
+        },
+      },
+    },
+    options,
+  );
+}
+
+function IsTags(options?: ValidationOptions) {
+  const problem = (value: unknown): string | undefined => {
+    const tags = typeof value === 'string' ? [value] : value;
+    if (!Array.isArray(tags)) return 'tags must be a string or an array of strings';
+    if (tags.length > MAX_TAGS) return `tags: at most ${MAX_TAGS} tags are allowed, got ${tags.length}`;
+    for (const tag of tags) {
+      if (typeof tag !== 'string') return 'tags must be a string or an array of strings';
+      if (tag.length > MAX_TAG_LENGTH) return `tags: each tag must be at most ${MAX_TAG_LENGTH} characters (one has ${tag.length})`;
+    }
+    return undefined;
+  };
+  return ValidateBy(
+    {
+      name: 'isTags',
+      validator: {
+        validate: (value: unknown) => problem(value) === undefined,
+        defaultMessage: (args) => problem(args?.value) ?? '',
+      },
+    },
+    options,
+  );
+}
+
+/** Body of `POST /api/v1/waitpoints/tokens` (Trigger.dev's CreateWaitpointTokenRequestBody). */
+export class CreateTokenBody {
+  @IsOptional()
+  @IsString({ message: 'idempotencyKey must be a string' })
+  @MinLength(1, { message: 'idempotencyKey must not be empty' })
+  @MaxLength(MAX_IDEMPOTENCY_KEY_LENGTH, { message: `idempotencyKey must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters` })
+  idempotencyKey?: string;
+
+  @IsOptional()
+  @IsDurationString()
+  idempotencyKeyTTL?: string;
+
+  @IsOptional()
+  @IsTimeout()
+  timeout?: string;
+
+  @IsOptional()
+  @IsTags()
+  tags?: string | string[];
+}

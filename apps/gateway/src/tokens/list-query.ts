@@ -1,0 +1,133 @@
+import {
+  DURATION_HINT,
+  ListTokensQuery,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_TAG_LENGTH,
+  TOKEN_STATUSES,
+  TokenStatus,
+  isInternalTokenId,
+  isTokenStatus,
+  parseDuration,
+  parseIsoDate,
+  toInternalTokenId,
+} from '@waitpoints/contracts';
+
+export const DEFAULT_PAGE_SIZE = 25;
+export const MAX_PAGE_SIZE = 100;
+
+const KNOWN_KEYS = new Set([
+  'page[size]',
+  'page[after]',
+  'page[before]',
+  'filter[status]',
+  'filter[idempotencyKey]',
+  'filter[tags]',
+  'filter[createdAt][period]',
+  'filter[createdAt][from]',
+  'filter[createdAt][to]',
+]);
+
+export type ListQueryParse = { ok: true; value: Omit<ListTokensQuery, 'environment'> } | { ok: false; message: string };
+
+/**
+ * The list route's query string (`page[...]`, `filter[...]`, as the SDK sends it) → a query.
+ * Unlike Trigger.dev, a bad value is a 400 naming the parameter, never silently ignored.
+ */
+export function parseListQuery(raw: Record<string, unknown>, now: Date): ListQueryParse {
+  const problems: string[] = [];
+  const value = (key: string): string | undefined => {
+    const v = raw[key];
+    if (v === undefined) return undefined;
+    if (Array.isArray(v)) return v.map(String).join(',');
+    return typeof v === 'string' ? v : undefined;
+  };
+
+  for (const key of Object.keys(raw)) {
+    if ((key.startsWith('page[') || key.startsWith('filter[')) && !KNOWN_KEYS.has(key)) {
+      problems.push(`unknown query parameter ${key}; known: ${[...KNOWN_KEYS].join(', ')}`);
+    }
+  }
+
+  const query: Omit<ListTokensQuery, 'environment'> = { pageSize: DEFAULT_PAGE_SIZE };
+
+  const size = value('page[size]');
+  if (size !== undefined) {
+    const n = /^\d{1,4}$/.test(size.trim()) ? Number(size) : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE_SIZE) {
+      problems.push(`page[size] must be a whole number from 1 to ${MAX_PAGE_SIZE}, got "${truncate(size)}"`);
+    } else query.pageSize = n;
+  }
+
+  for (const key of ['page[after]', 'page[before]'] as const) {
+    const cursor = value(key);
+    if (cursor === undefined) continue;
+    const id = toInternalTokenId(cursor.trim());
+    if (!isInternalTokenId(id)) problems.push(`${key} "${truncate(cursor)}" is not a valid cursor (use pagination.next/previous)`);
+    else if (key === 'page[after]') query.after = id;
+    else query.before = id;
+  }
+  if (query.before !== undefined) delete query.after;
+
+  const status = value('filter[status]');
+  if (status !== undefined) {
+    const statuses = status.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+    const invalid = statuses.filter((s) => !isTokenStatus(s));
+    if (invalid.length > 0 || statuses.length === 0) {
+      problems.push(`filter[status] accepts a comma-separated list of ${TOKEN_STATUSES.join(', ')}; got "${truncate(status)}"`);
+    } else query.statuses = [...new Set(statuses)] as TokenStatus[];
+  }
+
+  const idempotencyKey = value('filter[idempotencyKey]');
+  if (idempotencyKey !== undefined) {
+    if (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+      problems.push(`filter[idempotencyKey] must have 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+    } else query.idempotencyKey = idempotencyKey;
+  }
+
+  const tags = value('filter[tags]');
+  if (tags !== undefined) {
+    const list = tags.split(',').map((t) => t.trim()).filter(Boolean);
+    if (list.length === 0 || list.length > 100 || list.some((t) => t.length > MAX_TAG_LENGTH)) {
+      problems.push(`filter[tags] must be a comma-separated list of 1 to 100 tags of at most ${MAX_TAG_LENGTH} characters`);
+    } else query.tags = [...new Set(list)];
+  }
+
+  const lowerBounds: Date[] = [];
+  const period = value('filter[createdAt][period]');
+  if (period !== undefined) {
+    const ms = parseDuration(period);
+    if (ms === undefined || ms <= 0) problems.push(`filter[createdAt][period] "${truncate(period)}" is not valid: ${DURATION_HINT}`);
+    else lowerBounds.push(new Date(now.getTime() - ms));
+  }
+  const from = value('filter[createdAt][from]');
+  if (from !== undefined) {
+    const date = parseDateParam(from);
+    if (!date) problems.push(`filter[createdAt][from] "${truncate(from)}" must be a millisecond timestamp or an ISO 8601 date`);
+    else lowerBounds.push(date);
+  }
+  if (lowerBounds.length > 0) {
+    query.createdFrom = new Date(Math.max(...lowerBounds.map((d) => d.getTime()))).toISOString();
+  }
+  const to = value('filter[createdAt][to]');
+  if (to !== undefined) {
+    const date = parseDateParam(to);
+    if (!date) problems.push(`filter[createdAt][to] "${truncate(to)}" must be a millisecond timestamp or an ISO 8601 date`);
+    else query.createdTo = date.toISOString();
+  }
+
+  return problems.length > 0 ? { ok: false, message: problems.join('; ') } : { ok: true, value: query };
+}
+
+/** The SDK sends dates as millisecond epochs; people send ISO dates. */
+function parseDateParam(text: string): Date | undefined {
+  const trimmed = text.trim();
+  if (/^\d{1,15}$/.test(trimmed)) {
+    const date = new Date(Number(trimmed));
+    return Number.isNaN(date.getTime()) ? undefined : date;
+  }
+  return parseIsoDate(trimmed);
+}
+
+function truncate(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 64)}…` : text;
+}

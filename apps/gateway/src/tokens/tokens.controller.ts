@@ -1,0 +1,189 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards, ValidationPipe } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import {
+  DEFAULT_IDEMPOTENCY_KEY_TTL,
+  DEFAULT_TIMEOUT,
+  JSON_OUTPUT_TYPE,
+  MessageMetadata,
+  isInternalTokenId,
+  parseDuration,
+  parseTimeout,
+  toInternalTokenId,
+} from '@waitpoints/contracts';
+import { AuthenticatedRequest, SecretKeyGuard, SecretKeyOrPublicTokenGuard } from '../auth/auth.guards';
+import { CallbackSignature } from '../auth/callback-signature';
+import { PublicAccessTokens } from '../auth/public-access-token';
+import { ApiError } from '../http/api-error';
+import { correlationIdOf } from '../http/correlation-id';
+import { TokenServiceClient } from '../transport/token-service.client';
+import { CreateTokenBody } from './create-token.dto';
+import { parseListQuery } from './list-query';
+import { TokenLinks } from './token-links';
+import { toListItem, toRetrievedToken } from './token.presenter';
+
+const CREATE_FIELDS = ['idempotencyKey', 'idempotencyKeyTTL', 'timeout', 'tags'];
+
+const createBodyPipe = new ValidationPipe({
+  transform: true,
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  exceptionFactory: (errors) =>
+    ApiError.badRequest(
+      errors
+        .flatMap((error) =>
+          error.constraints?.whitelistValidation
+            ? [`unknown field "${error.property}"; accepted fields: ${CREATE_FIELDS.join(', ')}`]
+            : Object.values(error.constraints ?? {}),
+        )
+        .join('; '),
+    ),
+});
+
+/**
+ * The waitpoint token REST API (Trigger.dev wire format). Thin adapter: HTTP → command or
+ * query over NATS → wire shape. Body limits and parsing are set up in `app.ts`.
+ */
+@Controller('api/v1/waitpoints/tokens')
+export class TokensController {
+  constructor(
+    private readonly tokenService: TokenServiceClient,
+    private readonly links: TokenLinks,
+    private readonly publicTokens: PublicAccessTokens,
+    private readonly callbackSignature: CallbackSignature,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  @UseGuards(SecretKeyGuard)
+  async create(
+    @Req() request: AuthenticatedRequest,
+    @Body(createBodyPipe) body: CreateTokenBody,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    const { environment } = request.auth;
+    const timeout = parseTimeout(body.timeout ?? DEFAULT_TIMEOUT, new Date());
+    if (!timeout.ok) throw ApiError.badRequest(timeout.message);
+    const requestKey = singleHeader(request, 'x-trigger-request-idempotency-key');
+    const { token, isCached } = await this.tokenService.createToken({
+      environment,
+      idempotencyKey: body.idempotencyKey,
+      idempotencyKeyTTLMs: parseDuration(body.idempotencyKeyTTL ?? DEFAULT_IDEMPOTENCY_KEY_TTL)!,
+      timeout: timeout.value,
+      tags: body.tags === undefined ? [] : typeof body.tags === 'string' ? [body.tags] : body.tags,
+      requestIdempotencyKey: requestKey && requestKey.length <= 256 ? requestKey : undefined,
+      metadata: this.metadata(request),
+    });
+    response.setHeader('x-trigger-jwt', this.publicTokens.issueForToken(environment, token.id));
+    response.setHeader('x-trigger-jwt-claims', JSON.stringify({ sub: environment, pub: true }));
+    return { id: this.links.friendlyId(token.id), isCached, url: this.links.callbackUrl(token.id) };
+  }
+
+  @Get()
+  @UseGuards(SecretKeyGuard)
+  async list(@Req() request: AuthenticatedRequest, @Query() rawQuery: Record<string, unknown>) {
+    const parsed = parseListQuery(rawQuery, new Date());
+    if (!parsed.ok) throw ApiError.badRequest(parsed.message);
+    const page = await this.tokenService.listTokens({ ...parsed.value, environment: request.auth.environment });
+    const triggerSdk = isTriggerSdk(request);
+    const pagination: { next?: string; previous?: string } = {};
+    if (page.next !== undefined) pagination.next = page.next;
+    if (page.previous !== undefined) pagination.previous = page.previous;
+    return {
+      data: page.tokens.map((token) => toListItem(token, { url: this.links.callbackUrl(token.id), triggerSdk })),
+      pagination,
+    };
+  }
+
+  @Get(':id')
+  @UseGuards(SecretKeyGuard)
+  async retrieve(@Req() request: AuthenticatedRequest, @Param('id') id: string) {
+    const token = await this.tokenService.getToken({ environment: request.auth.environment, tokenId: tokenIdParam(id) });
+    return toRetrievedToken(token, { url: this.links.callbackUrl(token.id), triggerSdk: isTriggerSdk(request) });
+  }
+
+  @Post(':id/complete')
+  @HttpCode(200)
+  @UseGuards(SecretKeyOrPublicTokenGuard)
+  async complete(@Req() request: AuthenticatedRequest, @Param('id') id: string, @Body() body: Record<string, unknown>) {
+    const unknown = Object.keys(body).filter((key) => key !== 'data');
+    if (unknown.length > 0) {
+      throw ApiError.badRequest(
+        `unknown field "${unknown[0]}": send the output as {"data": <any JSON>}`,
+      );
+    }
+    await this.tokenService.completeToken({
+      environment: request.auth.environment,
+      tokenId: tokenIdParam(id),
+      output: body.data === undefined ? undefined : serializeOutput(body.data),
+      outputType: JSON_OUTPUT_TYPE,
+      channel: request.auth.actor.type === 'public_token' ? 'public_token' : 'api',
+      metadata: this.metadata(request),
+    });
+    return { success: true as const };
+  }
+
+  /** Our extension: ends a waiting token as CANCELLED; waiters get an error. */
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @UseGuards(SecretKeyGuard)
+  async cancel(@Req() request: AuthenticatedRequest, @Param('id') id: string, @Body() body: Record<string, unknown>) {
+    const unknown = Object.keys(body).filter((key) => key !== 'reason');
+    if (unknown.length > 0) throw ApiError.badRequest(`unknown field "${unknown[0]}"; accepted fields: reason`);
+    if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > 1000)) {
+      throw ApiError.badRequest('reason must be a string of at most 1000 characters');
+    }
+    const result = await this.tokenService.cancelToken({
+      environment: request.auth.environment,
+      tokenId: tokenIdParam(id),
+      reason: body.reason as string | undefined,
+      metadata: this.metadata(request),
+    });
+    return { success: true as const, status: result.status };
+  }
+
+  /** The token's `url`: no API key; the HMAC in the path is the credential. */
+  @Post(':id/callback/:hash')
+  @HttpCode(200)
+  async callback(@Req() request: Request, @Param('id') id: string, @Param('hash') hash: string, @Body() body: unknown) {
+    const tokenId = toInternalTokenId(id);
+    if (!isInternalTokenId(tokenId) || !this.callbackSignature.verify(tokenId, hash)) {
+      throw ApiError.unauthorized("Invalid callback URL: the hash doesn't match this token");
+    }
+    await this.tokenService.completeToken({
+      tokenId,
+      output: serializeOutput(body),
+      outputType: JSON_OUTPUT_TYPE,
+      channel: 'callback',
+      metadata: { correlationId: correlationIdOf(request), actor: { type: 'callback' } },
+    });
+    return { success: true as const };
+  }
+
+  private metadata(request: AuthenticatedRequest): MessageMetadata {
+    return { correlationId: correlationIdOf(request), actor: request.auth.actor };
+  }
+}
+
+/** Ids come with or without `waitpoint_`; anything that cannot be one of ours is simply not found. */
+function tokenIdParam(raw: string): string {
+  const id = toInternalTokenId(raw);
+  if (!isInternalTokenId(id)) throw ApiError.notFound(`Waitpoint token ${raw.slice(0, 100)} not found`);
+  return id;
+}
+
+function serializeOutput(data: unknown): string {
+  try {
+    return JSON.stringify(data);
+  } catch {
+    throw ApiError.badRequest('data is nested too deeply to store');
+  }
+}
+
+function singleHeader(request: Request, name: string): string | undefined {
+  const value = request.headers[name];
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function isTriggerSdk(request: Request): boolean {
+  return request.headers['x-trigger-api-version'] !== undefined || request.headers['trigger-version'] !== undefined;
+}

@@ -1,0 +1,21 @@
+import { INestMicroservice, Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { PrefixedNatsServer } from '@waitpoints/contracts/nats/prefixed-transport';
+import { SchedulerConfig } from './config';
+import { SchedulerModule } from './scheduler.module';
+
+export async function createScheduler(config: SchedulerConfig): Promise<INestMicroservice> {
+  const app = await NestFactory.createMicroservice(SchedulerModule.register(config), {
+    strategy: new PrefixedNatsServer(config.nats.subjectPrefix, {
+      servers: config.nats.servers,
+      queue: 'scheduler',
+      name: 'waitpoints-scheduler',
+      maxReconnectAttempts: -1,
+    }),
+    logger: process.env.LOG_LEVEL === 'silent' ? false : undefined,
+  });
+  app.enableShutdownHooks();
+  await app.listen();
+  new Logger('Scheduler').log(`connected to NATS ${config.nats.servers.join(',')}`);
+  return app;
+}

@@ -1,0 +1,164 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import {
+  CancelTokenCommand,
+  CompleteTokenCommand,
+  CreateTokenCommand,
+  CreateTokenResult,
+  EventEnvelope,
+  MessageMetadata,
+  TimeoutTokenCommand,
+  TokenTransitionResult,
+  tokenStreamId,
+} from '@waitpoints/contracts';
+import { decide, evolve, foldToken, initialState, TokenCommand } from '../domain/token.decider';
+import { decideIdempotency } from '../domain/idempotency';
+import { ConcurrencyError, EventStore, toDomainEvent } from '../event-store/event-store';
+import { TokenProjection } from '../projections/token-projection';
+import { TokenQueries } from '../projections/token-queries';
+import { OutboxRelay } from '../outbox/outbox-relay';
+import { CLOCK, Clock, TOKEN_IDS, TokenIdGenerator } from './clock';
+
+const MAX_ATTEMPTS = 5;
+
+/**
+ * Load → decide → append (+ inline projection) in one transaction per command.
+ * A ConcurrencyError means another writer got there first: re-read and decide again,
+ * which is how racing completions and timeouts end with exactly one terminal event.
+ */
+@Injectable()
+export class TokenCommandHandler {
+  private readonly logger = new Logger(TokenCommandHandler.name);
+
+  constructor(
+    private readonly db: DataSource,
+    private readonly store: EventStore,
+    private readonly projection: TokenProjection,
+    private readonly queries: TokenQueries,
+    private readonly outbox: OutboxRelay,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(TOKEN_IDS) private readonly ids: TokenIdGenerator,
+  ) {}
+
+  async create(command: CreateTokenCommand): Promise<CreateTokenResult> {
+    return this.withRetries(async (m) => {
+      const now = this.clock.now();
+      const { environment } = command;
+
+      if (command.requestIdempotencyKey !== undefined) {
+        const earlier = await this.queries.findTokenIdByRequestKey(m, environment, command.requestIdempotencyKey);
+        if (earlier) return { result: await this.existing(m, environment, earlier, false) };
+      }
+      if (command.idempotencyKey !== undefined) {
+        const reservation = await this.queries.findTokenIdByIdempotencyKey(m, environment, command.idempotencyKey);
+        const decision = decideIdempotency(reservation, now);
+        if (decision.kind === 'reuse') {
+          return { result: await this.existing(m, environment, decision.tokenId, true) };
+        }
+      }
+
+      const tokenId = this.ids.next();
+      const events = decide(
+        {
+          type: 'CreateToken',
+          tokenId,
+          environment,
+          idempotencyKey: command.idempotencyKey,
+          idempotencyKeyTTLMs: command.idempotencyKeyTTLMs,
+          timeout: command.timeout,
+          tags: command.tags,
+          requestIdempotencyKey: command.requestIdempotencyKey,
+          now,
+        },
+        initialState,
+      );
+      const stored = await this.appendAndProject(m, tokenStreamId(tokenId), 0, events, command.metadata);
+      const token = await this.queries.get(m, environment, tokenId);
+      return { result: { token: token!, isCached: false }, stored };
+    });
+  }
+
+  complete(command: CompleteTokenCommand): Promise<TokenTransitionResult> {
+    return this.transition(command.tokenId, command.metadata, (now) => ({
+      type: 'CompleteToken',
+      tokenId: command.tokenId,
+      environment: command.environment,
+      output: command.output,
+      outputType: command.outputType,
+      channel: command.channel,
+      now,
+    }));
+  }
+
+  cancel(command: CancelTokenCommand): Promise<TokenTransitionResult> {
+    return this.transition(command.tokenId, command.metadata, (now) => ({
+      type: 'CancelToken',
+      tokenId: command.tokenId,
+      environment: command.environment,
+      reason: command.reason,
+      now,
+    }));
+  }
+
+  timeout(command: TimeoutTokenCommand): Promise<TokenTransitionResult> {
+    return this.transition(command.tokenId, command.metadata, (now) => ({
+      type: 'TimeOutToken',
+      tokenId: command.tokenId,
+      environment: command.environment,
+      force: command.force ?? false,
+      now,
+    }));
+  }
+
+  private transition(
+    tokenId: string,
+    metadata: MessageMetadata,
+    toCommand: (now: Date) => TokenCommand,
+  ): Promise<TokenTransitionResult> {
+    return this.withRetries<TokenTransitionResult>(async (m) => {
+      const streamId = tokenStreamId(tokenId);
+      const { events, version } = await this.store.readStream(m, streamId);
+      const state = foldToken(events.map(toDomainEvent));
+      const decided = decide(toCommand(this.clock.now()), state);
+      if (decided.length === 0) {
+        return { result: { tokenId, status: state.status as TokenTransitionResult['status'], changed: false } };
+      }
+      const stored = await this.appendAndProject(m, streamId, version, decided, metadata);
+      const after = decided.reduce(evolve, state);
+      return { result: { tokenId, status: after.status as TokenTransitionResult['status'], changed: true }, stored };
+    });
+  }
+
+  private async appendAndProject(
+    m: EntityManager,
+    streamId: string,
+    expectedVersion: number,
+    events: ReturnType<typeof decide>,
+    metadata: MessageMetadata,
+  ): Promise<EventEnvelope[]> {
+    const stored = await this.store.append(m, streamId, expectedVersion, events, metadata);
+    for (const envelope of stored) await this.projection.apply(m, envelope);
+    return stored;
+  }
+
+  private async existing(m: EntityManager, environment: string, tokenId: string, isCached: boolean) {
+    const token = await this.queries.get(m, environment, tokenId);
+    if (!token) throw new Error(`reservation points at missing token ${tokenId}`);
+    return { token, isCached };
+  }
+
+  private async withRetries<T>(
+    work: (m: EntityManager) => Promise<{ result: T; stored?: EventEnvelope[] }>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { result, stored } = await this.db.transaction('READ COMMITTED', work);
+        if (stored?.length) this.outbox.wake();
+        return result;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError) || attempt >= MAX_ATTEMPTS) throw error;
+        this.logger.debug(`retrying after a lost race (attempt ${attempt}): ${error.message}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,26 @@
+import { DEFAULT_DATABASE_URL, Env, EnvReader, NatsConfig, readNatsConfig } from '@waitpoints/contracts';
+
+export interface TokenServiceConfig {
+  databaseUrl: string;
+  databasePoolSize: number;
+  nats: NatsConfig;
+  jetStreamReplicas: number;
+  jetStreamDuplicateWindowMs: number;
+  outboxPollIntervalMs: number;
+  outboxBatchSize: number;
+}
+
+export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConfig {
+  const read = new EnvReader(env);
+  const config: TokenServiceConfig = {
+    databaseUrl: read.url('DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:']),
+    databasePoolSize: read.integer('DATABASE_POOL_SIZE', 20, 2, 500),
+    nats: readNatsConfig(read),
+    jetStreamReplicas: read.integer('JETSTREAM_REPLICAS', 1, 1, 5),
+    jetStreamDuplicateWindowMs: read.integer('JETSTREAM_DUPLICATE_WINDOW_MS', 120_000, 1_000, 86_400_000),
+    outboxPollIntervalMs: read.integer('OUTBOX_POLL_INTERVAL_MS', 50, 5, 60_000),
+    outboxBatchSize: read.integer('OUTBOX_BATCH_SIZE', 500, 1, 10_000),
+  };
+  read.done();
+  return config;
+}

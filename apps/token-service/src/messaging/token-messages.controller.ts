@@ -1,0 +1,70 @@
+import { Controller, Logger } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import {
+  CancelTokenCommand,
+  CompleteTokenCommand,
+  CreateTokenCommand,
+  ErrorCode,
+  GetTokenQuery,
+  ListTokensQuery,
+  RpcReply,
+  TimeoutTokenCommand,
+  TokenCommandSubjects,
+  TokenQuerySubjects,
+  WaitpointError,
+  rpcError,
+  rpcOk,
+} from '@waitpoints/contracts';
+import { TokenCommandHandler } from '../commands/token-command-handler';
+import { TokenReadService } from '../projections/token-read.service';
+
+/** NATS adapter: message in → command/query → reply envelope out. No decisions here. */
+@Controller()
+export class TokenMessagesController {
+  private readonly logger = new Logger(TokenMessagesController.name);
+
+  constructor(
+    private readonly commands: TokenCommandHandler,
+    private readonly reads: TokenReadService,
+  ) {}
+
+  @MessagePattern(TokenCommandSubjects.create)
+  create(@Payload() command: CreateTokenCommand) {
+    return this.reply(() => this.commands.create(command));
+  }
+
+  @MessagePattern(TokenCommandSubjects.complete)
+  complete(@Payload() command: CompleteTokenCommand) {
+    return this.reply(() => this.commands.complete(command));
+  }
+
+  @MessagePattern(TokenCommandSubjects.cancel)
+  cancel(@Payload() command: CancelTokenCommand) {
+    return this.reply(() => this.commands.cancel(command));
+  }
+
+  @MessagePattern(TokenCommandSubjects.timeout)
+  timeout(@Payload() command: TimeoutTokenCommand) {
+    return this.reply(() => this.commands.timeout(command));
+  }
+
+  @MessagePattern(TokenQuerySubjects.get)
+  get(@Payload() query: GetTokenQuery) {
+    return this.reply(() => this.reads.get(query));
+  }
+
+  @MessagePattern(TokenQuerySubjects.list)
+  list(@Payload() query: ListTokensQuery) {
+    return this.reply(() => this.reads.list(query));
+  }
+
+  private async reply<T>(work: () => Promise<T>): Promise<RpcReply<T>> {
+    try {
+      return rpcOk(await work());
+    } catch (error) {
+      if (error instanceof WaitpointError) return rpcError(error.toBody());
+      this.logger.error((error as Error).stack ?? String(error));
+      return rpcError({ code: ErrorCode.Internal, message: 'The token service failed to handle the request' });
+    }
+  }
+}

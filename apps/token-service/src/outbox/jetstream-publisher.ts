@@ -1,0 +1,91 @@
+import { Logger } from '@nestjs/common';
+import { connect, headers, JetStreamClient, NatsConnection, nanos, StorageType } from 'nats';
+import {
+  EVENT_KIND,
+  EVENT_TYPE_HEADER,
+  EventEnvelope,
+  eventStreamName,
+  eventSubjects,
+} from '@waitpoints/contracts';
+
+export interface JetStreamOptions {
+  servers: string[];
+  subjectPrefix: string;
+  replicas: number;
+  /** JetStream drops a repeated Nats-Msg-Id inside this window (the relay's retry horizon). */
+  duplicateWindowMs: number;
+}
+
+/**
+ * Declares the event stream and publishes stored events to it. Every message carries
+ * `Nats-Msg-Id = eventId`, so a re-publish after a crash is recognised and dropped.
+ */
+export class JetStreamPublisher {
+  private readonly logger = new Logger(JetStreamPublisher.name);
+  private connection?: NatsConnection;
+  private js?: JetStreamClient;
+  private readonly subjects;
+  readonly streamName: string;
+
+  constructor(private readonly options: JetStreamOptions) {
+    this.subjects = eventSubjects(options.subjectPrefix);
+    this.streamName = eventStreamName(options.subjectPrefix);
+  }
+
+  async connect(): Promise<void> {
+    this.connection = await connect({
+      servers: this.options.servers,
+      name: 'waitpoints-outbox',
+      maxReconnectAttempts: -1,
+      waitOnFirstConnect: true,
+    });
+    await this.ensureStream();
+    this.js = this.connection.jetstream();
+  }
+
+  private async ensureStream(): Promise<void> {
+    const jsm = await this.connection!.jetstreamManager();
+    const config = {
+      name: this.streamName,
+      subjects: [this.subjects.all],
+      storage: StorageType.File,
+      num_replicas: this.options.replicas,
+      duplicate_window: nanos(this.options.duplicateWindowMs),
+    };
+    try {
+      await jsm.streams.info(this.streamName);
+      await jsm.streams.update(this.streamName, config);
+    } catch (error) {
+      if (!/stream not found/i.test(String((error as Error).message))) throw error;
+      await jsm.streams.add(config);
+      this.logger.log(`created JetStream stream ${this.streamName} on ${this.subjects.all}`);
+    }
+  }
+
+  subjectOf(envelope: EventEnvelope): string {
+    const data = envelope.data as { environment: string; tokenId: string };
+    return this.subjects.of(EVENT_KIND[envelope.type], data.environment, data.tokenId);
+  }
+
+  /** Resolves once JetStream has stored (or recognised as duplicate) every event. */
+  async publishAll(envelopes: EventEnvelope[]): Promise<void> {
+    if (!this.js) throw new Error('JetStream publisher is not connected');
+    const js = this.js;
+    await Promise.all(
+      envelopes.map((envelope) => {
+        const h = headers();
+        h.set(EVENT_TYPE_HEADER, envelope.type);
+        return js.publish(this.subjectOf(envelope), JSON.stringify(envelope), {
+          msgID: envelope.eventId,
+          headers: h,
+        });
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.connection?.drain().catch(() => undefined);
+    this.connection = undefined;
+    this.js = undefined;
+  }
+}

@@ -1,0 +1,160 @@
+import { Logger } from '@nestjs/common';
+import { Client } from 'pg';
+import { toEnvelope } from '../event-store/event-store';
+import { JetStreamPublisher } from './jetstream-publisher';
+
+export interface OutboxRelayOptions {
+  databaseUrl: string;
+  subscriberId: string;
+  batchSize: number;
+  /** Idle poll: picks up events appended by other token-service instances. */
+  pollIntervalMs: number;
+}
+
+/**
+ * Publishes every stored event to JetStream, in order, using es_events as the outbox.
+ *
+ * - One active relay per database: a session advisory lock elects it; the others wait.
+ * - Gap-free: only rows of transactions older than every running one are read
+ *   (`transaction_id < pg_snapshot_xmin`), ordered and checkpointed by
+ *   (transaction_id, global_position), so a slow transaction's events are never skipped.
+ * - At-least-once to JetStream, deduplicated there by Nats-Msg-Id: a crash between the
+ *   PubAck and the checkpoint re-publishes a batch that JetStream recognises and drops.
+ */
+export class OutboxRelay {
+  private readonly logger = new Logger(OutboxRelay.name);
+  private client?: Client;
+  private leader = false;
+  private running = false;
+  private loop?: Promise<void>;
+  private wakeUp?: () => void;
+  /** A wake that arrived while the relay was busy: the next sleep returns at once. */
+  private wokenWhileBusy = false;
+  private checkpoint = { transactionId: '0', globalPosition: '0' };
+  private publishedCount = 0;
+
+  constructor(
+    private readonly options: OutboxRelayOptions,
+    private readonly publisher: JetStreamPublisher,
+  ) {}
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  get published(): number {
+    return this.publishedCount;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Called after a local commit so the relay does not wait for its next poll. */
+  wake(): void {
+    if (this.wakeUp) this.wakeUp();
+    else this.wokenWhileBusy = true;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    await this.disconnect();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        if (!this.leader && !(await this.tryBecomeLeader())) {
+          await this.sleep(1000);
+          continue;
+        }
+        const published = await this.publishNextBatch();
+        if (published < this.options.batchSize) await this.sleep(this.options.pollIntervalMs);
+      } catch (error) {
+        if (!this.running) break;
+        this.logger.error(`outbox relay failed, retrying in 1s: ${(error as Error).message}`);
+        await this.disconnect();
+        await this.sleep(1000);
+      }
+    }
+  }
+
+  private async tryBecomeLeader(): Promise<boolean> {
+    if (!this.client) {
+      const client = new Client({ connectionString: this.options.databaseUrl, application_name: 'waitpoints-outbox' });
+      client.on('error', (error) => this.logger.warn(`outbox connection error: ${error.message}`));
+      await client.connect();
+      this.client = client;
+    }
+    const { rows } = await this.client.query(
+      `SELECT pg_try_advisory_lock(hashtext('waitpoints:outbox:' || $1)) AS locked`,
+      [this.options.subscriberId],
+    );
+    if (!rows[0].locked) return false;
+    await this.client.query(
+      `INSERT INTO es_checkpoints (subscriber_id) VALUES ($1) ON CONFLICT DO NOTHING`,
+      [this.options.subscriberId],
+    );
+    const saved = await this.client.query(
+      `SELECT last_transaction_id::text AS tx, last_global_position::text AS pos
+         FROM es_checkpoints WHERE subscriber_id = $1`,
+      [this.options.subscriberId],
+    );
+    this.checkpoint = { transactionId: saved.rows[0].tx, globalPosition: saved.rows[0].pos };
+    this.leader = true;
+    this.logger.log(`outbox relay active for ${this.options.subscriberId} from position ${this.checkpoint.globalPosition}`);
+    return true;
+  }
+
+  private async publishNextBatch(): Promise<number> {
+    const client = this.client!;
+    const { rows } = await client.query(
+      `SELECT global_position::text AS global_position, transaction_id::text AS transaction_id, stream_id,
+              stream_version, event_id, event_type, schema_version, data, metadata, recorded_at
+         FROM es_events
+        WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY transaction_id, global_position
+        LIMIT $3`,
+      [this.checkpoint.transactionId, this.checkpoint.globalPosition, this.options.batchSize],
+    );
+    if (rows.length === 0) return 0;
+    await this.publisher.publishAll(rows.map(toEnvelope));
+    const last = rows[rows.length - 1];
+    await client.query(
+      `UPDATE es_checkpoints SET last_transaction_id = $2::xid8, last_global_position = $3::bigint, updated_at = now()
+        WHERE subscriber_id = $1`,
+      [this.options.subscriberId, last.transaction_id, last.global_position],
+    );
+    this.checkpoint = { transactionId: last.transaction_id, globalPosition: last.global_position };
+    this.publishedCount += rows.length;
+    return rows.length;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.wokenWhileBusy) {
+      this.wokenWhileBusy = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeUp = done;
+    });
+  }
+
+  private async disconnect(): Promise<void> {
+    this.leader = false;
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+}

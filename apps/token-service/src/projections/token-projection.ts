@@ -1,0 +1,86 @@
+import type { EntityManager } from 'typeorm';
+import { EventEnvelope, TokenEvent } from '@waitpoints/contracts';
+import { ConcurrencyError } from '../event-store/event-store';
+
+/**
+ * Projects token events into the read tables (`waitpoint_tokens`, `waitpoint_idempotency_keys`,
+ * `waitpoint_request_keys`). Runs inside the append transaction, so a token is readable the
+ * moment its command is answered, and a rejected reservation rolls the append back.
+ */
+export class TokenProjection {
+  async apply(m: EntityManager, envelope: EventEnvelope): Promise<void> {
+    const event = { type: envelope.type, data: envelope.data } as TokenEvent;
+    const version = envelope.streamVersion;
+    switch (event.type) {
+      case 'TokenCreated': {
+        const d = event.data;
+        await m.query(
+          `INSERT INTO waitpoint_tokens (id, environment, status, idempotency_key, idempotency_key_expires_at,
+             timeout_at, tags, created_at, updated_at, version)
+           VALUES ($1, $2, 'WAITING', $3, $4, $5, $6, $7, $7, $8)`,
+          [d.tokenId, d.environment, d.idempotencyKey ?? null, d.idempotencyKeyExpiresAt ?? null,
+            d.timeoutAt, d.tags, d.createdAt, version],
+        );
+        if (d.idempotencyKey !== undefined) {
+          // Takes the key only if it is free or its reservation has expired; otherwise a
+          // concurrent create won it and this one must retry (and find the winner).
+          const taken: unknown[] = await m.query(
+            `INSERT INTO waitpoint_idempotency_keys (environment, idempotency_key, token_id, expires_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (environment, idempotency_key) DO UPDATE
+               SET token_id = EXCLUDED.token_id, expires_at = EXCLUDED.expires_at
+               WHERE waitpoint_idempotency_keys.expires_at <= $5
+             RETURNING token_id`,
+            [d.environment, d.idempotencyKey, d.tokenId, d.idempotencyKeyExpiresAt, d.createdAt],
+          );
+          if (taken.length === 0) throw new ConcurrencyError(`idempotency key taken concurrently`);
+        }
+        if (d.requestIdempotencyKey !== undefined) {
+          const taken: unknown[] = await m.query(
+            `INSERT INTO waitpoint_request_keys (environment, request_key, token_id, created_at)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING token_id`,
+            [d.environment, d.requestIdempotencyKey, d.tokenId, d.createdAt],
+          );
+          if (taken.length === 0) throw new ConcurrencyError(`request idempotency key taken concurrently`);
+        }
+        return;
+      }
+      case 'TokenCompleted': {
+        const d = event.data;
+        await this.finish(m, d.tokenId, 'COMPLETED', d.completedAt, d.output ?? null, d.outputType, false, d.channel, version);
+        return;
+      }
+      case 'TokenTimedOut': {
+        const d = event.data;
+        const by = d.forced ? 'operator' : 'scheduler';
+        await this.finish(m, d.tokenId, 'TIMED_OUT', d.timedOutAt, d.output, 'application/json', true, by, version);
+        return;
+      }
+      case 'TokenCancelled': {
+        const d = event.data;
+        await this.finish(m, d.tokenId, 'CANCELLED', d.cancelledAt, d.output, 'application/json', true, 'operator', version);
+        return;
+      }
+    }
+  }
+
+  private async finish(
+    m: EntityManager,
+    tokenId: string,
+    status: string,
+    at: string,
+    output: string | null,
+    outputType: string,
+    outputIsError: boolean,
+    completedBy: string,
+    version: number,
+  ): Promise<void> {
+    await m.query(
+      `UPDATE waitpoint_tokens
+         SET status = $2, completed_at = $3, output = $4, output_type = $5, output_is_error = $6,
+             completed_by = $7, updated_at = $3, version = $8
+       WHERE id = $1`,
+      [tokenId, status, at, output, outputType, outputIsError, completedBy, version],
+    );
+  }
+}

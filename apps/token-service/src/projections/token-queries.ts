@@ -1,0 +1,120 @@
+import type { EntityManager } from 'typeorm';
+import { ListTokensQuery, ListTokensResult, TokenView } from '@waitpoints/contracts';
+
+interface TokenRow {
+  id: string;
+  environment: string;
+  status: TokenView['status'];
+  idempotency_key: string | null;
+  idempotency_key_expires_at: Date | null;
+  timeout_at: Date;
+  completed_at: Date | null;
+  output?: string | null;
+  output_type: string;
+  output_is_error: boolean;
+  completed_by: TokenView['completedBy'] | null;
+  tags: string[];
+  created_at: Date;
+  version: number;
+}
+
+const LIST_COLUMNS = `id, environment, status, idempotency_key, idempotency_key_expires_at, timeout_at,
+  completed_at, output_type, output_is_error, completed_by, tags, created_at, version`;
+
+/** Absent values are left out of the view (never null), as the wire format requires. */
+export function toTokenView(row: TokenRow): TokenView {
+  const view: TokenView = {
+    id: row.id,
+    environment: row.environment,
+    status: row.status,
+    timeoutAt: row.timeout_at.toISOString(),
+    outputIsError: row.output_is_error,
+    tags: row.tags,
+    createdAt: row.created_at.toISOString(),
+    version: row.version,
+  };
+  if (row.idempotency_key !== null) view.idempotencyKey = row.idempotency_key;
+  if (row.idempotency_key_expires_at !== null) {
+    view.idempotencyKeyExpiresAt = row.idempotency_key_expires_at.toISOString();
+  }
+  if (row.completed_at !== null) view.completedAt = row.completed_at.toISOString();
+  if (row.completed_by !== null) view.completedBy = row.completed_by;
+  if (row.output !== undefined && row.output !== null) view.output = row.output;
+  if (row.status !== 'WAITING') view.outputType = row.output_type;
+  return view;
+}
+
+/** Reads of the token projection. Every read is scoped to one environment. */
+export class TokenQueries {
+  async get(m: EntityManager, environment: string, tokenId: string): Promise<TokenView | undefined> {
+    const rows: TokenRow[] = await m.query(
+      `SELECT ${LIST_COLUMNS}, output FROM waitpoint_tokens WHERE id = $1 AND environment = $2`,
+      [tokenId, environment],
+    );
+    return rows.length === 0 ? undefined : toTokenView(rows[0]);
+  }
+
+  async findTokenIdByIdempotencyKey(
+    m: EntityManager,
+    environment: string,
+    key: string,
+  ): Promise<{ tokenId: string; expiresAt: Date } | undefined> {
+    const rows: { token_id: string; expires_at: Date }[] = await m.query(
+      `SELECT token_id, expires_at FROM waitpoint_idempotency_keys WHERE environment = $1 AND idempotency_key = $2`,
+      [environment, key],
+    );
+    return rows.length === 0 ? undefined : { tokenId: rows[0].token_id, expiresAt: rows[0].expires_at };
+  }
+
+  async findTokenIdByRequestKey(m: EntityManager, environment: string, key: string): Promise<string | undefined> {
+    const rows: { token_id: string }[] = await m.query(
+      `SELECT token_id FROM waitpoint_request_keys WHERE environment = $1 AND request_key = $2`,
+      [environment, key],
+    );
+    return rows[0]?.token_id;
+  }
+
+  /**
+   * Newest first, keyset-paged on the id (ids are time-ordered ULIDs). `after` pages towards
+   * older tokens, `before` towards newer ones; `before` wins when both are given.
+   */
+  async list(m: EntityManager, query: ListTokensQuery): Promise<ListTokensResult> {
+    const where: string[] = ['environment = $1'];
+    const params: unknown[] = [query.environment];
+    const param = (value: unknown) => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    if (query.statuses?.length) where.push(`status = ANY(${param(query.statuses)}::text[])`);
+    if (query.idempotencyKey !== undefined) where.push(`idempotency_key = ${param(query.idempotencyKey)}`);
+    if (query.tags?.length) where.push(`tags && ${param(query.tags)}::text[]`);
+    if (query.createdFrom !== undefined) where.push(`created_at >= ${param(query.createdFrom)}`);
+    if (query.createdTo !== undefined) where.push(`created_at <= ${param(query.createdTo)}`);
+
+    const backwards = query.before !== undefined;
+    const cursor = query.before ?? query.after;
+    if (cursor !== undefined) where.push(`id ${backwards ? '>' : '<'} ${param(cursor)}`);
+
+    const rows: TokenRow[] = await m.query(
+      `SELECT ${LIST_COLUMNS} FROM waitpoint_tokens WHERE ${where.join(' AND ')}
+       ORDER BY id ${backwards ? 'ASC' : 'DESC'} LIMIT ${param(query.pageSize + 1)}`,
+      params,
+    );
+    const hasMore = rows.length > query.pageSize;
+    const page = rows.slice(0, query.pageSize);
+    if (backwards) page.reverse();
+    const tokens = page.map(toTokenView);
+    const result: ListTokensResult = { tokens };
+    if (tokens.length === 0) return result;
+    const first = tokens[0].id;
+    const last = tokens[tokens.length - 1].id;
+    if (backwards) {
+      result.next = last;
+      if (hasMore) result.previous = first;
+    } else {
+      if (hasMore) result.next = last;
+      if (cursor !== undefined) result.previous = first;
+    }
+    return result;
+  }
+}

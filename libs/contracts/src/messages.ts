@@ -1,0 +1,91 @@
+import type { CompletionChannel, TokenStatus, TokenView } from './token';
+import type { TimeoutSpec } from './duration';
+
+/** Who asked for a change; stored in every event's metadata. */
+export interface Actor {
+  type: 'api_key' | 'public_token' | 'callback' | 'scheduler' | 'operator';
+  /** Environment of the key, or the service that acted. Never a secret. */
+  id?: string;
+}
+
+export interface MessageMetadata {
+  correlationId: string;
+  actor: Actor;
+}
+
+// ---- Commands (gateway/scheduler → token-service), imperative names ----
+
+export interface CreateTokenCommand {
+  environment: string;
+  idempotencyKey?: string;
+  idempotencyKeyTTLMs: number;
+  timeout: TimeoutSpec;
+  tags: string[];
+  /** The SDK's `x-trigger-request-idempotency-key`: a retried request returns the first answer. */
+  requestIdempotencyKey?: string;
+  metadata: MessageMetadata;
+}
+
+export interface CreateTokenResult {
+  token: TokenView;
+  isCached: boolean;
+}
+
+export interface CompleteTokenCommand {
+  /** Absent for callback completions: the URL's HMAC, not an API key, authorizes them. */
+  environment?: string;
+  tokenId: string;
+  /** Serialized output; absent when the caller completed without data. */
+  output?: string;
+  outputType: string;
+  channel: CompletionChannel;
+  metadata: MessageMetadata;
+}
+
+export interface CancelTokenCommand {
+  environment: string;
+  tokenId: string;
+  reason?: string;
+  metadata: MessageMetadata;
+}
+
+export interface TimeoutTokenCommand {
+  environment?: string;
+  tokenId: string;
+  /** Time out now even if the deadline is later (an operator's "time out now"). */
+  force?: boolean;
+  metadata: MessageMetadata;
+}
+
+/** Reply to complete/cancel/timeout: the token's status after the command, and whether it changed. */
+export interface TokenTransitionResult {
+  tokenId: string;
+  status: TokenStatus;
+  changed: boolean;
+}
+
+// ---- Queries (gateway → token-service) ----
+
+export interface GetTokenQuery {
+  environment: string;
+  tokenId: string;
+}
+
+export interface ListTokensQuery {
+  environment: string;
+  pageSize: number;
+  after?: string;
+  before?: string;
+  statuses?: TokenStatus[];
+  idempotencyKey?: string;
+  tags?: string[];
+  /** ISO dates, inclusive. */
+  createdFrom?: string;
+  createdTo?: string;
+}
+
+export interface ListTokensResult {
+  tokens: TokenView[];
+  next?: string;
+  previous?: string;
+}

@@ -1,0 +1,71 @@
+/**
+ * NATS subjects. Every subject starts with a deployment prefix (`NATS_SUBJECT_PREFIX`,
+ * default `waitpoints`) so that several deployments, or test runs, can share one NATS
+ * server without seeing each other's traffic.
+ *
+ * Request/reply (core NATS, queue group `token-service`):
+ *   <prefix>.cmd.token.create | complete | cancel | timeout
+ *   <prefix>.qry.token.get | list
+ *
+ * Domain events (JetStream stream `<PREFIX>_EVENTS`, one message per stored event):
+ *   <prefix>.evt.token.<kind>.<environment>.<tokenId>
+ *   kind ∈ created | completed | timed_out | cancelled
+ *
+ *   every completion, any environment:  <prefix>.evt.token.completed.>
+ *   every event of one token:           <prefix>.evt.token.*.*.<tokenId>
+ *   every event of one environment:     <prefix>.evt.token.*.<environment>.*
+ */
+export const DEFAULT_SUBJECT_PREFIX = 'waitpoints';
+
+/** Subjects relative to the prefix; the NATS transport adds the prefix on both sides. */
+export const TokenCommandSubjects = {
+  create: 'cmd.token.create',
+  complete: 'cmd.token.complete',
+  cancel: 'cmd.token.cancel',
+  timeout: 'cmd.token.timeout',
+} as const;
+
+export const TokenQuerySubjects = {
+  get: 'qry.token.get',
+  list: 'qry.token.list',
+} as const;
+
+export type TokenEventKind = 'created' | 'completed' | 'timed_out' | 'cancelled';
+
+const SUBJECT_TOKEN = /^[A-Za-z0-9_-]+$/;
+
+/** True when the value can stand as one token of a NATS subject (no dots, spaces or wildcards). */
+export function isSubjectToken(value: string): boolean {
+  return SUBJECT_TOKEN.test(value);
+}
+
+export function assertSubjectPrefix(prefix: string): string {
+  if (!prefix.split('.').every(isSubjectToken)) {
+    throw new Error(
+      `NATS subject prefix "${prefix}" is invalid: use letters, digits, "_" or "-", with "." between parts`,
+    );
+  }
+  return prefix;
+}
+
+export function eventSubjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
+  const base = `${prefix}.evt.token`;
+  return {
+    /** Filter for every token event of this deployment (the JetStream stream's subject). */
+    all: `${prefix}.evt.>`,
+    of: (kind: TokenEventKind, environment: string, tokenId: string) =>
+      `${base}.${kind}.${environment}.${tokenId}`,
+    allOfKind: (kind: TokenEventKind) => `${base}.${kind}.>`,
+    forToken: (tokenId: string) => `${base}.*.*.${tokenId}`,
+    forEnvironment: (environment: string) => `${base}.*.${environment}.*`,
+  };
+}
+
+/** JetStream stream holding every token event of a deployment. */
+export function eventStreamName(prefix: string = DEFAULT_SUBJECT_PREFIX): string {
+  return `${prefix.replace(/[^A-Za-z0-9_-]/g, '_').toUpperCase()}_EVENTS`;
+}
+
+/** Header carried on every published event; JetStream deduplicates on it. */
+export const NATS_MSG_ID_HEADER = 'Nats-Msg-Id';
+export const EVENT_TYPE_HEADER = 'Waitpoints-Event-Type';
