@@ -1,0 +1,42 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { CreateTokenBody } from './create-token.dto';
+
+function problems(body: object): string[] {
+  const errors = validateSync(plainToInstance(CreateTokenBody, body), { whitelist: true, forbidNonWhitelisted: true });
+  return errors.flatMap((error) => Object.values(error.constraints ?? {}));
+}
+
+describe('CreateTokenBody', () => {
+  it('accepts the empty body and every documented field', () => {
+    expect(problems({})).toEqual([]);
+    expect(problems({ idempotencyKey: 'k', idempotencyKeyTTL: '24h', timeout: '1h30m', tags: ['a', 'b'] })).toEqual([]);
+    expect(problems({ tags: 'single', timeout: new Date(Date.now() + 60_000).toISOString() })).toEqual([]);
+  });
+
+  it('names the field and the fix for a bad duration', () => {
+    expect(problems({ idempotencyKeyTTL: '1 day' })).toEqual([
+      'idempotencyKeyTTL "1 day" is not valid: use a duration such as 30s, 10m, 2h, 3d, 4w or 1h30m',
+    ]);
+    expect(problems({ timeout: 'later' })[0]).toContain('timeout "later" is not valid');
+  });
+
+  it('refuses a timeout in the past', () => {
+    expect(problems({ timeout: '2001-01-01T00:00:00Z' })[0]).toContain('in the past');
+  });
+
+  it('limits tags to 10 of at most 128 characters', () => {
+    expect(problems({ tags: Array.from({ length: 11 }, (_, i) => `t${i}`) })).toEqual(['tags: at most 10 tags are allowed, got 11']);
+    expect(problems({ tags: ['x'.repeat(129)] })[0]).toContain('at most 128 characters');
+    expect(problems({ tags: [1, 2] })[0]).toContain('string or an array of strings');
+  });
+
+  it('limits idempotency keys to 2048 characters', () => {
+    expect(problems({ idempotencyKey: 'k'.repeat(2049) })).toEqual(['idempotencyKey must be at most 2048 characters']);
+    expect(problems({ idempotencyKey: 42 })).toContain('idempotencyKey must be a string');
+  });
+
+  it('refuses unknown fields', () => {
+    expect(problems({ output: 1 })).toEqual(['property output should not exist']);
+  });
+});

@@ -1,0 +1,102 @@
+import { createServer } from 'node:net';
+import { INestApplication, INestMicroservice } from '@nestjs/common';
+import { eventStreamName } from '@waitpoints/contracts';
+import { createGateway } from '../../apps/gateway/src/app';
+import { loadGatewayConfig } from '../../apps/gateway/src/config';
+import { createTokenService } from '../../apps/token-service/src/app';
+import { loadTokenServiceConfig } from '../../apps/token-service/src/config';
+import { TokenServiceOverrides } from '../../apps/token-service/src/token-service.module';
+import {
+  TEST_NATS_URL,
+  deleteStream,
+  dropDatabase,
+  requireNats,
+  requirePostgres,
+  testDatabaseUrl,
+  uniqueRunName,
+} from './services';
+
+export const TEST_KEYS = {
+  dev: 'tr_dev_test_key_0123456789abcdef',
+  prod: 'tr_prod_test_key_0123456789abcdef',
+} as const;
+export const TEST_SIGNING_SECRETS = ['test-signing-secret-current-0123456789', 'test-signing-secret-previous-012345678'];
+
+export interface RunningSystem {
+  baseUrl: string;
+  tokensUrl: string;
+  databaseUrl: string;
+  subjectPrefix: string;
+  streamName: string;
+  tokenService: INestMicroservice;
+  gateway: INestApplication;
+  /** Stops the apps; with `keepData: false` (default) drops the database and the stream. */
+  stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+export interface SystemOptions {
+  env?: Record<string, string>;
+  tokenService?: TokenServiceOverrides;
+  /** Reuse a database/prefix (e.g. to restart a service over the same state). */
+  name?: string;
+}
+
+/** Boots token-service and gateway in this process against real PostgreSQL and NATS. */
+export async function startSystem(options: SystemOptions = {}): Promise<RunningSystem> {
+  await Promise.all([requirePostgres(), requireNats()]);
+  const name = options.name ?? uniqueRunName();
+  const databaseUrl = testDatabaseUrl(name);
+  const port = await freePort();
+  const env: Record<string, string> = {
+    DATABASE_URL: databaseUrl,
+    NATS_URL: TEST_NATS_URL,
+    NATS_SUBJECT_PREFIX: name,
+    NATS_REQUEST_TIMEOUT_MS: '5000',
+    PORT: String(port),
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    HOST: '127.0.0.1',
+    API_KEYS: `dev:${TEST_KEYS.dev},prod:${TEST_KEYS.prod}`,
+    SIGNING_SECRETS: TEST_SIGNING_SECRETS.join(','),
+    ...options.env,
+  };
+  process.env.LOG_LEVEL = 'silent';
+  const tokenService = await createTokenService(loadTokenServiceConfig(env), options.tokenService);
+  let gateway: INestApplication;
+  try {
+    const gatewayConfig = loadGatewayConfig(env);
+    gateway = await createGateway(gatewayConfig);
+  } catch (error) {
+    await tokenService.close();
+    throw error;
+  }
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const streamName = eventStreamName(name);
+  return {
+    baseUrl,
+    tokensUrl: `${baseUrl}/api/v1/waitpoints/tokens`,
+    databaseUrl,
+    subjectPrefix: name,
+    streamName,
+    tokenService,
+    gateway,
+    async stop({ keepData = false } = {}) {
+      await gateway.close();
+      await tokenService.close();
+      if (!keepData) {
+        await dropDatabase(databaseUrl);
+        await deleteStream(streamName);
+      }
+    },
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
