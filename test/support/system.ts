@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { INestApplication, INestMicroservice } from '@nestjs/common';
 import { eventStreamName } from '@waitpoints/contracts';
+import { outputsBucketName, uploadsBucketName } from '@waitpoints/contracts/nats/output-store';
 import { createGateway } from '../../apps/gateway/src/app';
 import { loadGatewayConfig } from '../../apps/gateway/src/config';
 import { createTokenService } from '../../apps/token-service/src/app';
@@ -85,6 +86,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
       if (!keepData) {
         await dropDatabase(databaseUrl);
         await deleteStream(streamName);
+        // Object stores are streams named OBJ_<bucket>.
+        await deleteStream(`OBJ_${uploadsBucketName(name)}`);
+        await deleteStream(`OBJ_${outputsBucketName(name)}`);
       }
     },
   };

@@ -9,6 +9,7 @@ import { TokenLinks } from './tokens/token-links';
 import { TokensController } from './tokens/tokens.controller';
 import {
   NATS_REQUEST_TIMEOUT_MS,
+  NATS_SUBJECT_PREFIX,
   TOKEN_SERVICE_TRANSPORT,
   TokenServiceClient,
 } from './transport/token-service.client';
@@ -44,6 +45,7 @@ export class GatewayModule {
             }),
         },
         { provide: NATS_REQUEST_TIMEOUT_MS, useValue: config.nats.requestTimeoutMs },
+        { provide: NATS_SUBJECT_PREFIX, useValue: config.nats.subjectPrefix },
         TokenServiceClient,
         SecretKeyGuard,
         SecretKeyOrPublicTokenGuard,

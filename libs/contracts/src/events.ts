@@ -27,6 +27,11 @@ export interface TokenCompleted {
     tokenId: string;
     environment: string;
     output?: string;
+    /**
+     * Only on JetStream: an output over 256 KiB is left out of the message and stored as this
+     * object in the `<PREFIX>_OUTPUTS` object store (see nats/output-store.ts).
+     */
+    outputRef?: string;
     outputType: string;
     channel: CompletionChannel;
     completedAt: string;

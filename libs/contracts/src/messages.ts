@@ -37,6 +37,8 @@ export interface CompleteTokenCommand {
   tokenId: string;
   /** Serialized output; absent when the caller completed without data. */
   output?: string;
+  /** Instead of `output` when it is too large for one NATS message: an object in the uploads bucket. */
+  outputRef?: string;
   outputType: string;
   channel: CompletionChannel;
   metadata: MessageMetadata;

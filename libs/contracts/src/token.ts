@@ -57,6 +57,8 @@ export interface TokenView {
   completedAt?: string;
   /** Serialized output (JSON text when outputType is application/json). Only on retrieve. */
   output?: string;
+  /** Instead of `output` over NATS when it is too large for one message (see nats/output-store.ts). */
+  outputRef?: string;
   outputType?: string;
   outputIsError: boolean;
   completedBy?: CompletionChannel | 'scheduler' | 'operator';

@@ -15,10 +15,13 @@ import {
   TokenTransitionResult,
   TokenView,
 } from '@waitpoints/contracts';
+import { LargeOutputStore, needsOffload } from '@waitpoints/contracts/nats/output-store';
+import type { NatsConnection } from 'nats';
 import { ApiError } from '../http/api-error';
 
 export const TOKEN_SERVICE_TRANSPORT = Symbol('TokenServiceTransport');
 export const NATS_REQUEST_TIMEOUT_MS = Symbol('NatsRequestTimeoutMs');
+export const NATS_SUBJECT_PREFIX = Symbol('NatsSubjectPrefix');
 
 /**
  * Request/reply to the token-service over NATS. Always bounded by a timeout (Nest's NATS
@@ -26,16 +29,44 @@ export const NATS_REQUEST_TIMEOUT_MS = Symbol('NatsRequestTimeoutMs');
  */
 @Injectable()
 export class TokenServiceClient implements OnApplicationShutdown {
+  private largeOutputs?: Promise<LargeOutputStore>;
+
   constructor(
     @Inject(TOKEN_SERVICE_TRANSPORT) private readonly transport: ClientProxy,
     @Inject(NATS_REQUEST_TIMEOUT_MS) private readonly timeoutMs: number,
+    @Inject(NATS_SUBJECT_PREFIX) private readonly subjectPrefix: string,
   ) {}
 
   createToken = (command: CreateTokenCommand) => this.request<CreateTokenResult>(TokenCommandSubjects.create, command);
-  completeToken = (command: CompleteTokenCommand) => this.request<TokenTransitionResult>(TokenCommandSubjects.complete, command);
   cancelToken = (command: CancelTokenCommand) => this.request<TokenTransitionResult>(TokenCommandSubjects.cancel, command);
-  getToken = (query: GetTokenQuery) => this.request<TokenView>(TokenQuerySubjects.get, query);
   listTokens = (query: ListTokensQuery) => this.request<ListTokensResult>(TokenQuerySubjects.list, query);
+
+  async completeToken(command: CompleteTokenCommand): Promise<TokenTransitionResult> {
+    if (!needsOffload(command.output)) return this.request(TokenCommandSubjects.complete, command);
+    const { output, ...rest } = command;
+    const outputRef = await this.withOutputStore((store) => store.upload(output));
+    return this.request(TokenCommandSubjects.complete, { ...rest, outputRef });
+  }
+
+  async getToken(query: GetTokenQuery): Promise<TokenView> {
+    const token = await this.request<TokenView>(TokenQuerySubjects.get, query);
+    if (token.outputRef === undefined) return token;
+    const { outputRef, ...rest } = token;
+    return { ...rest, output: await this.withOutputStore((store) => store.readTokenOutput(outputRef)) };
+  }
+
+  /** Outputs too large for one NATS message go through the JetStream object store. */
+  private async withOutputStore<T>(work: (store: LargeOutputStore) => Promise<T>): Promise<T> {
+    try {
+      this.largeOutputs ??= this.transport
+        .connect()
+        .then((connection: NatsConnection) => LargeOutputStore.open(connection, this.subjectPrefix));
+      return await work(await this.largeOutputs);
+    } catch (error) {
+      this.largeOutputs = undefined;
+      throw ApiError.unavailable(`Large outputs cannot be moved through NATS right now (${(error as Error).message}); try again shortly`);
+    }
+  }
 
   private async request<T>(subject: string, payload: object): Promise<T> {
     let reply: RpcReply<T>;
@@ -46,6 +77,9 @@ export class TokenServiceClient implements OnApplicationShutdown {
         throw ApiError.unavailable(`The token service did not answer within ${this.timeoutMs} ms; try again shortly`);
       }
       const detail = error instanceof Error ? error.message : (error as { message?: string })?.message ?? String(error);
+      if (/no subscribers/i.test(detail)) {
+        throw ApiError.unavailable('No token-service instance is listening on NATS; try again shortly');
+      }
       throw ApiError.unavailable(`The token service cannot be reached over NATS (${detail}); try again shortly`);
     }
     if (!reply.ok) throw ApiError.from(reply.error);

@@ -16,6 +16,7 @@ import { decideIdempotency } from '../domain/idempotency';
 import { ConcurrencyError, EventStore, toDomainEvent } from '../event-store/event-store';
 import { TokenProjection } from '../projections/token-projection';
 import { TokenQueries } from '../projections/token-queries';
+import { JetStreamPublisher } from '../outbox/jetstream-publisher';
 import { OutboxRelay } from '../outbox/outbox-relay';
 import { CLOCK, Clock, TOKEN_IDS, TokenIdGenerator } from './clock';
 
@@ -36,6 +37,7 @@ export class TokenCommandHandler {
     private readonly projection: TokenProjection,
     private readonly queries: TokenQueries,
     private readonly outbox: OutboxRelay,
+    private readonly publisher: JetStreamPublisher,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(TOKEN_IDS) private readonly ids: TokenIdGenerator,
   ) {}
@@ -78,16 +80,23 @@ export class TokenCommandHandler {
     });
   }
 
-  complete(command: CompleteTokenCommand): Promise<TokenTransitionResult> {
-    return this.transition(command.tokenId, command.metadata, (now) => ({
-      type: 'CompleteToken',
-      tokenId: command.tokenId,
-      environment: command.environment,
-      output: command.output,
-      outputType: command.outputType,
-      channel: command.channel,
-      now,
-    }));
+  async complete(command: CompleteTokenCommand): Promise<TokenTransitionResult> {
+    // A large output was parked in the object store by the gateway; fetch it before deciding.
+    const output =
+      command.outputRef !== undefined ? await this.publisher.outputs.takeUpload(command.outputRef) : command.output;
+    try {
+      return await this.transition(command.tokenId, command.metadata, (now) => ({
+        type: 'CompleteToken',
+        tokenId: command.tokenId,
+        environment: command.environment,
+        output,
+        outputType: command.outputType,
+        channel: command.channel,
+        now,
+      }));
+    } finally {
+      if (command.outputRef !== undefined) await this.publisher.outputs.discardUpload(command.outputRef);
+    }
   }
 
   cancel(command: CancelTokenCommand): Promise<TokenTransitionResult> {

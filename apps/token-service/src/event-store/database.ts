@@ -36,7 +36,7 @@ export function createDataSource(options: DatabaseOptions): DataSource {
     migrationsTableName: 'typeorm_migrations',
     migrationsTransactionMode: 'each',
     synchronize: false,
-    logging: ['error'],
+    logging: false,
     extra: {
       max: options.poolSize,
       // A session left idle in a transaction pins xmin and stalls the outbox; never let one linger.

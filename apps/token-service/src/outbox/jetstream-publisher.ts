@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { connect, headers, JetStreamClient, NatsConnection, nanos, StorageType } from 'nats';
+import { LargeOutputStore, needsOffload } from '@waitpoints/contracts/nats/output-store';
 import {
   EVENT_KIND,
   EVENT_TYPE_HEADER,
@@ -24,6 +25,7 @@ export class JetStreamPublisher {
   private readonly logger = new Logger(JetStreamPublisher.name);
   private connection?: NatsConnection;
   private js?: JetStreamClient;
+  private largeOutputs?: LargeOutputStore;
   private readonly subjects;
   readonly streamName: string;
 
@@ -40,7 +42,14 @@ export class JetStreamPublisher {
       waitOnFirstConnect: true,
     });
     await this.ensureStream();
+    this.largeOutputs = await LargeOutputStore.open(this.connection, this.options.subjectPrefix, this.options.replicas);
     this.js = this.connection.jetstream();
+  }
+
+  /** Where outputs too large for one NATS message go (uploads in, token outputs out). */
+  get outputs(): LargeOutputStore {
+    if (!this.largeOutputs) throw new Error('JetStream publisher is not connected');
+    return this.largeOutputs;
   }
 
   private async ensureStream(): Promise<void> {
@@ -72,15 +81,24 @@ export class JetStreamPublisher {
     if (!this.js) throw new Error('JetStream publisher is not connected');
     const js = this.js;
     await Promise.all(
-      envelopes.map((envelope) => {
+      envelopes.map(async (envelope) => {
         const h = headers();
         h.set(EVENT_TYPE_HEADER, envelope.type);
-        return js.publish(this.subjectOf(envelope), JSON.stringify(envelope), {
+        return js.publish(this.subjectOf(envelope), JSON.stringify(await this.fitForNats(envelope)), {
           msgID: envelope.eventId,
           headers: h,
         });
       }),
     );
+  }
+
+  /** An event whose output would overflow a NATS message carries a reference to it instead. */
+  private async fitForNats(envelope: EventEnvelope): Promise<EventEnvelope> {
+    const data = envelope.data as { tokenId: string; output?: string };
+    if (!needsOffload(data.output)) return envelope;
+    const { output, ...rest } = data;
+    const outputRef = await this.outputs.saveTokenOutput(data.tokenId, output);
+    return { ...envelope, data: { ...rest, outputRef } } as EventEnvelope;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,53 @@
+import { ConfigError } from '@waitpoints/contracts';
+import { DEV_API_KEY, loadGatewayConfig } from './config';
+
+const secret = 's'.repeat(32);
+
+describe('gateway configuration', () => {
+  it('runs on documented defaults in development, with the dev key for environment "dev"', () => {
+    const config = loadGatewayConfig({});
+    expect(config.port).toBe(3000);
+    expect(config.publicUrl).toBe('http://localhost:3000');
+    expect(config.apiKeys.get(DEV_API_KEY)).toBe('dev');
+    expect(config.usingDevKey).toBe(true);
+    expect(config.nats.servers).toEqual(['nats://127.0.0.1:4222']);
+  });
+
+  it('reads several environments, each with one or more keys', () => {
+    const config = loadGatewayConfig({ API_KEYS: 'dev:dev-key-0123456789ab, prod:prod-key-0123456789a,prod:prod-key-rotated-01234' });
+    expect([...config.apiKeys.entries()]).toEqual([
+      ['dev-key-0123456789ab', 'dev'],
+      ['prod-key-0123456789a', 'prod'],
+      ['prod-key-rotated-01234', 'prod'],
+    ]);
+    expect(config.usingDevKey).toBe(false);
+  });
+
+  it('refuses to start in production without keys and signing secrets, naming both', () => {
+    expect(() => loadGatewayConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
+    try {
+      loadGatewayConfig({ NODE_ENV: 'production' });
+    } catch (error) {
+      expect((error as ConfigError).problems).toEqual([
+        expect.stringContaining('API_KEYS is required'),
+        expect.stringContaining('SIGNING_SECRETS is required'),
+      ]);
+    }
+    expect(() => loadGatewayConfig({ NODE_ENV: 'production', API_KEYS: 'prod:prod-key-0123456789a', SIGNING_SECRETS: secret })).not.toThrow();
+  });
+
+  it('lists every problem at once, with the variable and the fix', () => {
+    try {
+      loadGatewayConfig({ PORT: 'eighty', API_KEYS: 'no-separator,bad env:key-0123456789abcdef,dev:short', NATS_URL: 'http://x', PUBLIC_URL: 'nope' });
+      fail('expected a ConfigError');
+    } catch (error) {
+      const problems = (error as ConfigError).problems.join('\n');
+      expect(problems).toContain('PORT="eighty" must be a whole number');
+      expect(problems).toContain('must look like <environment>:<secret key>');
+      expect(problems).toContain('environment "bad env" may only use');
+      expect(problems).toContain('shorter than 16 characters');
+      expect(problems).toContain('NATS_URL entry "http://x" must start with nats://');
+      expect(problems).toContain('PUBLIC_URL="nope" is not a valid URL');
+    }
+  });
+});
