@@ -716,7 +716,7 @@ describe('POST /api/v1/waitpoints/tokens/:id/complete', () => {
 
     it('stores and returns a large output intact', async () => {
       const token = await createToken();
-      const data = { blob: 'é"x\\'.repeat(Math.floor(maxPayload / 16)) };
+      const data = { blob: 'é"x\\😀'.repeat(Math.floor(maxPayload / 16)) };
       expect((await complete(token.id, { data })).status).toBe(200);
       expect(JSON.parse((await retrieve(token.id)).output)).toEqual(data);
     });

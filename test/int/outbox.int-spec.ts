@@ -99,8 +99,8 @@ describe('outbox: every stored event reaches JetStream exactly once', () => {
     });
     expect(completion.envelope.data).not.toHaveProperty('output');
     const outputRef = (completion.envelope.data as { outputRef: string }).outputRef;
-    expect(outputRef).toBe(`token-${token.id}`);
-    expect(await system.tokenService.get(JetStreamPublisher).outputs.readTokenOutput(outputRef)).toBe(output);
+    expect(outputRef).toBe(`event-${completion.envelope.eventId}`);
+    expect(await system.tokenService.get(JetStreamPublisher).outputs.readEventOutput(outputRef)).toBe(output);
   });
 
   it('publishes nothing twice when a relay re-sends after a crash before its checkpoint', async () => {

@@ -43,7 +43,7 @@ export async function streamMessageCount(streamName: string): Promise<number> {
 }
 
 /** Polls until the check passes or the time is up (then the last failure is thrown). */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 5000, everyMs = 50): Promise<T> {
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 15_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -73,6 +73,18 @@ export interface GetTokenQuery {
   tokenId: string;
 }
 
+export interface OutputChunkQuery {
+  environment: string;
+  tokenId: string;
+  /** 0-based offset and length, in characters (Unicode code points). */
+  offset: number;
+  length: number;
+}
+
+export interface OutputChunkResult {
+  chunk: string;
+}
+
 export interface ListTokensQuery {
   environment: string;
   pageSize: number;

@@ -5,7 +5,7 @@
  *
  * Request/reply (core NATS, queue group `token-service`):
  *   <prefix>.cmd.token.create | complete | cancel | timeout
- *   <prefix>.qry.token.get | list
+ *   <prefix>.qry.token.get | list | output-chunk
  *
  * Domain events (JetStream stream `<PREFIX>_EVENTS`, one message per stored event):
  *   <prefix>.evt.token.<kind>.<environment>.<tokenId>
@@ -28,6 +28,8 @@ export const TokenCommandSubjects = {
 export const TokenQuerySubjects = {
   get: 'qry.token.get',
   list: 'qry.token.list',
+  /** A slice of a large output, for outputs too big for one reply (see TokenView.outputChars). */
+  outputChunk: 'qry.token.output-chunk',
 } as const;
 
 export type TokenEventKind = 'created' | 'completed' | 'timed_out' | 'cancelled';

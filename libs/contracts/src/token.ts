@@ -57,8 +57,11 @@ export interface TokenView {
   completedAt?: string;
   /** Serialized output (JSON text when outputType is application/json). Only on retrieve. */
   output?: string;
-  /** Instead of `output` over NATS when it is too large for one message (see nats/output-store.ts). */
-  outputRef?: string;
+  /**
+   * Set instead of `output` in query replies when the output is too large for one NATS
+   * message: its length in characters, to be read with `qry.token.output-chunk`.
+   */
+  outputChars?: number;
   outputType?: string;
   outputIsError: boolean;
   completedBy?: CompletionChannel | 'scheduler' | 'operator';

@@ -9,13 +9,14 @@ import {
   GetTokenQuery,
   ListTokensQuery,
   ListTokensResult,
+  OutputChunkResult,
   RpcReply,
   TokenCommandSubjects,
   TokenQuerySubjects,
   TokenTransitionResult,
   TokenView,
 } from '@waitpoints/contracts';
-import { LargeOutputStore, needsOffload } from '@waitpoints/contracts/nats/output-store';
+import { LargeOutputStore, OUTPUT_CHUNK_CHARS, needsOffload } from '@waitpoints/contracts/nats/output-store';
 import type { NatsConnection } from 'nats';
 import { ApiError } from '../http/api-error';
 
@@ -50,12 +51,17 @@ export class TokenServiceClient implements OnApplicationShutdown {
 
   async getToken(query: GetTokenQuery): Promise<TokenView> {
     const token = await this.request<TokenView>(TokenQuerySubjects.get, query);
-    if (token.outputRef === undefined) return token;
-    const { outputRef, ...rest } = token;
-    return { ...rest, output: await this.withOutputStore((store) => store.readTokenOutput(outputRef)) };
+    if (token.outputChars === undefined) return token;
+    // Too large for one reply: read it in slices (outputs never change once set).
+    const { outputChars, ...rest } = token;
+    const slices: Promise<OutputChunkResult>[] = [];
+    for (let offset = 0; offset < outputChars; offset += OUTPUT_CHUNK_CHARS) {
+      slices.push(this.request(TokenQuerySubjects.outputChunk, { ...query, offset, length: OUTPUT_CHUNK_CHARS }));
+    }
+    return { ...rest, output: (await Promise.all(slices)).map((s) => s.chunk).join('') };
   }
 
-  /** Outputs too large for one NATS message go through the JetStream object store. */
+  /** Outputs too large for one NATS message go to the token-service through the object store. */
   private async withOutputStore<T>(work: (store: LargeOutputStore) => Promise<T>): Promise<T> {
     try {
       this.largeOutputs ??= this.transport

@@ -7,6 +7,7 @@ import {
   ErrorCode,
   GetTokenQuery,
   ListTokensQuery,
+  OutputChunkQuery,
   RpcReply,
   TimeoutTokenCommand,
   TokenCommandSubjects,
@@ -51,6 +52,11 @@ export class TokenMessagesController {
   @MessagePattern(TokenQuerySubjects.get)
   get(@Payload() query: GetTokenQuery) {
     return this.reply(() => this.reads.get(query));
+  }
+
+  @MessagePattern(TokenQuerySubjects.outputChunk)
+  outputChunk(@Payload() query: OutputChunkQuery) {
+    return this.reply(() => this.reads.outputChunk(query));
   }
 
   @MessagePattern(TokenQuerySubjects.list)

@@ -92,12 +92,13 @@ export class JetStreamPublisher {
     );
   }
 
-  /** An event whose output would overflow a NATS message carries a reference to it instead. */
+  /** An event whose output would overflow a NATS message carries a reference to it instead.
+   * Only the active relay calls this, so each object has a single writer. */
   private async fitForNats(envelope: EventEnvelope): Promise<EventEnvelope> {
-    const data = envelope.data as { tokenId: string; output?: string };
+    const data = envelope.data as { output?: string };
     if (!needsOffload(data.output)) return envelope;
     const { output, ...rest } = data;
-    const outputRef = await this.outputs.saveTokenOutput(data.tokenId, output);
+    const outputRef = await this.outputs.saveEventOutput(envelope.eventId, output);
     return { ...envelope, data: { ...rest, outputRef } } as EventEnvelope;
   }
 

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { ListTokensQuery, ListTokensResult, TokenView } from '@waitpoints/contracts';
+import { INLINE_OUTPUT_LIMIT_BYTES } from '@waitpoints/contracts/nats/output-store';
 
 interface TokenRow {
   id: string;
@@ -10,6 +11,7 @@ interface TokenRow {
   timeout_at: Date;
   completed_at: Date | null;
   output?: string | null;
+  output_chars?: number | null;
   output_type: string;
   output_is_error: boolean;
   completed_by: TokenView['completedBy'] | null;
@@ -40,18 +42,35 @@ export function toTokenView(row: TokenRow): TokenView {
   if (row.completed_at !== null) view.completedAt = row.completed_at.toISOString();
   if (row.completed_by !== null) view.completedBy = row.completed_by;
   if (row.output !== undefined && row.output !== null) view.output = row.output;
+  else if (row.output_chars !== undefined && row.output_chars !== null) view.outputChars = row.output_chars;
   if (row.status !== 'WAITING') view.outputType = row.output_type;
   return view;
 }
 
 /** Reads of the token projection. Every read is scoped to one environment. */
 export class TokenQueries {
+  /**
+   * One token with its output. An output too large for a NATS reply is left out and only its
+   * length given (`outputChars`); `outputChunk` serves it in slices.
+   */
   async get(m: EntityManager, environment: string, tokenId: string): Promise<TokenView | undefined> {
     const rows: TokenRow[] = await m.query(
-      `SELECT ${LIST_COLUMNS}, output FROM waitpoint_tokens WHERE id = $1 AND environment = $2`,
-      [tokenId, environment],
+      `SELECT ${LIST_COLUMNS},
+              CASE WHEN octet_length(output) > $3 THEN NULL ELSE output END AS output,
+              CASE WHEN octet_length(output) > $3 THEN char_length(output) END AS output_chars
+         FROM waitpoint_tokens WHERE id = $1 AND environment = $2`,
+      [tokenId, environment, INLINE_OUTPUT_LIMIT_BYTES],
     );
     return rows.length === 0 ? undefined : toTokenView(rows[0]);
+  }
+
+  /** A slice of a token's output, in characters (outputs never change once set). */
+  async outputChunk(m: EntityManager, environment: string, tokenId: string, offset: number, length: number) {
+    const rows: { chunk: string | null }[] = await m.query(
+      `SELECT substr(output, $3, $4) AS chunk FROM waitpoint_tokens WHERE id = $1 AND environment = $2`,
+      [tokenId, environment, offset + 1, length],
+    );
+    return rows.length === 0 ? undefined : (rows[0].chunk ?? '');
   }
 
   async findTokenIdByIdempotencyKey(

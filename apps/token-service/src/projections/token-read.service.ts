@@ -1,8 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { GetTokenQuery, ListTokensQuery, ListTokensResult, TokenView, tokenNotFound } from '@waitpoints/contracts';
-import { needsOffload } from '@waitpoints/contracts/nats/output-store';
-import { JetStreamPublisher } from '../outbox/jetstream-publisher';
+import {
+  ErrorCode,
+  GetTokenQuery,
+  ListTokensQuery,
+  ListTokensResult,
+  OutputChunkQuery,
+  OutputChunkResult,
+  TokenView,
+  WaitpointError,
+  tokenNotFound,
+} from '@waitpoints/contracts';
+import { OUTPUT_CHUNK_CHARS } from '@waitpoints/contracts/nats/output-store';
 import { TokenQueries } from './token-queries';
 
 @Injectable()
@@ -10,18 +19,22 @@ export class TokenReadService {
   constructor(
     private readonly db: DataSource,
     private readonly queries: TokenQueries,
-    private readonly publisher: JetStreamPublisher,
   ) {}
 
   async get(query: GetTokenQuery): Promise<TokenView> {
     const token = await this.queries.get(this.db.manager, query.environment, query.tokenId);
     if (!token) throw tokenNotFound(query.tokenId);
-    if (needsOffload(token.output)) {
-      // Too large for the reply message: hand over a reference the gateway reads itself.
-      const { output, ...rest } = token;
-      return { ...rest, outputRef: await this.publisher.outputs.saveTokenOutput(token.id, output) };
-    }
     return token;
+  }
+
+  async outputChunk(query: OutputChunkQuery): Promise<OutputChunkResult> {
+    const { offset, length } = query;
+    if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(length) || length < 1 || length > OUTPUT_CHUNK_CHARS) {
+      throw new WaitpointError(ErrorCode.ValidationFailed, `output chunk must be 1 to ${OUTPUT_CHUNK_CHARS} characters from offset >= 0`);
+    }
+    const chunk = await this.queries.outputChunk(this.db.manager, query.environment, query.tokenId, offset, length);
+    if (chunk === undefined) throw tokenNotFound(query.tokenId);
+    return { chunk };
   }
 
   list(query: ListTokensQuery): Promise<ListTokensResult> {

@@ -8,8 +8,11 @@ import { NatsConnection, ObjectStore, StorageType } from 'nats';
  *
  * - `<PREFIX>_UPLOADS`: outputs on their way from the gateway to the token-service
  *   (one object per request, deleted once handled, expired after a day in any case);
- * - `<PREFIX>_OUTPUTS`: the output of a finished token, object `token-<tokenId>`, for query
- *   replies and published events. Written once: a token's output never changes.
+ * - `<PREFIX>_OUTPUTS`: outputs of published events, object `event-<eventId>`.
+ *
+ * Every object has exactly one writer (the requesting gateway, or the active outbox relay):
+ * two concurrent puts of one name make the object store purge chunks a reader may be reading.
+ * Query replies do not use the store; the gateway reads large outputs in chunks instead.
  */
 export const INLINE_OUTPUT_LIMIT_BYTES = 256 * 1024;
 
@@ -19,7 +22,11 @@ export const needsOffload = (output: string | undefined): output is string =>
 const bucketBase = (prefix: string) => prefix.replace(/[^A-Za-z0-9_-]/g, '_').toUpperCase();
 export const uploadsBucketName = (prefix: string) => `${bucketBase(prefix)}_UPLOADS`;
 export const outputsBucketName = (prefix: string) => `${bucketBase(prefix)}_OUTPUTS`;
-export const tokenOutputObjectName = (tokenId: string) => `token-${tokenId}`;
+export const eventOutputObjectName = (eventId: string) => `event-${eventId}`;
+
+/** Characters per chunk when a large output is read over request/reply: even fully escaped
+ * (6 bytes a character in JSON) a chunk stays under NATS's default 1 MiB. */
+export const OUTPUT_CHUNK_CHARS = 128 * 1024;
 
 const UPLOAD_TTL_NANOS = 24 * 60 * 60 * 1e9;
 
@@ -56,17 +63,17 @@ export class LargeOutputStore {
     await this.uploads.delete(name).catch(() => undefined);
   }
 
-  /** Stores a finished token's output (idempotent: the same output is written at most once). */
-  async saveTokenOutput(tokenId: string, output: string): Promise<string> {
-    const name = tokenOutputObjectName(tokenId);
+  /** Stores the output of a published event (written once; a re-publish finds it there). */
+  async saveEventOutput(eventId: string, output: string): Promise<string> {
+    const name = eventOutputObjectName(eventId);
     const existing = await this.outputs.info(name);
     if (!existing || existing.deleted) await this.outputs.putBlob({ name }, Buffer.from(output));
     return name;
   }
 
-  async readTokenOutput(name: string): Promise<string> {
+  async readEventOutput(name: string): Promise<string> {
     const data = await this.outputs.getBlob(name);
-    if (data === null) throw new Error(`token output ${name} not found`);
+    if (data === null) throw new Error(`event output ${name} not found`);
     return Buffer.from(data).toString('utf8');
   }
 }
