@@ -32,7 +32,8 @@ export async function startBenchSystem(port = 3900): Promise<BenchSystem> {
   };
   const children: ChildProcess[] = [];
   const start = (app: string) => {
-    const child = spawn(process.execPath, [`dist/apps/${app}/src/main.js`], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    const profile = process.env.BENCH_PROFILE ? ['--prof', `--logfile=/tmp/prof-${app}.log`, '--no-logfile-per-isolate'] : [];
+    const child = spawn(process.execPath, [...profile, `dist/apps/${app}/src/main.js`], { env, stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(child);
   };
   start('token-service');

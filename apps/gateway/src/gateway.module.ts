@@ -42,7 +42,7 @@ export class GatewayModule {
               maxReconnectAttempts: -1,
               reconnectTimeWait: 500,
               timeout: Math.min(config.nats.requestTimeoutMs, 2000),
-            }),
+            }, config.nats.requestTimeoutMs + 1000),
         },
         { provide: NATS_REQUEST_TIMEOUT_MS, useValue: config.nats.requestTimeoutMs },
         { provide: NATS_SUBJECT_PREFIX, useValue: config.nats.subjectPrefix },

@@ -83,7 +83,8 @@ export class TokenServiceClient implements OnApplicationShutdown {
         throw ApiError.unavailable(`The token service did not answer within ${this.timeoutMs} ms; try again shortly`);
       }
       const detail = error instanceof Error ? error.message : (error as { message?: string })?.message ?? String(error);
-      if (/no subscribers/i.test(detail)) {
+      // NATS answers "no responders" (code 503) when no subscriber listens on the subject.
+      if ((error as { code?: string }).code === '503' || /no (subscribers|responders)/i.test(detail)) {
         throw ApiError.unavailable('No token-service instance is listening on NATS; try again shortly');
       }
       throw ApiError.unavailable(`The token service cannot be reached over NATS (${detail}); try again shortly`);

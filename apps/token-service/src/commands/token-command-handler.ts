@@ -9,6 +9,7 @@ import {
   MessageMetadata,
   TimeoutTokenCommand,
   TokenTransitionResult,
+  TokenView,
   tokenStreamId,
 } from '@waitpoints/contracts';
 import { decide, evolve, foldToken, initialState, TokenCommand } from '../domain/token.decider';
@@ -74,9 +75,8 @@ export class TokenCommandHandler {
         },
         initialState,
       );
-      const stored = await this.appendAndProject(m, tokenStreamId(tokenId), 0, events, command.metadata);
-      const token = await this.queries.get(m, environment, tokenId);
-      return { result: { token: token!, isCached: false }, stored };
+      const { stored, views } = await this.appendAndProject(m, tokenStreamId(tokenId), 0, events, command.metadata);
+      return { result: { token: views[views.length - 1], isCached: false }, stored };
     });
   }
 
@@ -132,7 +132,7 @@ export class TokenCommandHandler {
       if (decided.length === 0) {
         return { result: { tokenId, status: state.status as TokenTransitionResult['status'], changed: false } };
       }
-      const stored = await this.appendAndProject(m, streamId, version, decided, metadata);
+      const { stored } = await this.appendAndProject(m, streamId, version, decided, metadata);
       const after = decided.reduce(evolve, state);
       return { result: { tokenId, status: after.status as TokenTransitionResult['status'], changed: true }, stored };
     });
@@ -144,10 +144,11 @@ export class TokenCommandHandler {
     expectedVersion: number,
     events: ReturnType<typeof decide>,
     metadata: MessageMetadata,
-  ): Promise<EventEnvelope[]> {
+  ): Promise<{ stored: EventEnvelope[]; views: TokenView[] }> {
     const stored = await this.store.append(m, streamId, expectedVersion, events, metadata);
-    for (const envelope of stored) await this.projection.apply(m, envelope);
-    return stored;
+    const views: TokenView[] = [];
+    for (const envelope of stored) views.push(await this.projection.apply(m, envelope));
+    return { stored, views };
   }
 
   private async existing(m: EntityManager, environment: string, tokenId: string, isCached: boolean) {
@@ -161,7 +162,8 @@ export class TokenCommandHandler {
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const { result, stored } = await this.db.transaction('READ COMMITTED', work);
+        // Postgres' default READ COMMITTED: naming it would cost one more statement per command.
+        const { result, stored } = await this.db.transaction(work);
         if (stored?.length) this.outbox.wake();
         return result;
       } catch (error) {

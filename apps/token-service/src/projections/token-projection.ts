@@ -1,23 +1,26 @@
 import type { EntityManager } from 'typeorm';
-import { EventEnvelope, TokenEvent } from '@waitpoints/contracts';
+import { EventEnvelope, TokenEvent, TokenView } from '@waitpoints/contracts';
 import { ConcurrencyError } from '../event-store/event-store';
+import { TOKEN_VIEW_COLUMNS, TokenRow, toTokenView } from './token-queries';
 
 /**
  * Projects token events into the read tables (`waitpoint_tokens`, `waitpoint_idempotency_keys`,
  * `waitpoint_request_keys`). Runs inside the append transaction, so a token is readable the
  * moment its command is answered, and a rejected reservation rolls the append back.
+ * Returns the token's row as the event left it (saves the command a read).
  */
 export class TokenProjection {
-  async apply(m: EntityManager, envelope: EventEnvelope): Promise<void> {
+  async apply(m: EntityManager, envelope: EventEnvelope): Promise<TokenView> {
     const event = { type: envelope.type, data: envelope.data } as TokenEvent;
     const version = envelope.streamVersion;
     switch (event.type) {
       case 'TokenCreated': {
         const d = event.data;
-        await m.query(
+        const [row]: TokenRow[] = await m.query(
           `INSERT INTO waitpoint_tokens (id, environment, status, idempotency_key, idempotency_key_expires_at,
              timeout_at, tags, created_at, updated_at, version)
-           VALUES ($1, $2, 'WAITING', $3, $4, $5, $6, $7, $7, $8)`,
+           VALUES ($1, $2, 'WAITING', $3, $4, $5, $6, $7, $7, $8)
+           RETURNING ${TOKEN_VIEW_COLUMNS}`,
           [d.tokenId, d.environment, d.idempotencyKey ?? null, d.idempotencyKeyExpiresAt ?? null,
             d.timeoutAt, d.tags, d.createdAt, version],
         );
@@ -43,23 +46,20 @@ export class TokenProjection {
           );
           if (taken.length === 0) throw new ConcurrencyError(`request idempotency key taken concurrently`);
         }
-        return;
+        return toTokenView(row);
       }
       case 'TokenCompleted': {
         const d = event.data;
-        await this.finish(m, d.tokenId, 'COMPLETED', d.completedAt, d.output ?? null, d.outputType, false, d.channel, version);
-        return;
+        return this.finish(m, d.tokenId, 'COMPLETED', d.completedAt, d.output ?? null, d.outputType, false, d.channel, version);
       }
       case 'TokenTimedOut': {
         const d = event.data;
         const by = d.forced ? 'operator' : 'scheduler';
-        await this.finish(m, d.tokenId, 'TIMED_OUT', d.timedOutAt, d.output, 'application/json', true, by, version);
-        return;
+        return this.finish(m, d.tokenId, 'TIMED_OUT', d.timedOutAt, d.output, 'application/json', true, by, version);
       }
       case 'TokenCancelled': {
         const d = event.data;
-        await this.finish(m, d.tokenId, 'CANCELLED', d.cancelledAt, d.output, 'application/json', true, 'operator', version);
-        return;
+        return this.finish(m, d.tokenId, 'CANCELLED', d.cancelledAt, d.output, 'application/json', true, 'operator', version);
       }
     }
   }
@@ -74,13 +74,15 @@ export class TokenProjection {
     outputIsError: boolean,
     completedBy: string,
     version: number,
-  ): Promise<void> {
-    await m.query(
+  ): Promise<TokenView> {
+    const [rows]: [TokenRow[], number] = await m.query(
       `UPDATE waitpoint_tokens
          SET status = $2, completed_at = $3, output = $4, output_type = $5, output_is_error = $6,
              completed_by = $7, updated_at = $3, version = $8
-       WHERE id = $1`,
+       WHERE id = $1
+       RETURNING ${TOKEN_VIEW_COLUMNS}`,
       [tokenId, status, at, output, outputType, outputIsError, completedBy, version],
     );
+    return toTokenView(rows[0]);
   }
 }

@@ -2,7 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { ListTokensQuery, ListTokensResult, TokenView } from '@waitpoints/contracts';
 import { INLINE_OUTPUT_LIMIT_BYTES } from '@waitpoints/contracts/nats/output-store';
 
-interface TokenRow {
+export interface TokenRow {
   id: string;
   environment: string;
   status: TokenView['status'];
@@ -20,7 +20,8 @@ interface TokenRow {
   version: number;
 }
 
-const LIST_COLUMNS = `id, environment, status, idempotency_key, idempotency_key_expires_at, timeout_at,
+/** Every column of a token but its output (lists never carry outputs). */
+export const TOKEN_VIEW_COLUMNS = `id, environment, status, idempotency_key, idempotency_key_expires_at, timeout_at,
   completed_at, output_type, output_is_error, completed_by, tags, created_at, version`;
 
 /** Absent values are left out of the view (never null), as the wire format requires. */
@@ -55,7 +56,7 @@ export class TokenQueries {
    */
   async get(m: EntityManager, environment: string, tokenId: string): Promise<TokenView | undefined> {
     const rows: TokenRow[] = await m.query(
-      `SELECT ${LIST_COLUMNS},
+      `SELECT ${TOKEN_VIEW_COLUMNS},
               CASE WHEN octet_length(output) > $3 THEN NULL ELSE output END AS output,
               CASE WHEN octet_length(output) > $3 THEN char_length(output) END AS output_chars
          FROM waitpoint_tokens WHERE id = $1 AND environment = $2`,
@@ -115,7 +116,7 @@ export class TokenQueries {
     if (cursor !== undefined) where.push(`id ${backwards ? '>' : '<'} ${param(cursor)}`);
 
     const rows: TokenRow[] = await m.query(
-      `SELECT ${LIST_COLUMNS} FROM waitpoint_tokens WHERE ${where.join(' AND ')}
+      `SELECT ${TOKEN_VIEW_COLUMNS} FROM waitpoint_tokens WHERE ${where.join(' AND ')}
        ORDER BY id ${backwards ? 'ASC' : 'DESC'} LIMIT ${param(query.pageSize + 1)}`,
       params,
     );
