@@ -1,10 +1,12 @@
 import {
   CANCELLED_ERROR_CODE,
-  CompletionChannel,
+  CancelTokenCommand,
+  CompleteTokenCommand,
+  CreateTokenCommand,
   ErrorCode,
   TIMEOUT_ERROR_CODE,
   TerminalTokenStatus,
-  TimeoutSpec,
+  TimeoutTokenCommand,
   TokenCancelled,
   TokenCompleted,
   TokenCreated,
@@ -34,46 +36,16 @@ export type TokenState =
 
 export const initialState: TokenState = { status: 'NONE' };
 
-// ---- Commands, as the decider sees them (already validated, with the time) ----
+// ---- Commands, as the decider sees them: the contract's commands (already validated),
+// without transport metadata, with the time they are decided at ----
 
-export interface CreateToken {
-  type: 'CreateToken';
-  tokenId: string;
-  environment: string;
-  idempotencyKey?: string;
-  idempotencyKeyTTLMs: number;
-  timeout: TimeoutSpec;
-  tags: string[];
-  requestIdempotencyKey?: string;
-  now: Date;
-}
+type Decided<C> = Omit<C, 'metadata'> & { now: Date };
 
-export interface CompleteToken {
-  type: 'CompleteToken';
-  tokenId: string;
-  /** Undefined: the caller proved its right by other means (a callback URL hash). */
-  environment?: string;
-  output?: string;
-  outputType: string;
-  channel: CompletionChannel;
-  now: Date;
-}
-
-export interface TimeOutToken {
-  type: 'TimeOutToken';
-  tokenId: string;
-  environment?: string;
-  force: boolean;
-  now: Date;
-}
-
-export interface CancelToken {
-  type: 'CancelToken';
-  tokenId: string;
-  environment: string;
-  reason?: string;
-  now: Date;
-}
+export type CreateToken = Decided<CreateTokenCommand> & { type: 'CreateToken'; tokenId: string };
+/** `environment` undefined: the caller proved its right by other means (a callback URL hash). */
+export type CompleteToken = Decided<Omit<CompleteTokenCommand, 'outputRef'>> & { type: 'CompleteToken' };
+export type TimeOutToken = Decided<TimeoutTokenCommand> & { type: 'TimeOutToken'; force: boolean };
+export type CancelToken = Decided<CancelTokenCommand> & { type: 'CancelToken' };
 
 export type TokenCommand = CreateToken | CompleteToken | TimeOutToken | CancelToken;
 
