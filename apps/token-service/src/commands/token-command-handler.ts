@@ -7,13 +7,18 @@ import {
   CreateTokenResult,
   EventEnvelope,
   MessageMetadata,
+  RpcReply,
   TimeoutTokenCommand,
+  TimeoutTokensCommand,
   TokenTransitionResult,
+  WaitpointError,
+  rpcError,
+  rpcOk,
   tokenStreamId,
 } from '@waitpoints/contracts';
 import { decide, evolve, foldToken, initialState, TokenCommand } from '../domain/token.decider';
 import { decideIdempotency } from '../domain/idempotency';
-import { ConcurrencyError, EventStore, toDomainEvent } from '../event-store/event-store';
+import { ConcurrencyError, EventStore, SingleEventAppend, toDomainEvent } from '../event-store/event-store';
 import { TokenProjection } from '../projections/token-projection';
 import { TokenQueries } from '../projections/token-queries';
 import { OutboxRelay } from '../outbox/outbox-relay';
@@ -108,6 +113,58 @@ export class TokenCommandHandler {
       force: command.force ?? false,
       now,
     }));
+  }
+
+  /**
+   * Many timeouts in one transaction: read every stream at once, let the decider decide each
+   * token exactly as `timeout()` would, append the decided events in one statement. A token
+   * whose stream moved meanwhile (a racing completion) is re-read and decided again, so the
+   * first writer still wins and the loser changes nothing. Failures are per token.
+   */
+  async timeoutMany(command: TimeoutTokensCommand): Promise<RpcReply<TokenTransitionResult>[]> {
+    const replies = new Map<string, RpcReply<TokenTransitionResult>>();
+    let undecided = [...new Map(command.timeouts.map((t) => [tokenStreamId(t.tokenId), t])).entries()];
+    let appended = 0;
+    await this.db.transaction('READ COMMITTED', async (m) => {
+      for (let attempt = 1; undecided.length > 0; attempt++) {
+        if (attempt > MAX_ATTEMPTS) throw new Error(`timeouts kept losing races after ${MAX_ATTEMPTS} attempts`);
+        const streams = await this.store.readStreams(m, undecided.map(([streamId]) => streamId));
+        const now = this.clock.now();
+        const appends: SingleEventAppend[] = [];
+        const outcomes = new Map<string, TokenTransitionResult>();
+        for (const [streamId, { tokenId, environment }] of undecided) {
+          const { events, version } = streams.get(streamId) ?? { events: [], version: 0 };
+          const state = foldToken(events.map(toDomainEvent));
+          let decided;
+          try {
+            decided = decide({ type: 'TimeOutToken', tokenId, environment, force: false, now }, state);
+          } catch (error) {
+            if (!(error instanceof WaitpointError)) throw error;
+            replies.set(tokenId, rpcError(error.toBody()));
+            continue;
+          }
+          const after = decided.reduce(evolve, state);
+          const result = { tokenId, status: after.status as TokenTransitionResult['status'], changed: decided.length > 0 };
+          if (decided.length === 0) replies.set(tokenId, rpcOk(result));
+          else {
+            // The decider emits at most one event per command; appendOneEventPerStream relies on it.
+            appends.push({ streamId, expectedVersion: version, event: decided[0] });
+            outcomes.set(streamId, result);
+          }
+        }
+        const { stored, lostStreamIds } = await this.store.appendOneEventPerStream(m, appends, command.metadata);
+        await this.projection.applyAll(m, stored);
+        appended += stored.length;
+        for (const envelope of stored) {
+          const result = outcomes.get(envelope.streamId)!;
+          replies.set(result.tokenId, rpcOk(result));
+        }
+        const lost = new Set(lostStreamIds);
+        undecided = undecided.filter(([streamId]) => lost.has(streamId));
+      }
+    });
+    if (appended > 0) this.outbox.wake();
+    return command.timeouts.map(({ tokenId }) => replies.get(tokenId)!);
   }
 
   private transition(

@@ -9,6 +9,8 @@ import {
   ListTokensQuery,
   RpcReply,
   TimeoutTokenCommand,
+  TimeoutTokensCommand,
+  TimeoutTokensResult,
   TokenCommandSubjects,
   TokenQuerySubjects,
   WaitpointError,
@@ -46,6 +48,11 @@ export class TokenMessagesController {
   @MessagePattern(TokenCommandSubjects.timeout)
   timeout(@Payload() command: TimeoutTokenCommand) {
     return this.reply(() => this.commands.timeout(command));
+  }
+
+  @MessagePattern(TokenCommandSubjects.timeoutBatch)
+  timeoutBatch(@Payload() command: TimeoutTokensCommand) {
+    return this.reply<TimeoutTokensResult>(async () => ({ results: await this.commands.timeoutMany(command) }));
   }
 
   @MessagePattern(TokenQuerySubjects.get)
