@@ -17,6 +17,7 @@ import { SchedulerMetrics } from './metrics';
 import { TimeoutScheduler } from './timeout-scheduler';
 
 export const SCHEDULER_CONFIG = Symbol('SchedulerConfig');
+const NATS_TIMEOUT_SENDER = Symbol('NatsTimeoutSender');
 const TIMEOUT_SENDER = Symbol('TimeoutSender');
 const CLOCK = Symbol('SchedulerClock');
 
@@ -31,7 +32,7 @@ export interface SchedulerOverrides {
 class SchedulerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     private readonly scheduler: TimeoutScheduler,
-    @Inject(TIMEOUT_SENDER) private readonly sender: TimeoutSender,
+    @Inject(NATS_TIMEOUT_SENDER) private readonly natsSender: NatsTimeoutSender,
     @Inject(DataSource) private readonly db: DataSource,
   ) {}
 
@@ -41,7 +42,8 @@ class SchedulerLifecycle implements OnApplicationBootstrap, OnApplicationShutdow
 
   async onApplicationShutdown(): Promise<void> {
     await this.scheduler.stop();
-    await this.sender.close?.();
+    // The NATS sender is closed even when a test replaced or wrapped it.
+    await this.natsSender.close();
     if (this.db.isInitialized) await this.db.destroy();
   }
 }
@@ -64,16 +66,20 @@ export class SchedulerModule {
           useFactory: (db: DataSource) => overrides.clock ?? new DatabaseClock(db),
         },
         {
-          provide: TIMEOUT_SENDER,
+          provide: NATS_TIMEOUT_SENDER,
           useFactory: () => {
             const transport = new PrefixedNatsClient(config.nats.subjectPrefix, {
               servers: config.nats.servers,
               name: 'waitpoints-scheduler-timeouts',
               maxReconnectAttempts: -1,
             });
-            const real = new NatsTimeoutSender(transport, config.nats.requestTimeoutMs, config.instanceId);
-            return overrides.sender ? overrides.sender(real) : real;
+            return new NatsTimeoutSender(transport, config.nats.requestTimeoutMs, config.instanceId);
           },
+        },
+        {
+          provide: TIMEOUT_SENDER,
+          inject: [NATS_TIMEOUT_SENDER],
+          useFactory: (real: NatsTimeoutSender) => (overrides.sender ? overrides.sender(real) : real),
         },
         {
           provide: TimeoutScheduler,

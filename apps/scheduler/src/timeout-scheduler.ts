@@ -100,7 +100,7 @@ export class TimeoutScheduler {
       return;
     }
     await Promise.all([this.claims.stop(), this.ingest.stop()]);
-    await this.gate.stop();
+    await this.gate.stop(this.config.nats.requestTimeoutMs);
     await this.deletes.flush();
     const unfired = this.gate.idleTimerIds();
     await this.store

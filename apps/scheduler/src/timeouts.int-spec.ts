@@ -54,3 +54,68 @@ describe('a token nobody completes', () => {
     expect(lateness.values.find((v) => v.labels.le === 0.25)?.value).toBe(1);
   });
 });
+
+describe('a completion racing the timeout', () => {
+  const TOKENS = 120;
+  let system: RunningSystem;
+  let scheduler: RunningScheduler;
+
+  beforeAll(async () => {
+    system = await startSystem();
+    scheduler = await startScheduler(system);
+  });
+
+  afterAll(async () => {
+    await scheduler?.stop();
+    await system?.stop();
+  });
+
+  it(`ends each of ${TOKENS} tokens with exactly one terminal event, whoever wins`, async () => {
+    const api = tokenApi(system);
+    const deadline = new Date(Date.now() + 3_000);
+    const ids = await Promise.all(
+      Array.from({ length: TOKENS }, () => api.create({ timeout: deadline.toISOString() }).then((t) => t.id)),
+    );
+
+    // Completions every 10 ms from 200 ms before the deadline the scheduler fires at to 1 s after:
+    // the ones near the deadline reach the token-service together with the timeouts.
+    const completions = ids.map(
+      (id, index) =>
+        new Promise<void>((resolve, reject) => {
+          const at = deadline.getTime() - 200 + 10 * index;
+          setTimeout(() => api.complete(id, { index }).then(() => resolve(), reject), at - Date.now());
+        }),
+    );
+    await Promise.all(completions);
+
+    const internalIds = ids.map((id) => id.replace(/^waitpoint_/, ''));
+    const endings = await eventually('every token to end', () =>
+      withDatabase(system.databaseUrl, async (db) => {
+        const { rows } = await db.query(
+          `SELECT t.id, t.status, count(e.*) FILTER (WHERE e.event_type <> 'TokenCreated')::int AS terminal_events,
+                  max(e.event_type) FILTER (WHERE e.event_type <> 'TokenCreated') AS terminal_event
+             FROM waitpoint_tokens t JOIN es_events e ON e.stream_id = 'token-' || t.id
+            WHERE t.id = ANY($1) GROUP BY t.id, t.status`,
+          [internalIds],
+        );
+        return rows.every((r) => r.status !== 'WAITING') ? rows : undefined;
+      }),
+    );
+
+    expect(endings).toHaveLength(TOKENS);
+    for (const ending of endings) {
+      expect(ending.terminal_events).toBe(1);
+      expect(ending.terminal_event).toBe(ending.status === 'COMPLETED' ? 'TokenCompleted' : 'TokenTimedOut');
+    }
+    // Both sides won some: the race really was run.
+    const statuses = new Set(endings.map((e) => e.status));
+    expect(statuses).toEqual(new Set(['COMPLETED', 'TIMED_OUT']));
+
+    await eventually('no timer left', () =>
+      withDatabase(system.databaseUrl, async (db) => {
+        const { rows } = await db.query(`SELECT count(*)::int AS n FROM scheduler_timers`);
+        return rows[0].n === 0 ? true : undefined;
+      }),
+    );
+  });
+});

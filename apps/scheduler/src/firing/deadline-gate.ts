@@ -114,11 +114,21 @@ export class DeadlineGate {
     return [...this.held.values()].filter((t) => !this.inFlight.has(t)).map((t) => t.tokenId);
   }
 
-  /** Stops firing; resolves once no request is in flight. Held timers stay leased (release them separately). */
-  async stop(): Promise<void> {
+  /**
+   * Stops firing; resolves once no request is in flight, or after `maxWaitMs` (a request that
+   * hangs must not hold the shutdown: its timers stay leased and are fired again elsewhere).
+   * Held timers stay leased; release them separately.
+   */
+  async stop(maxWaitMs: number): Promise<void> {
     this.running = false;
     this.disarm();
-    if (this.requestsInFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.requestsInFlight === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs))),
+    ]);
+    clearTimeout(timer);
   }
 
   /** Forgets everything held, as a crash would. */

@@ -16,7 +16,6 @@ export interface TimeoutRequest {
 /** Delivers timeouts to the token-service; one reply per request, in order. Rejects when nothing was decided. */
 export interface TimeoutSender {
   send(timeouts: TimeoutRequest[]): Promise<RpcReply<TokenTransitionResult>[]>;
-  close?(): Promise<void>;
 }
 
 /** `cmd.token.timeout-batch` over NATS request/reply (the Nest transport adds the subject prefix). */
