@@ -38,6 +38,12 @@ export class SchedulerMetrics {
     registers: [this.registry],
   });
 
+  readonly notDueYet = new Counter({
+    name: 'waitpoints_scheduler_fires_not_due_total',
+    help: "Timeouts the token-service found not yet due by its own clock (fired again shortly); a rising rate means the clocks disagree",
+    registers: [this.registry],
+  });
+
   readonly lateness = new Histogram({
     name: 'waitpoints_scheduler_timer_lateness_seconds',
     help: 'Fired time minus deadline, by the database clock, for timers that timed their token out',

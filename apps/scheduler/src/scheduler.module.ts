@@ -13,6 +13,7 @@ import { SchedulerConfig } from './config';
 import { openSchedulerDatabase } from './database/scheduler-database';
 import { TimerStore } from './database/timer-store';
 import { NatsTimeoutSender, TimeoutSender } from './firing/timeout-sender';
+import { SchedulerMessagesController } from './messaging/scheduler-messages.controller';
 import { SchedulerMetrics } from './metrics';
 import { TimeoutScheduler } from './timeout-scheduler';
 
@@ -53,6 +54,7 @@ export class SchedulerModule {
   static register(config: SchedulerConfig, overrides: SchedulerOverrides = {}): DynamicModule {
     return {
       module: SchedulerModule,
+      controllers: [SchedulerMessagesController],
       providers: [
         { provide: SCHEDULER_CONFIG, useValue: config },
         {

@@ -198,6 +198,7 @@ export class DeadlineGate {
         if (verdict.outcome === 'timed_out') this.metrics.lateness.observe((firedAtMs - timer.dueAtMs) / 1000);
         return;
       case 'not_due_yet':
+        this.metrics.notDueYet.inc();
         this.retryLater(timer, this.options.notDueRetryMs);
         return;
       case 'failed':
