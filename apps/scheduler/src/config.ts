@@ -20,7 +20,11 @@ export interface SchedulerConfig {
   claimBatchSize: number;
   /** Most timers one instance holds in memory at once. */
   maxHeldTimers: number;
-  /** Timeouts per request to the token-service, and requests in flight. */
+  /**
+   * Timeouts per request to the token-service, and requests in flight. Timers that fall due
+   * while every slot is busy ride in the next request, so load turns into bigger batches, not
+   * more transactions; on 2 cores, 2 slots gave the best lateness in bench:timeouts (4 and 8 added CPU contention).
+   */
   fireBatchSize: number;
   fireConcurrency: number;
   /** A timer overdue by more than this is catch-up work (after downtime), claimed at a bounded rate. */
@@ -49,7 +53,7 @@ export function loadSchedulerConfig(env: Env = process.env): SchedulerConfig {
     claimBatchSize: read.integer('SCHEDULER_CLAIM_BATCH_SIZE', 5_000, 1, 50_000),
     maxHeldTimers: read.integer('SCHEDULER_MAX_HELD_TIMERS', 100_000, 1, 5_000_000),
     fireBatchSize: read.integer('SCHEDULER_FIRE_BATCH_SIZE', 500, 1, 5_000),
-    fireConcurrency: read.integer('SCHEDULER_FIRE_CONCURRENCY', 4, 1, 64),
+    fireConcurrency: read.integer('SCHEDULER_FIRE_CONCURRENCY', 2, 1, 64),
     catchUpAfterMs: read.integer('SCHEDULER_CATCH_UP_AFTER_MS', 1_000, 0, 3_600_000),
     catchUpRatePerSecond: read.integer('SCHEDULER_CATCH_UP_RATE', 5_000, 1, 1_000_000),
     ingestBatchSize: read.integer('SCHEDULER_INGEST_BATCH_SIZE', 1_000, 1, 10_000),
