@@ -18,7 +18,7 @@
  */
 import { ChildProcess, fork, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { firstValueFrom, timeout } from 'rxjs';
 import { connect } from 'nats';
@@ -138,6 +138,35 @@ function watchRss(pid: number) {
       return Math.max(max, rssMb(pid));
     },
   };
+}
+
+/** CPU seconds used so far, per component: our children by pid, PostgreSQL and NATS by process name. */
+function cpuSeconds(named: Record<string, number | undefined>): Record<string, number> {
+  const ticks = (pid: number | string) => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      return Number(fields[11]) + Number(fields[12]);
+    } catch {
+      return 0;
+    }
+  };
+  const result: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(named)) if (pid) result[name] = ticks(pid) / 100;
+  const byCommand: Record<string, number> = { postgres: 0, 'nats-server': 0 };
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    let command = '';
+    try {
+      command = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    if (command in byCommand) byCommand[command] += ticks(pid) / 100;
+  }
+  return { ...result, ...byCommand };
+}
+
+function cpuUsedSince(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, Math.round((v - (before[k] ?? 0)) * 10) / 10]));
 }
 
 // ---------------------------------------------------------------- load
@@ -269,7 +298,7 @@ async function waitForAll(what: string, expected: number, count: () => Promise<n
 async function main(): Promise<void> {
   log(`scale ${SCALE}: pending ${PENDING}, steady ${RATE}/s × ${STEADY_SECONDS} s, burst ${BURST} in one second; db ${DATABASE_URL}`);
   const tokenService = await startService('token-service', 'dist/apps/token-service/src/main.js', /listening on NATS/);
-  await startService('gateway', 'dist/apps/gateway/src/main.js', /listening|started|Nest application successfully/i);
+  const gateway = await startService('gateway', 'dist/apps/gateway/src/main.js', /listening|started|Nest application successfully/i);
   const scheduler = await startService('scheduler', 'dist/apps/scheduler/src/main.js', /learning deadlines from/);
   const peer = WITH_GRAPHILE ? await startGraphilePeer() : undefined;
   const graphile = WITH_GRAPHILE ? await makeWorkerUtils({ connectionString: DATABASE_URL }) : undefined;
@@ -288,6 +317,9 @@ async function main(): Promise<void> {
     peer: WITH_GRAPHILE ? { name: 'graphile-worker', version: JSON.parse(readFileSync(join(ROOT, 'node_modules/graphile-worker/package.json'), 'utf8')).version, pollIntervalMs: 500, concurrency: 10 } : null,
   };
   const schedulerRss = watchRss(scheduler.pid!);
+  // Note: postgres and nats-server are counted machine-wide (other work on the machine shows up there).
+  const cpuNow = () =>
+    cpuSeconds({ scheduler: scheduler.pid, tokenService: tokenService.pid, gateway: gateway.pid, graphileWorker: peer?.pid, bench: process.pid });
 
   // 1. Pending timers: far-future rows straight into the scheduler's table (creating a million
   // real tokens through the token-service would take the better part of an hour here).
@@ -325,6 +357,7 @@ async function main(): Promise<void> {
   const steadyMetricsBefore = await schedulerMetrics(client);
   await sleep(steadyStart - Date.now());
   const steadyRss = watchRss(scheduler.pid!);
+  const steadyCpuBefore = cpuNow();
   const countTimedOut = (tag: string) => async () =>
     Number(
       (await db.query(`SELECT count(*) AS n FROM waitpoint_tokens WHERE status = 'TIMED_OUT' AND $1 = ANY(tags)`, [tag]))
@@ -332,6 +365,7 @@ async function main(): Promise<void> {
     );
   await waitForAll('steady timeouts', steadyCount, countTimedOut('steady'), steadyEnd + 120_000);
   const steadyRssMax = steadyRss.stop();
+  const steadyCpu = cpuUsedSince(steadyCpuBefore, cpuNow());
   const steadyScheduler = histogramQuantiles(steadyMetricsBefore, await schedulerMetrics(client));
   const steadyOurs = await ourResults(db, 'steady');
   let steadyPeer: number[] = [];
@@ -350,8 +384,10 @@ async function main(): Promise<void> {
   const burstMetricsBefore = await schedulerMetrics(client);
   await sleep(burstStart - Date.now());
   const burstRss = watchRss(scheduler.pid!);
+  const burstCpuBefore = cpuNow();
   await waitForAll('burst timeouts', BURST, countTimedOut('burst'), burstStart + 300_000);
   const burstRssMax = burstRss.stop();
+  const burstCpu = cpuUsedSince(burstCpuBefore, cpuNow());
   const burstScheduler = histogramQuantiles(burstMetricsBefore, await schedulerMetrics(client));
   const burstOurs = await ourResults(db, 'burst');
   let burstPeer = { lateness: [] as number[], lastStart: 0 };
@@ -392,6 +428,8 @@ async function main(): Promise<void> {
     waitpoints: { ...ours, burstDrainRate: drainRate(ours.burst.count, ours.burstDrainSeconds) },
     graphileWorker: WITH_GRAPHILE ? { ...theirs, burstDrainRate: drainRate(theirs.burst.count, theirs.burstDrainSeconds) } : null,
     tokenServiceRssMb: Math.round(rssMb(tokenService.pid!)),
+    /** CPU seconds per component while each phase fired (until our side was done). */
+    cpuSeconds: { steady: steadyCpu, burst: burstCpu },
   });
   const file = join(RESULTS_DIR, `timeouts-${STAMP}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
@@ -417,6 +455,7 @@ ${row('burst lateness p99', ours.burst.p99, theirs.burst.p99, 'ms')}
 ${row('scheduler RSS with pending (max)', rss.maxOverall, NaN, 'MB', '')}
 
 scheduler's own fire lateness (histogram bucket bounds): steady p50 ≤ ${steadyScheduler.p50AtMostMs} ms, p99 ≤ ${steadyScheduler.p99AtMostMs} ms; burst p50 ≤ ${burstScheduler.p50AtMostMs} ms, p99 ≤ ${burstScheduler.p99AtMostMs} ms
+CPU seconds while firing: steady ${JSON.stringify(steadyCpu)}; burst ${JSON.stringify(burstCpu)}
 not-yet-due retries: ${steadyScheduler.notDueRetries + burstScheduler.notDueRetries}; failed requests: ${steadyScheduler.fireFailures + burstScheduler.fireFailures}; token creation ~${Math.round(createRate)}/s
 
 (drain rate ratio is ours / theirs; lateness ratios are theirs / ours)

@@ -52,7 +52,9 @@ export function loadSchedulerConfig(env: Env = process.env): SchedulerConfig {
     leaseMs: read.integer('SCHEDULER_LEASE_MS', 60_000, 500, 3_600_000),
     claimBatchSize: read.integer('SCHEDULER_CLAIM_BATCH_SIZE', 5_000, 1, 50_000),
     maxHeldTimers: read.integer('SCHEDULER_MAX_HELD_TIMERS', 100_000, 1, 5_000_000),
-    fireBatchSize: read.integer('SCHEDULER_FIRE_BATCH_SIZE', 500, 1, 5_000),
+    // 2,000 per request drained a burst 1.6× faster than 500 (bench:timeouts); 5,000 stays well
+    // under NATS's default 1 MB max_payload (about 100 bytes per timeout each way).
+    fireBatchSize: read.integer('SCHEDULER_FIRE_BATCH_SIZE', 2_000, 1, 5_000),
     fireConcurrency: read.integer('SCHEDULER_FIRE_CONCURRENCY', 2, 1, 64),
     catchUpAfterMs: read.integer('SCHEDULER_CATCH_UP_AFTER_MS', 1_000, 0, 3_600_000),
     catchUpRatePerSecond: read.integer('SCHEDULER_CATCH_UP_RATE', 5_000, 1, 1_000_000),
