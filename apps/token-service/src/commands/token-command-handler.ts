@@ -122,17 +122,18 @@ export class TokenCommandHandler {
    * first writer still wins and the loser changes nothing. Failures are per token.
    */
   async timeoutMany(command: TimeoutTokensCommand): Promise<RpcReply<TokenTransitionResult>[]> {
-    const replies = new Map<string, RpcReply<TokenTransitionResult>>();
-    let undecided = [...new Map(command.timeouts.map((t) => [tokenStreamId(t.tokenId), t])).entries()];
+    const replies: RpcReply<TokenTransitionResult>[] = new Array(command.timeouts.length);
+    let undecided = command.timeouts.map((timeout, index) => ({ ...timeout, index, streamId: tokenStreamId(timeout.tokenId) }));
     let appended = 0;
     await this.db.transaction('READ COMMITTED', async (m) => {
       for (let attempt = 1; undecided.length > 0; attempt++) {
         if (attempt > MAX_ATTEMPTS) throw new Error(`timeouts kept losing races after ${MAX_ATTEMPTS} attempts`);
-        const streams = await this.store.readStreams(m, undecided.map(([streamId]) => streamId));
+        const streams = await this.store.readStreams(m, [...new Set(undecided.map((t) => t.streamId))]);
         const now = this.clock.now();
-        const appends: SingleEventAppend[] = [];
-        const outcomes = new Map<string, TokenTransitionResult>();
-        for (const [streamId, { tokenId, environment }] of undecided) {
+        const appends = new Map<string, SingleEventAppend & { index: number; result: TokenTransitionResult }>();
+        const retry: typeof undecided = [];
+        for (const timeout of undecided) {
+          const { tokenId, environment, index, streamId } = timeout;
           const { events, version } = streams.get(streamId) ?? { events: [], version: 0 };
           const state = foldToken(events.map(toDomainEvent));
           let decided;
@@ -140,31 +141,30 @@ export class TokenCommandHandler {
             decided = decide({ type: 'TimeOutToken', tokenId, environment, force: false, now }, state);
           } catch (error) {
             if (!(error instanceof WaitpointError)) throw error;
-            replies.set(tokenId, rpcError(error.toBody()));
+            replies[index] = rpcError(error.toBody());
             continue;
           }
           const after = decided.reduce(evolve, state);
           const result = { tokenId, status: after.status as TokenTransitionResult['status'], changed: decided.length > 0 };
-          if (decided.length === 0) replies.set(tokenId, rpcOk(result));
-          else {
-            // The decider emits at most one event per command; appendOneEventPerStream relies on it.
-            appends.push({ streamId, expectedVersion: version, event: decided[0] });
-            outcomes.set(streamId, result);
-          }
+          if (decided.length === 0) replies[index] = rpcOk(result);
+          // The same token twice in one batch: the second is decided again after the first is stored.
+          else if (appends.has(streamId)) retry.push(timeout);
+          // The decider emits at most one event per command; appendOneEventPerStream relies on it.
+          else appends.set(streamId, { streamId, expectedVersion: version, event: decided[0], index, result });
         }
-        const { stored, lostStreamIds } = await this.store.appendOneEventPerStream(m, appends, command.metadata);
+        const { stored, lostStreamIds } = await this.store.appendOneEventPerStream(m, [...appends.values()], command.metadata);
         await this.projection.applyAll(m, stored);
         appended += stored.length;
         for (const envelope of stored) {
-          const result = outcomes.get(envelope.streamId)!;
-          replies.set(result.tokenId, rpcOk(result));
+          const { index, result } = appends.get(envelope.streamId)!;
+          replies[index] = rpcOk(result);
         }
         const lost = new Set(lostStreamIds);
-        undecided = undecided.filter(([streamId]) => lost.has(streamId));
+        undecided = [...undecided.filter((t) => lost.has(t.streamId) && appends.get(t.streamId)?.index === t.index), ...retry];
       }
     });
     if (appended > 0) this.outbox.wake();
-    return command.timeouts.map(({ tokenId }) => replies.get(tokenId)!);
+    return replies;
   }
 
   private transition(
