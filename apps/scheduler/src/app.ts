@@ -2,10 +2,13 @@ import { INestMicroservice, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { PrefixedNatsServer } from '@waitpoints/contracts/nats/prefixed-transport';
 import { SchedulerConfig } from './config';
-import { SchedulerModule } from './scheduler.module';
+import { SchedulerModule, SchedulerOverrides } from './scheduler.module';
 
-export async function createScheduler(config: SchedulerConfig): Promise<INestMicroservice> {
-  const app = await NestFactory.createMicroservice(SchedulerModule.register(config), {
+export async function createScheduler(
+  config: SchedulerConfig,
+  overrides: SchedulerOverrides = {},
+): Promise<INestMicroservice> {
+  const app = await NestFactory.createMicroservice(SchedulerModule.register(config, overrides), {
     strategy: new PrefixedNatsServer(config.nats.subjectPrefix, {
       servers: config.nats.servers,
       queue: 'scheduler',
@@ -16,6 +19,8 @@ export async function createScheduler(config: SchedulerConfig): Promise<INestMic
   });
   app.enableShutdownHooks();
   await app.listen();
-  new Logger('Scheduler').log(`connected to NATS ${config.nats.servers.join(',')}`);
+  new Logger('Scheduler').log(
+    `scheduler ${config.instanceId} running on NATS ${config.nats.servers.join(',')} (prefix ${config.nats.subjectPrefix})`,
+  );
   return app;
 }

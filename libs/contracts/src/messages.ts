@@ -1,5 +1,6 @@
 import type { CompletionChannel, TokenStatus, TokenView } from './token';
 import type { TimeoutSpec } from './duration';
+import type { RpcReply } from './rpc';
 
 /** Who asked for a change; stored in every event's metadata. */
 export interface Actor {
@@ -57,6 +58,20 @@ export interface TimeoutTokenCommand {
   /** Time out now even if the deadline is later (an operator's "time out now"). */
   force?: boolean;
   metadata: MessageMetadata;
+}
+
+/**
+ * Several timeouts at once (the scheduler's drain path). Each one is decided on its own,
+ * exactly as a single TimeoutTokenCommand would be; batching only shares the transaction.
+ */
+export interface TimeoutTokensCommand {
+  timeouts: { tokenId: string; environment?: string }[];
+  metadata: MessageMetadata;
+}
+
+/** One reply per requested timeout, in request order (a failure of one does not fail the rest). */
+export interface TimeoutTokensResult {
+  results: RpcReply<TokenTransitionResult>[];
 }
 
 /** Reply to complete/cancel/timeout: the token's status after the command, and whether it changed. */

@@ -4,7 +4,7 @@
  * server without seeing each other's traffic.
  *
  * Request/reply (core NATS, queue group `token-service`):
- *   <prefix>.cmd.token.create | complete | cancel | timeout
+ *   <prefix>.cmd.token.create | complete | cancel | timeout | timeout-batch
  *   <prefix>.qry.token.get | list | output-chunk
  *
  * Domain events (JetStream stream `<PREFIX>_EVENTS`, one message per stored event):
@@ -23,6 +23,8 @@ export const TokenCommandSubjects = {
   complete: 'cmd.token.complete',
   cancel: 'cmd.token.cancel',
   timeout: 'cmd.token.timeout',
+  /** Many timeouts in one request: the scheduler's drain path (one transaction per batch). */
+  timeoutBatch: 'cmd.token.timeout-batch',
 } as const;
 
 export const TokenQuerySubjects = {

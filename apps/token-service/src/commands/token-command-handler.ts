@@ -7,14 +7,19 @@ import {
   CreateTokenResult,
   EventEnvelope,
   MessageMetadata,
+  RpcReply,
   TimeoutTokenCommand,
+  TimeoutTokensCommand,
   TokenTransitionResult,
   TokenView,
+  WaitpointError,
+  rpcError,
+  rpcOk,
   tokenStreamId,
 } from '@waitpoints/contracts';
 import { decide, evolve, foldToken, initialState, TokenCommand } from '../domain/token.decider';
 import { decideIdempotency } from '../domain/idempotency';
-import { ConcurrencyError, EventStore, toDomainEvent } from '../event-store/event-store';
+import { ConcurrencyError, EventStore, SingleEventAppend, toDomainEvent } from '../event-store/event-store';
 import { TokenProjection } from '../projections/token-projection';
 import { TokenQueries } from '../projections/token-queries';
 import { JetStreamPublisher } from '../outbox/jetstream-publisher';
@@ -117,6 +122,58 @@ export class TokenCommandHandler {
       force: command.force ?? false,
       now,
     }));
+  }
+
+  /**
+   * Many timeouts in one transaction: read every stream at once, let the decider decide each
+   * token exactly as `timeout()` would, append the decided events in one statement. A token
+   * whose stream moved meanwhile (a racing completion) is re-read and decided again, so the
+   * first writer still wins and the loser changes nothing. Failures are per token.
+   */
+  async timeoutMany(command: TimeoutTokensCommand): Promise<RpcReply<TokenTransitionResult>[]> {
+    const replies: RpcReply<TokenTransitionResult>[] = new Array(command.timeouts.length);
+    let undecided = command.timeouts.map((timeout, index) => ({ ...timeout, index, streamId: tokenStreamId(timeout.tokenId) }));
+    let appended = 0;
+    await this.db.transaction(async (m) => {
+      for (let attempt = 1; undecided.length > 0; attempt++) {
+        if (attempt > MAX_ATTEMPTS) throw new Error(`timeouts kept losing races after ${MAX_ATTEMPTS} attempts`);
+        const streams = await this.store.readStreams(m, [...new Set(undecided.map((t) => t.streamId))]);
+        const now = this.clock.now();
+        const appends = new Map<string, SingleEventAppend & { index: number; result: TokenTransitionResult }>();
+        const retry: typeof undecided = [];
+        for (const timeout of undecided) {
+          const { tokenId, environment, index, streamId } = timeout;
+          const { events, version } = streams.get(streamId) ?? { events: [], version: 0 };
+          const state = foldToken(events.map(toDomainEvent));
+          let decided;
+          try {
+            decided = decide({ type: 'TimeOutToken', tokenId, environment, force: false, now }, state);
+          } catch (error) {
+            if (!(error instanceof WaitpointError)) throw error;
+            replies[index] = rpcError(error.toBody());
+            continue;
+          }
+          const after = decided.reduce(evolve, state);
+          const result = { tokenId, status: after.status as TokenTransitionResult['status'], changed: decided.length > 0 };
+          if (decided.length === 0) replies[index] = rpcOk(result);
+          // The same token twice in one batch: the second is decided again after the first is stored.
+          else if (appends.has(streamId)) retry.push(timeout);
+          // The decider emits at most one event per command; appendOneEventPerStream relies on it.
+          else appends.set(streamId, { streamId, expectedVersion: version, event: decided[0], index, result });
+        }
+        const { stored, lostStreamIds } = await this.store.appendOneEventPerStream(m, [...appends.values()], command.metadata);
+        await this.projection.applyAll(m, stored);
+        appended += stored.length;
+        for (const envelope of stored) {
+          const { index, result } = appends.get(envelope.streamId)!;
+          replies[index] = rpcOk(result);
+        }
+        const lost = new Set(lostStreamIds);
+        undecided = [...undecided.filter((t) => lost.has(t.streamId) && appends.get(t.streamId)?.index === t.index), ...retry];
+      }
+    });
+    if (appended > 0) this.outbox.wake();
+    return replies;
   }
 
   private transition(

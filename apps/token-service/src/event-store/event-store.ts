@@ -97,6 +97,72 @@ export class EventStore {
       throw error;
     }
   }
+
+  /**
+   * Appends one event to each of many streams in one statement. The same optimistic check
+   * as `append` (the unique stream version), but a lost race skips only that stream instead
+   * of failing them all: the caller re-reads the losers and decides again.
+   *
+   * One event per stream is what makes skipping safe: with several, a conflict on the first
+   * could let a later one in and leave a gap.
+   */
+  async appendOneEventPerStream(
+    m: EntityManager,
+    appends: SingleEventAppend[],
+    metadata: MessageMetadata,
+  ): Promise<{ stored: EventEnvelope[]; lostStreamIds: string[] }> {
+    if (appends.length === 0) return { stored: [], lostStreamIds: [] };
+    // Stream order is insert (and so lock) order: two batches touching the same streams
+    // wait for each other instead of deadlocking.
+    const ordered = [...appends].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
+    const rows: EventRow[] = await m.query(
+      `INSERT INTO es_events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
+       SELECT e.stream_id, e.expected_version + 1, e.event_id, e.event_type, $1, e.data, $2::jsonb
+       FROM unnest($3::text[], $4::int[], $5::uuid[], $6::text[], $7::jsonb[]) WITH ORDINALITY
+         AS e(stream_id, expected_version, event_id, event_type, data, ord)
+       ORDER BY e.ord
+       ON CONFLICT ON CONSTRAINT es_events_stream_version_unique DO NOTHING
+       RETURNING ${EVENT_COLUMNS}`,
+      [
+        CURRENT_SCHEMA_VERSION,
+        JSON.stringify(metadata),
+        ordered.map((a) => a.streamId),
+        ordered.map((a) => a.expectedVersion),
+        ordered.map(() => this.newEventId()),
+        ordered.map((a) => a.event.type),
+        ordered.map((a) => JSON.stringify(a.event.data)),
+      ],
+    );
+    const stored = rows.map(toEnvelope);
+    const won = new Set(stored.map((e) => e.streamId));
+    return { stored, lostStreamIds: ordered.map((a) => a.streamId).filter((id) => !won.has(id)) };
+  }
+
+  /** Every event of each given stream, grouped by stream, each in version order. */
+  async readStreams(
+    m: EntityManager,
+    streamIds: string[],
+  ): Promise<Map<string, { events: EventEnvelope[]; version: number }>> {
+    const rows: EventRow[] = await m.query(
+      `SELECT ${EVENT_COLUMNS} FROM es_events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version`,
+      [streamIds],
+    );
+    const streams = new Map<string, { events: EventEnvelope[]; version: number }>();
+    for (const envelope of rows.map(toEnvelope)) {
+      const stream = streams.get(envelope.streamId) ?? { events: [], version: 0 };
+      stream.events.push(envelope);
+      stream.version = envelope.streamVersion;
+      streams.set(envelope.streamId, stream);
+    }
+    return streams;
+  }
+}
+
+/** One event for one stream, expected at a given version (see appendOneEventPerStream). */
+export interface SingleEventAppend {
+  streamId: string;
+  expectedVersion: number;
+  event: TokenEvent;
 }
 
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {

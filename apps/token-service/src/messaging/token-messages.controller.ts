@@ -10,6 +10,8 @@ import {
   OutputChunkQuery,
   RpcReply,
   TimeoutTokenCommand,
+  TimeoutTokensCommand,
+  TimeoutTokensResult,
   TokenCommandSubjects,
   TokenQuerySubjects,
   WaitpointError,
@@ -47,6 +49,11 @@ export class TokenMessagesController {
   @MessagePattern(TokenCommandSubjects.timeout)
   timeout(@Payload() command: TimeoutTokenCommand) {
     return this.reply(() => this.commands.timeout(command));
+  }
+
+  @MessagePattern(TokenCommandSubjects.timeoutBatch)
+  timeoutBatch(@Payload() command: TimeoutTokensCommand) {
+    return this.reply<TimeoutTokensResult>(async () => ({ results: await this.commands.timeoutMany(command) }));
   }
 
   @MessagePattern(TokenQuerySubjects.get)

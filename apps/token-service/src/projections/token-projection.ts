@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import { EventEnvelope, TokenEvent, TokenView } from '@waitpoints/contracts';
+import { EventEnvelope, TokenEvent, TokenTimedOut, TokenView } from '@waitpoints/contracts';
 import { ConcurrencyError } from '../event-store/event-store';
 import { TOKEN_VIEW_COLUMNS, TokenRow, toTokenView } from './token-queries';
 
@@ -62,6 +62,34 @@ export class TokenProjection {
         return this.finish(m, d.tokenId, 'CANCELLED', d.cancelledAt, d.output, 'application/json', true, 'operator', version);
       }
     }
+  }
+
+  /**
+   * Same result as `apply` on each envelope in turn; timeouts (the scheduler's bulk) are
+   * written with one statement, since a batch holds at most one event per token.
+   */
+  async applyAll(m: EntityManager, envelopes: EventEnvelope[]): Promise<void> {
+    const timeouts: EventEnvelope<TokenTimedOut>[] = [];
+    for (const envelope of envelopes) {
+      if (envelope.type === 'TokenTimedOut') timeouts.push(envelope as EventEnvelope<TokenTimedOut>);
+      else await this.apply(m, envelope);
+    }
+    if (timeouts.length === 0) return;
+    await m.query(
+      `UPDATE waitpoint_tokens AS t
+         SET status = 'TIMED_OUT', completed_at = u.at, output = u.output, output_type = 'application/json',
+             output_is_error = true, completed_by = u.completed_by, updated_at = u.at, version = u.version
+        FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::int[])
+          AS u(id, at, output, completed_by, version)
+       WHERE t.id = u.id`,
+      [
+        timeouts.map((e) => e.data.tokenId),
+        timeouts.map((e) => e.data.timedOutAt),
+        timeouts.map((e) => e.data.output),
+        timeouts.map((e) => (e.data.forced ? 'operator' : 'scheduler')),
+        timeouts.map((e) => e.streamVersion),
+      ],
+    );
   }
 
   private async finish(

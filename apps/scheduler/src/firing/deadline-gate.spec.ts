@@ -1,0 +1,133 @@
+import { Logger } from '@nestjs/common';
+import { RpcReply, TokenTransitionResult, rpcOk } from '@waitpoints/contracts';
+import { SchedulerMetrics } from '../metrics';
+import { DeadlineGate } from './deadline-gate';
+import type { TimeoutRequest, TimeoutSender } from './timeout-sender';
+import type { TimerDeletes } from './timer-deletes';
+
+const START = Date.parse('2026-01-01T00:00:00.000Z');
+const LEASE_MS = 60_000;
+
+type Answer = (request: TimeoutRequest) => RpcReply<TokenTransitionResult>;
+const timesOut: Answer = ({ tokenId }) => rpcOk({ tokenId, status: 'TIMED_OUT', changed: true });
+
+class FakeTokenService implements TimeoutSender {
+  readonly batches: string[][] = [];
+  answer: Answer = timesOut;
+  failNext = 0;
+
+  async send(timeouts: TimeoutRequest[]) {
+    this.batches.push(timeouts.map((t) => t.tokenId));
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('no responders');
+    }
+    return timeouts.map((t) => this.answer(t));
+  }
+
+  get sent(): string[] {
+    return this.batches.flat();
+  }
+}
+
+describe('the deadline gate', () => {
+  let tokenService: FakeTokenService;
+  let deleted: string[];
+  let gate: DeadlineGate;
+  let metrics: SchedulerMetrics;
+
+  const hold = (tokenId: string, dueInMs: number, leaseMs = LEASE_MS) =>
+    gate.hold([
+      { tokenId, environment: 'dev', dueAt: new Date(Date.now() + dueInMs), leaseUntil: new Date(Date.now() + leaseMs) },
+    ]);
+
+  beforeAll(() => Logger.overrideLogger(false));
+
+  beforeEach(() => {
+    jest.useFakeTimers({ now: START });
+    tokenService = new FakeTokenService();
+    deleted = [];
+    metrics = new SchedulerMetrics({ countPending: async () => 0, heldInMemory: () => 0 });
+    gate = new DeadlineGate(
+      { fireBatchSize: 3, fireConcurrency: 1, leaseSafetyMs: 1_000, notDueRetryMs: 25 },
+      { now: () => new Date() },
+      tokenService,
+      { add: (id: string) => deleted.push(id) } as unknown as TimerDeletes,
+      metrics,
+    );
+  });
+
+  afterEach(() => {
+    gate.dropAll();
+    jest.useRealTimers();
+  });
+
+  it('fires a timer at its deadline, not a millisecond before', async () => {
+    hold('a', 5_000);
+    await jest.advanceTimersByTimeAsync(4_999);
+    expect(tokenService.sent).toEqual([]);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(tokenService.sent).toEqual(['a']);
+  });
+
+  it('deletes the timer once the token-service has answered, and records its lateness', async () => {
+    hold('a', 100);
+    await jest.advanceTimersByTimeAsync(100);
+    expect(deleted).toEqual(['a']);
+    expect(gate.size).toBe(0);
+    expect((await metrics.lateness.get()).values.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(1);
+  });
+
+  it('sends timers that are all due (a backlog) in batches, oldest first', async () => {
+    gate.hold(
+      ['e', 'd', 'c', 'b', 'a'].map((tokenId, index) => ({
+        tokenId,
+        environment: 'dev',
+        dueAt: new Date(START - 1_000 * index),
+        leaseUntil: new Date(START + LEASE_MS),
+      })),
+    );
+    await jest.advanceTimersByTimeAsync(0);
+    expect(tokenService.batches).toEqual([
+      ['a', 'b', 'c'],
+      ['d', 'e'],
+    ]);
+  });
+
+  it('does not fire a timer whose token ended meanwhile', async () => {
+    hold('a', 1_000);
+    gate.forget('a');
+    await jest.advanceTimersByTimeAsync(2_000);
+    expect(tokenService.sent).toEqual([]);
+  });
+
+  it('retries after a back-off when the token-service cannot be reached', async () => {
+    tokenService.failNext = 1;
+    hold('a', 0);
+    await jest.advanceTimersByTimeAsync(0);
+    expect(tokenService.batches).toEqual([['a']]);
+    await jest.advanceTimersByTimeAsync(249);
+    expect(tokenService.batches).toHaveLength(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(tokenService.batches).toEqual([['a'], ['a']]);
+    expect(deleted).toEqual(['a']);
+  });
+
+  it("fires again shortly when the token-service's clock says the deadline has not come", async () => {
+    tokenService.answer = ({ tokenId }) => rpcOk({ tokenId, status: 'WAITING', changed: false });
+    hold('a', 0);
+    await jest.advanceTimersByTimeAsync(0);
+    tokenService.answer = timesOut;
+    await jest.advanceTimersByTimeAsync(25);
+    expect(tokenService.batches).toEqual([['a'], ['a']]);
+    expect(deleted).toEqual(['a']);
+  });
+
+  it('leaves a timer whose lease is running out to the next claim instead of firing it', async () => {
+    hold('a', 10_000, 10_500);
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(tokenService.sent).toEqual([]);
+    expect(gate.size).toBe(0);
+    expect(deleted).toEqual([]);
+  });
+});

@@ -1,0 +1,189 @@
+import { Logger } from '@nestjs/common';
+import {
+  AckPolicy,
+  ConsumerMessages,
+  DeliverPolicy,
+  JsMsg,
+  NatsConnection,
+  connect,
+  nanos,
+} from 'nats';
+import { EventEnvelope, eventStreamName, eventSubjects } from '@waitpoints/contracts';
+import type { TimerStore } from '../database/timer-store';
+import type { SchedulerMetrics } from '../metrics';
+import { planIngest } from './ingest-plan';
+
+export interface DeadlineIngestOptions {
+  servers: string[];
+  subjectPrefix: string;
+  consumerName: string;
+  batchSize: number;
+  maxAckPending: number;
+  /** Redelivery delay of a batch whose database write failed. */
+  retryDelayMs?: number;
+}
+
+export interface IngestListener {
+  /** Timers were added to the table (after commit). */
+  scheduled(timers: { tokenId: string; dueAt: Date }[]): void;
+  /** Tokens ended: their timers are gone from the table (after commit). */
+  forgotten(tokenIds: string[]): void;
+}
+
+/** How long an ingested batch may stay unacknowledged before JetStream hands it out again. */
+const ACK_WAIT_MS = 30_000;
+
+/**
+ * Learns deadlines from the token events on JetStream through a durable pull consumer that
+ * every scheduler instance shares. Messages are written to `scheduler_timers` in batches and
+ * acknowledged only after that write has committed: a crash before the ack redelivers them,
+ * and the write is idempotent, so nothing is lost and nothing is doubled.
+ */
+export class DeadlineIngest {
+  private readonly logger = new Logger(DeadlineIngest.name);
+  private connection?: NatsConnection;
+  private messages?: ConsumerMessages;
+  private buffer: JsMsg[] = [];
+  private writing?: Promise<void>;
+  private running = false;
+  private starting?: Promise<void>;
+  private ingested = 0;
+
+  constructor(
+    private readonly options: DeadlineIngestOptions,
+    private readonly store: TimerStore,
+    private readonly metrics: SchedulerMetrics,
+    private readonly listener: IngestListener,
+  ) {}
+
+  get streamName(): string {
+    return eventStreamName(this.options.subjectPrefix);
+  }
+
+  /** Events written and acknowledged so far by this instance. */
+  get ingestedCount(): number {
+    return this.ingested;
+  }
+
+  /** Connects and starts consuming; waits in the background for the stream if the token-service has not made it yet. */
+  async start(): Promise<void> {
+    this.running = true;
+    this.connection = await connect({
+      servers: this.options.servers,
+      name: 'waitpoints-scheduler-ingest',
+      maxReconnectAttempts: -1,
+      waitOnFirstConnect: true,
+    });
+    this.starting = this.consumeWhenStreamExists();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.starting?.catch(() => undefined);
+    await this.messages?.close().catch(() => undefined);
+    this.messages = undefined;
+    while (this.writing) await this.writing;
+    // Whatever was received but not written is simply redelivered to another instance.
+    this.buffer = [];
+    await this.connection?.drain().catch(() => undefined);
+    this.connection = undefined;
+  }
+
+  private async consumeWhenStreamExists(): Promise<void> {
+    let warned = false;
+    while (this.running) {
+      try {
+        await this.ensureConsumer();
+        break;
+      } catch (error) {
+        if (!this.running) return;
+        if (!warned) {
+          this.logger.warn(
+            `waiting for JetStream stream ${this.streamName} (the token-service creates it): ${(error as Error).message}`,
+          );
+          warned = true;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+    if (!this.running) return;
+    const js = this.connection!.jetstream();
+    const consumer = await js.consumers.get(this.streamName, this.options.consumerName);
+    this.messages = await consumer.consume({
+      max_messages: this.options.batchSize,
+      callback: (message) => this.receive(message),
+    });
+    this.logger.log(`learning deadlines from ${this.streamName} as durable consumer "${this.options.consumerName}"`);
+  }
+
+  private async ensureConsumer(): Promise<void> {
+    const jsm = await this.connection!.jetstreamManager();
+    await jsm.streams.info(this.streamName);
+    const config = {
+      ack_wait: nanos(ACK_WAIT_MS),
+      max_ack_pending: this.options.maxAckPending,
+    };
+    try {
+      await jsm.consumers.info(this.streamName, this.options.consumerName);
+      await jsm.consumers.update(this.streamName, this.options.consumerName, config);
+    } catch (error) {
+      if (!/consumer not found/i.test((error as Error).message)) throw error;
+      await jsm.consumers.add(this.streamName, {
+        ...config,
+        durable_name: this.options.consumerName,
+        ack_policy: AckPolicy.Explicit,
+        // A new deployment of the scheduler learns every token created before it.
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: eventSubjects(this.options.subjectPrefix).all,
+        max_deliver: -1,
+      });
+    }
+  }
+
+  /** Called for each message as it arrives; the write waits for the rest of this burst. */
+  private receive(message: JsMsg): void {
+    this.buffer.push(message);
+    if (!this.writing) this.writing = this.writeBuffered();
+  }
+
+  private async writeBuffered(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.buffer.length > 0 && this.running) {
+      const batch = this.buffer.splice(0, this.options.batchSize);
+      await this.write(batch);
+    }
+    this.writing = undefined;
+  }
+
+  private async write(batch: JsMsg[]): Promise<void> {
+    const envelopes: EventEnvelope[] = [];
+    const readable: JsMsg[] = [];
+    for (const message of batch) {
+      try {
+        envelopes.push(message.json<EventEnvelope>());
+        readable.push(message);
+      } catch {
+        this.logger.error(`dropping unreadable message ${message.subject} #${message.seq}`);
+        message.term();
+      }
+    }
+    const plan = planIngest(envelopes);
+    let result;
+    try {
+      result = await this.store.apply(plan);
+    } catch (error) {
+      this.logger.error(`could not record ${batch.length} token events, redelivering: ${(error as Error).message}`);
+      for (const message of readable) message.nak(this.options.retryDelayMs ?? 1_000);
+      return;
+    }
+    for (const message of readable) message.ack();
+    this.ingested += batch.length;
+    this.metrics.scheduled.inc(result.scheduled.length);
+    for (const { reason } of result.forgotten) {
+      // A timed-out token's timer was fired (and counted) by some instance, or forced by an operator.
+      if (reason !== 'timed_out') this.metrics.cancelled.inc({ reason });
+    }
+    if (result.scheduled.length > 0) this.listener.scheduled(result.scheduled);
+    if (plan.forget.length > 0) this.listener.forgotten(plan.forget.map((f) => f.tokenId));
+  }
+}
