@@ -14,7 +14,8 @@
  * so it includes the scheduler's fire, NATS and the token-service). Graphile-worker's: task
  * start − run_at. Both on this host's clock. Results: a table on stdout and JSON in bench/results/.
  *
- * --scale multiplies the steady duration, the burst and the pending count (not the rate).
+ * --scale multiplies the steady duration, the burst and the pending count (not the rate);
+ * --steady-seconds=, --burst=, --pending= and --rate= set one size directly.
  */
 import { ChildProcess, fork, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -42,9 +43,11 @@ const args = new Map(
 );
 const SCALE = Number(args.get('scale') ?? 1);
 const RATE = Number(args.get('rate') ?? 1_000);
-const STEADY_SECONDS = Math.max(1, Math.round(60 * SCALE));
-const BURST = Math.max(100, Math.round(100_000 * SCALE));
-const PENDING = Math.round(1_000_000 * SCALE);
+const sized = (name: string, full: number, min: number) =>
+  args.has(name) ? Number(args.get(name)) : Math.max(min, Math.round(full * SCALE));
+const STEADY_SECONDS = sized('steady-seconds', 60, 1);
+const BURST = sized('burst', 100_000, 100);
+const PENDING = sized('pending', 1_000_000, 0);
 const WITH_GRAPHILE = !args.has('no-graphile');
 const KEEP = args.has('keep');
 const CREATE_CONCURRENCY = 128;
@@ -348,7 +351,7 @@ async function main(): Promise<void> {
   const steadyCount = RATE * STEADY_SECONDS;
   const steadyStart = Date.now() + ((steadyCount / createRate) * 1.6 + 20) * 1_000;
   const steadyDeadlines = Array.from({ length: steadyCount }, (_, i) => new Date(steadyStart + (i * 1_000) / RATE));
-  log(`creating ${steadyCount} tokens (and graphile jobs) due from ${new Date(steadyStart).toISOString()} at ${RATE}/s…`);
+  log(`creating ${steadyCount} tokens${WITH_GRAPHILE ? " (and graphile jobs)" : ""} due from ${new Date(steadyStart).toISOString()} at ${RATE}/s…`);
   const steadyCreate = await createTokens(client, steadyDeadlines, 'steady', graphile);
   log(`created in ${steadyCreate.seconds.toFixed(1)} s; firing starts in ${((steadyStart - Date.now()) / 1000).toFixed(1)} s`);
   if (Date.now() > steadyStart - 11_000) log('WARNING: creation ran into the look-ahead window of the first deadlines');
@@ -377,7 +380,7 @@ async function main(): Promise<void> {
   // 3. Burst: BURST deadlines within one second.
   const burstStart = Date.now() + ((BURST / createRate) * 1.6 + 20) * 1_000;
   const burstDeadlines = Array.from({ length: BURST }, (_, i) => new Date(burstStart + (i * 1_000) / BURST));
-  log(`creating ${BURST} tokens (and graphile jobs) due within the second from ${new Date(burstStart).toISOString()}…`);
+  log(`creating ${BURST} tokens${WITH_GRAPHILE ? " (and graphile jobs)" : ""} due within the second from ${new Date(burstStart).toISOString()}…`);
   const burstCreate = await createTokens(client, burstDeadlines, 'burst', graphile);
   log(`created in ${burstCreate.seconds.toFixed(1)} s; burst in ${((burstStart - Date.now()) / 1000).toFixed(1)} s`);
   await sleep(burstStart - Date.now() - 2_000);
@@ -440,7 +443,7 @@ async function main(): Promise<void> {
   const w = results.waitpoints as { burstDrainRate: number };
   const g = (results.graphileWorker as { burstDrainRate: number } | null) ?? { burstDrainRate: NaN };
   const rss = (results.scheduler as { rssMb: Record<string, number> }).rssMb;
-  console.log(`
+  const table = `
 Timeouts benchmark, scale ${SCALE}: ${PENDING.toLocaleString('en')} pending, ${RATE}/s × ${STEADY_SECONDS} s steady, ${BURST.toLocaleString('en')} in one second
 lateness: ours = TIMED_OUT decision − deadline; graphile-worker ${WITH_GRAPHILE ? (results.peer as { version: string }).version : ''} (pollInterval 500 ms, concurrency 10) = task start − run_at
 
@@ -459,7 +462,9 @@ CPU seconds while firing: steady ${JSON.stringify(steadyCpu)}; burst ${JSON.stri
 not-yet-due retries: ${steadyScheduler.notDueRetries + burstScheduler.notDueRetries}; failed requests: ${steadyScheduler.fireFailures + burstScheduler.fireFailures}; token creation ~${Math.round(createRate)}/s
 
 (drain rate ratio is ours / theirs; lateness ratios are theirs / ours)
-JSON: ${file}`);
+`;
+  writeFileSync(file.replace(/\.json$/, '.txt'), `${table.trim()}\n`);
+  console.log(`${table}JSON: ${file}`);
 }
 
 async function cleanup(): Promise<void> {
