@@ -6,7 +6,10 @@
 const shared = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json', diagnostics: false }] },
-  moduleNameMapper: { '^@waitpoints/contracts(.*)$': '<rootDir>/libs/contracts/src$1' },
+  moduleNameMapper: {
+    '^@waitpoints/contracts(.*)$': '<rootDir>/libs/contracts/src$1',
+    '^@waitpoints/platform$': '<rootDir>/libs/platform/src',
+  },
   rootDir: __dirname,
 };
 

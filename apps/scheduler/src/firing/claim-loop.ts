@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { WakeableSleep } from '@waitpoints/platform';
 import type { Clock } from '../clock';
 import type { LeasedTimer, TimerStore } from '../database/timer-store';
 import type { DeadlineGate } from './deadline-gate';
@@ -31,8 +32,7 @@ export class ClaimLoop {
   private readonly logger = new Logger(ClaimLoop.name);
   private running = false;
   private loop?: Promise<void>;
-  private wakeUp?: () => void;
-  private wokenWhileBusy = false;
+  private readonly pause = new WakeableSleep();
   private catchUpAllowance: number;
   private allowanceAtMs = Date.now();
 
@@ -59,8 +59,7 @@ export class ClaimLoop {
 
   /** A timer due soon was just scheduled: claim now instead of at the next poll. */
   nudge(): void {
-    if (this.wakeUp) this.wakeUp();
-    else this.wokenWhileBusy = true;
+    this.pause.wake();
   }
 
   private get burstSize(): number {
@@ -77,7 +76,7 @@ export class ClaimLoop {
         this.logger.error(`claiming timers failed, retrying in 1 s: ${(error as Error).message}`);
         next = 1_000;
       }
-      if (next > 0) await this.sleep(next);
+      if (next > 0) await this.pause.sleep(next);
     }
   }
 
@@ -143,19 +142,4 @@ export class ClaimLoop {
     this.gate.renewed(ending, renewed, leaseUntil);
   }
 
-  private sleep(ms: number): Promise<void> {
-    if (this.wokenWhileBusy) {
-      this.wokenWhileBusy = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeUp = done;
-    });
-  }
 }

@@ -1,27 +1,6 @@
-import { Client } from 'pg';
+import { ensureDatabaseExists, migrateUnderLock } from '@waitpoints/platform';
 import { DataSource } from 'typeorm';
 import { tokenServiceMigrations } from '../migrations';
-
-/** Creates the database named in the URL when it does not exist yet (first `npm start`). */
-export async function ensureDatabaseExists(databaseUrl: string): Promise<void> {
-  const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
-  if (!name) throw new Error(`DATABASE_URL "${databaseUrl}" names no database`);
-  url.pathname = '/postgres';
-  const admin = new Client({ connectionString: url.toString() });
-  await admin.connect();
-  try {
-    const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (found.rowCount === 0) {
-      await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((error) => {
-        // 42P04: created meanwhile by another instance starting at the same moment.
-        if ((error as { code?: string }).code !== '42P04') throw error;
-      });
-    }
-  } finally {
-    await admin.end();
-  }
-}
 
 export interface DatabaseOptions {
   url: string;
@@ -46,23 +25,10 @@ export function createDataSource(options: DatabaseOptions): DataSource {
   });
 }
 
-/** Runs pending migrations; an advisory lock keeps instances starting together from racing. */
-export async function migrate(dataSource: DataSource): Promise<void> {
-  const runner = dataSource.createQueryRunner();
-  await runner.connect();
-  try {
-    await runner.query(`SELECT pg_advisory_lock(hashtext('waitpoints:migrations'))`);
-    await dataSource.runMigrations({ transaction: 'each' });
-  } finally {
-    await runner.query(`SELECT pg_advisory_unlock(hashtext('waitpoints:migrations'))`).catch(() => undefined);
-    await runner.release();
-  }
-}
-
 export async function openDatabase(options: DatabaseOptions): Promise<DataSource> {
   await ensureDatabaseExists(options.url);
   const dataSource = createDataSource(options);
   await dataSource.initialize();
-  await migrate(dataSource);
+  await migrateUnderLock(dataSource, 'waitpoints:migrations');
   return dataSource;
 }

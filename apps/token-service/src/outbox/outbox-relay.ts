@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { WakeableSleep } from '@waitpoints/platform';
 import { Client } from 'pg';
 import { toEnvelope } from '../event-store/event-store';
 import { JetStreamPublisher } from './jetstream-publisher';
@@ -27,9 +28,7 @@ export class OutboxRelay {
   private leader = false;
   private running = false;
   private loop?: Promise<void>;
-  private wakeUp?: () => void;
-  /** A wake that arrived while the relay was busy: the next sleep returns at once. */
-  private wokenWhileBusy = false;
+  private readonly pause = new WakeableSleep();
   private checkpoint = { transactionId: '0', globalPosition: '0' };
   private publishedCount = 0;
 
@@ -54,8 +53,7 @@ export class OutboxRelay {
 
   /** Called after a local commit so the relay does not wait for its next poll. */
   wake(): void {
-    if (this.wakeUp) this.wakeUp();
-    else this.wokenWhileBusy = true;
+    this.pause.wake();
   }
 
   async stop(): Promise<void> {
@@ -69,16 +67,16 @@ export class OutboxRelay {
     while (this.running) {
       try {
         if (!this.leader && !(await this.tryBecomeLeader())) {
-          await this.sleep(1000);
+          await this.pause.sleep(1000);
           continue;
         }
         const published = await this.publishNextBatch();
-        if (published < this.options.batchSize) await this.sleep(this.options.pollIntervalMs);
+        if (published < this.options.batchSize) await this.pause.sleep(this.options.pollIntervalMs);
       } catch (error) {
         if (!this.running) break;
         this.logger.error(`outbox relay failed, retrying in 1s: ${(error as Error).message}`);
         await this.disconnect();
-        await this.sleep(1000);
+        await this.pause.sleep(1000);
       }
     }
   }
@@ -133,22 +131,6 @@ export class OutboxRelay {
     this.checkpoint = { transactionId: last.transaction_id, globalPosition: last.global_position };
     this.publishedCount += rows.length;
     return rows.length;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.wokenWhileBusy) {
-      this.wokenWhileBusy = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeUp = done;
-    });
   }
 
   private async disconnect(): Promise<void> {
