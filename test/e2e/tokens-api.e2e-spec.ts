@@ -859,6 +859,9 @@ describe('POST /api/v1/waitpoints/tokens/:id/cancel (extension)', () => {
     expect(JSON.parse(retrieved.output).message).toMatch(/cancelled/);
     const listed = await list({ 'filter[tags]': tag }, sdkHeaders);
     expect(listed.body.data.map((t: { status: string }) => t.status)).toEqual(['TIMED_OUT']);
+    // …and its TIMED_OUT filter finds what it is shown as TIMED_OUT.
+    const filtered = await list({ 'filter[tags]': tag, 'filter[status]': 'TIMED_OUT' }, sdkHeaders);
+    expect(filtered.body.data.map((t: { id: string }) => t.id)).toEqual([token.id]);
     // Everyone else sees the real status.
     expect((await retrieve(token.id)).status).toBe('CANCELLED');
   });

@@ -83,8 +83,14 @@ export class TokensController {
   async list(@Req() request: AuthenticatedRequest, @Query() rawQuery: Record<string, unknown>) {
     const parsed = parseListQuery(rawQuery, new Date());
     if (!parsed.ok) throw ApiError.badRequest(parsed.message);
-    const page = await this.tokenService.listTokens({ ...parsed.value, environment: request.auth.environment });
     const triggerSdk = isTriggerSdk(request);
+    const query = { ...parsed.value, environment: request.auth.environment };
+    // The SDK is shown cancelled tokens as TIMED_OUT (see token.presenter), so its TIMED_OUT
+    // filter must find them too: a list must agree with the statuses it displays.
+    if (triggerSdk && query.statuses?.includes('TIMED_OUT') && !query.statuses.includes('CANCELLED')) {
+      query.statuses = [...query.statuses, 'CANCELLED'];
+    }
+    const page = await this.tokenService.listTokens(query);
     const pagination: { next?: string; previous?: string } = {};
     if (page.next !== undefined) pagination.next = page.next;
     if (page.previous !== undefined) pagination.previous = page.previous;
