@@ -1,5 +1,5 @@
 /**
- * npm run bench:timeouts -- [--scale=1] [--no-graphile] [--keep]
+ * npm run bench:timeouts -- [--scale=1] [--no-graphile] [--together] [--keep]
  *
  * Boots the whole system (token-service, gateway, scheduler: the compiled apps, each in its
  * own process) on a fresh database and subject prefix, plus graphile-worker as a peer on the
@@ -7,8 +7,10 @@
  *   1. scheduler memory with PENDING far-future timers held (1,000,000 at scale 1);
  *   2. steady firing: RATE timeouts per second for STEADY_SECONDS (1,000/s for 60 s);
  *   3. a burst: BURST deadlines within the same second (100,000), and how fast they drain.
- * Phases 2 and 3 run with the pending timers still held; graphile-worker gets a `runAt` job
- * for every deadline of phases 2 and 3 and fires them in the same run, side by side.
+ * Phases 2 and 3 run with the pending timers still held. graphile-worker then gets the same
+ * shape of deadlines as `runAt` jobs, in its own phases after ours (our services still up, idle),
+ * so neither side's figures carry the other's load on this 2-core machine; `--together` instead
+ * adds a job for each of our deadlines so that both fire in the same seconds (contention).
  *
  * Lateness, ours: TokenTimedOut.timedOutAt − deadline (the token-service's decision time,
  * so it includes the scheduler's fire, NATS and the token-service). Graphile-worker's: task
@@ -49,6 +51,8 @@ const STEADY_SECONDS = sized('steady-seconds', 60, 1);
 const BURST = sized('burst', 100_000, 100);
 const PENDING = sized('pending', 1_000_000, 0);
 const WITH_GRAPHILE = !args.has('no-graphile');
+/** Fire graphile-worker's jobs in the same seconds as ours (contention) instead of in its own phases after ours. */
+const TOGETHER = args.has('together');
 const KEEP = args.has('keep');
 const CREATE_CONCURRENCY = 128;
 
@@ -200,22 +204,27 @@ async function createTokens(
     }
   };
   const creating = Promise.all(Array.from({ length: CREATE_CONCURRENCY }, worker));
-  const adding = (async () => {
-    if (!graphile) return;
-    for (let i = 0; i < deadlines.length; i += 2_000) {
-      await graphile.addJobs(
-        deadlines.slice(i, i + 2_000).map((runAt, j) => ({
-          identifier: 'waitpoint_timeout',
-          payload: { phase: tag },
-          runAt,
-          jobKey: `${tag}-${i + j}`,
-          maxAttempts: 1,
-        })),
-      );
-    }
-  })();
+  const adding = graphile ? addGraphileJobs(graphile, deadlines, tag) : Promise.resolve();
   await Promise.all([creating, adding]);
   return { seconds: (Date.now() - startedAt) / 1000 };
+}
+
+async function addGraphileJobs(graphile: WorkerUtils, deadlines: Date[], tag: string): Promise<void> {
+  for (let i = 0; i < deadlines.length; i += 2_000) {
+    await graphile.addJobs(
+      deadlines.slice(i, i + 2_000).map((runAt, j) => ({
+        identifier: 'waitpoint_timeout',
+        payload: { phase: tag },
+        runAt,
+        jobKey: `${tag}-${i + j}`,
+        maxAttempts: 1,
+      })),
+    );
+  }
+}
+
+function prefixKeys(prefix: string, values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([key, value]) => [`${prefix}${key}`, value]));
 }
 
 /** The scheduler's own metrics, over NATS (Prometheus text). */
@@ -303,7 +312,7 @@ async function main(): Promise<void> {
   const tokenService = await startService('token-service', 'dist/apps/token-service/src/main.js', /listening on NATS/);
   const gateway = await startService('gateway', 'dist/apps/gateway/src/main.js', /listening|started|Nest application successfully/i);
   const scheduler = await startService('scheduler', 'dist/apps/scheduler/src/main.js', /learning deadlines from/);
-  const peer = WITH_GRAPHILE ? await startGraphilePeer() : undefined;
+  let peer = WITH_GRAPHILE && TOGETHER ? await startGraphilePeer() : undefined;
   const graphile = WITH_GRAPHILE ? await makeWorkerUtils({ connectionString: DATABASE_URL }) : undefined;
   if (graphile) closers.push(async () => graphile.release());
   const client = new PrefixedNatsClient(NAME, { servers: [NATS_URL] });
@@ -317,7 +326,7 @@ async function main(): Promise<void> {
     startedAt: new Date().toISOString(),
     machine: { cpus: require('node:os').cpus().length, node: process.version },
     sizes: { scale: SCALE, rate: RATE, steadySeconds: STEADY_SECONDS, burst: BURST, pending: PENDING },
-    peer: WITH_GRAPHILE ? { name: 'graphile-worker', version: JSON.parse(readFileSync(join(ROOT, 'node_modules/graphile-worker/package.json'), 'utf8')).version, pollIntervalMs: 500, concurrency: 10 } : null,
+    peer: WITH_GRAPHILE ? { name: 'graphile-worker', version: JSON.parse(readFileSync(join(ROOT, 'node_modules/graphile-worker/package.json'), 'utf8')).version, pollIntervalMs: 500, concurrency: 10, mode: TOGETHER ? 'together' : 'separate' } : null,
   };
   const schedulerRss = watchRss(scheduler.pid!);
   // Note: postgres and nats-server are counted machine-wide (other work on the machine shows up there).
@@ -347,56 +356,87 @@ async function main(): Promise<void> {
   const createRate = 2_000 / warmup.seconds;
   log(`creation runs at ~${createRate.toFixed(0)} tokens/s`);
 
-  // 2. Steady: RATE deadlines per second for STEADY_SECONDS.
-  const steadyCount = RATE * STEADY_SECONDS;
-  const steadyStart = Date.now() + ((steadyCount / createRate) * 1.6 + 20) * 1_000;
-  const steadyDeadlines = Array.from({ length: steadyCount }, (_, i) => new Date(steadyStart + (i * 1_000) / RATE));
-  log(`creating ${steadyCount} tokens${WITH_GRAPHILE ? " (and graphile jobs)" : ""} due from ${new Date(steadyStart).toISOString()} at ${RATE}/s…`);
-  const steadyCreate = await createTokens(client, steadyDeadlines, 'steady', graphile);
-  log(`created in ${steadyCreate.seconds.toFixed(1)} s; firing starts in ${((steadyStart - Date.now()) / 1000).toFixed(1)} s`);
-  if (Date.now() > steadyStart - 11_000) log('WARNING: creation ran into the look-ahead window of the first deadlines');
-  const steadyEnd = steadyStart + STEADY_SECONDS * 1_000;
-  await sleep(steadyStart - Date.now() - 2_000);
-  const steadyMetricsBefore = await schedulerMetrics(client);
-  await sleep(steadyStart - Date.now());
-  const steadyRss = watchRss(scheduler.pid!);
-  const steadyCpuBefore = cpuNow();
   const countTimedOut = (tag: string) => async () =>
     Number(
       (await db.query(`SELECT count(*) AS n FROM waitpoint_tokens WHERE status = 'TIMED_OUT' AND $1 = ANY(tags)`, [tag]))
         .rows[0].n,
     );
-  await waitForAll('steady timeouts', steadyCount, countTimedOut('steady'), steadyEnd + 120_000);
-  const steadyRssMax = steadyRss.stop();
-  const steadyCpu = cpuUsedSince(steadyCpuBefore, cpuNow());
-  const steadyScheduler = histogramQuantiles(steadyMetricsBefore, await schedulerMetrics(client));
-  const steadyOurs = await ourResults(db, 'steady');
-  let steadyPeer: number[] = [];
-  if (peer) {
-    await waitForAll('graphile steady jobs', steadyCount, async () => (await graphileReport(peer, 'steady')).lateness.length, steadyEnd + 120_000);
-    steadyPeer = (await graphileReport(peer, 'steady')).lateness;
-  }
 
-  // 3. Burst: BURST deadlines within one second.
-  const burstStart = Date.now() + ((BURST / createRate) * 1.6 + 20) * 1_000;
-  const burstDeadlines = Array.from({ length: BURST }, (_, i) => new Date(burstStart + (i * 1_000) / BURST));
-  log(`creating ${BURST} tokens${WITH_GRAPHILE ? " (and graphile jobs)" : ""} due within the second from ${new Date(burstStart).toISOString()}…`);
-  const burstCreate = await createTokens(client, burstDeadlines, 'burst', graphile);
-  log(`created in ${burstCreate.seconds.toFixed(1)} s; burst in ${((burstStart - Date.now()) / 1000).toFixed(1)} s`);
-  await sleep(burstStart - Date.now() - 2_000);
-  const burstMetricsBefore = await schedulerMetrics(client);
-  await sleep(burstStart - Date.now());
-  const burstRss = watchRss(scheduler.pid!);
-  const burstCpuBefore = cpuNow();
-  await waitForAll('burst timeouts', BURST, countTimedOut('burst'), burstStart + 300_000);
-  const burstRssMax = burstRss.stop();
-  const burstCpu = cpuUsedSince(burstCpuBefore, cpuNow());
-  const burstScheduler = histogramQuantiles(burstMetricsBefore, await schedulerMetrics(client));
-  const burstOurs = await ourResults(db, 'burst');
-  let burstPeer = { lateness: [] as number[], lastStart: 0 };
-  if (peer) {
-    await waitForAll('graphile burst jobs', BURST, async () => (await graphileReport(peer, 'burst')).lateness.length, burstStart + 300_000);
-    burstPeer = await graphileReport(peer, 'burst');
+  /** Our side of one phase: create the tokens ahead, then watch them time out. */
+  const oursPhase = async (tag: string, count: number, shape: (startMs: number) => Date[], patienceMs: number) => {
+    const startMs = Date.now() + ((count / createRate) * 1.6 + 20) * 1_000;
+    const deadlines = shape(startMs);
+    const alongside = TOGETHER ? graphile : undefined;
+    log(`[waitpoints] creating ${count} tokens${alongside ? ' (and graphile jobs)' : ''} due from ${new Date(startMs).toISOString()}…`);
+    const created = await createTokens(client, deadlines, tag, alongside);
+    log(`[waitpoints] created in ${created.seconds.toFixed(1)} s; firing starts in ${((startMs - Date.now()) / 1000).toFixed(1)} s`);
+    if (Date.now() > startMs - 11_000) log('WARNING: creation ran into the look-ahead window of the first deadlines');
+    await sleep(startMs - Date.now() - 2_000);
+    const metricsBefore = await schedulerMetrics(client);
+    await sleep(startMs - Date.now());
+    const rss = watchRss(scheduler.pid!);
+    const cpuBefore = cpuNow();
+    const lastDeadlineMs = deadlines[deadlines.length - 1].getTime();
+    await waitForAll(`${tag} timeouts`, count, countTimedOut(tag), lastDeadlineMs + patienceMs);
+    const rssMax = rss.stop();
+    const cpu = cpuUsedSince(cpuBefore, cpuNow());
+    const schedulerOwn = histogramQuantiles(metricsBefore, await schedulerMetrics(client));
+    const rows = await ourResults(db, tag);
+    let peerLateness = { lateness: [] as number[], lastStart: 0 };
+    if (TOGETHER && peer) {
+      await waitForAll(`graphile ${tag} jobs`, count, async () => (await graphileReport(peer!, tag)).lateness.length, lastDeadlineMs + patienceMs);
+      peerLateness = await graphileReport(peer, tag);
+    }
+    return { startMs, created, rssMax, cpu, schedulerOwn, rows, peerLateness };
+  };
+
+  /** graphile-worker's side of one phase, on its own (separate mode): the same shape of deadlines as runAt jobs. */
+  const peerPhase = async (tag: string, count: number, shape: (startMs: number) => Date[], patienceMs: number) => {
+    const startMs = Date.now() + 30_000 + count / 10;
+    const deadlines = shape(startMs);
+    log(`[graphile-worker] adding ${count} runAt jobs due from ${new Date(startMs).toISOString()}…`);
+    await addGraphileJobs(graphile!, deadlines, tag);
+    if (Date.now() > startMs - 2_000) log('WARNING: adding graphile jobs ran into the first deadlines');
+    await sleep(startMs - Date.now());
+    const cpuBefore = cpuNow();
+    const lastDeadlineMs = deadlines[deadlines.length - 1].getTime();
+    await waitForAll(`graphile ${tag} jobs`, count, async () => (await graphileReport(peer!, tag)).lateness.length, lastDeadlineMs + patienceMs);
+    const cpu = cpuUsedSince(cpuBefore, cpuNow());
+    return { startMs, cpu, peerLateness: await graphileReport(peer!, tag) };
+  };
+
+  const steadyCount = RATE * STEADY_SECONDS;
+  const steadyShape = (startMs: number) => Array.from({ length: steadyCount }, (_, i) => new Date(startMs + (i * 1_000) / RATE));
+  const burstShape = (startMs: number) => Array.from({ length: BURST }, (_, i) => new Date(startMs + (i * 1_000) / BURST));
+
+  // 2. Steady: RATE deadlines per second for STEADY_SECONDS. 3. Burst: BURST deadlines within one second.
+  const steady = await oursPhase('steady', steadyCount, steadyShape, 120_000);
+  const burst = await oursPhase('burst', BURST, burstShape, 300_000);
+  const steadyOurs = steady.rows;
+  const burstOurs = burst.rows;
+  const steadyRssMax = steady.rssMax;
+  const burstRssMax = burst.rssMax;
+  const steadyScheduler = steady.schedulerOwn;
+  const burstScheduler = burst.schedulerOwn;
+  const steadyCreate = steady.created;
+  const burstCreate = burst.created;
+  const burstStart = burst.startMs;
+  let steadyCpu: Record<string, number> = steady.cpu;
+  let burstCpu: Record<string, number> = burst.cpu;
+  let steadyPeer = steady.peerLateness.lateness;
+  let burstPeer = burst.peerLateness;
+  let peerBurstStart = burst.startMs;
+  if (WITH_GRAPHILE && !TOGETHER) {
+    // The peer runs alone, after ours, with our services still up (idle): neither side's
+    // measurement carries the other's load. `--together` fires both in the same seconds.
+    peer = await startGraphilePeer();
+    const peerSteady = await peerPhase('steady', steadyCount, steadyShape, 180_000);
+    const peerBurst = await peerPhase('burst', BURST, burstShape, 600_000);
+    steadyPeer = peerSteady.peerLateness.lateness;
+    burstPeer = peerBurst.peerLateness;
+    peerBurstStart = peerBurst.startMs;
+    steadyCpu = { ...steadyCpu, ...prefixKeys('graphilePhase.', peerSteady.cpu) };
+    burstCpu = { ...burstCpu, ...prefixKeys('graphilePhase.', peerBurst.cpu) };
   }
   const pendingAtEnd = Number((await db.query(`SELECT count(*) AS n FROM scheduler_timers`)).rows[0].n);
 
@@ -409,7 +449,7 @@ async function main(): Promise<void> {
   const theirs = {
     steady: distribution(steadyPeer),
     burst: distribution(burstPeer.lateness),
-    burstDrainSeconds: (burstPeer.lastStart - burstStart) / 1000,
+    burstDrainSeconds: (burstPeer.lastStart - peerBurstStart) / 1000,
   };
   const drainRate = (count: number, seconds: number) => Math.round(count / Math.max(seconds, 1e-3));
   Object.assign(results, {
@@ -445,7 +485,7 @@ async function main(): Promise<void> {
   const rss = (results.scheduler as { rssMb: Record<string, number> }).rssMb;
   const table = `
 Timeouts benchmark, scale ${SCALE}: ${PENDING.toLocaleString('en')} pending, ${RATE}/s × ${STEADY_SECONDS} s steady, ${BURST.toLocaleString('en')} in one second
-lateness: ours = TIMED_OUT decision − deadline; graphile-worker ${WITH_GRAPHILE ? (results.peer as { version: string }).version : ''} (pollInterval 500 ms, concurrency 10) = task start − run_at
+lateness: ours = TIMED_OUT decision − deadline; graphile-worker ${WITH_GRAPHILE ? (results.peer as { version: string }).version : ''} (pollInterval 500 ms, concurrency 10, ${TOGETHER ? 'firing in the same seconds as ours' : 'in its own phases after ours, our services idle'}) = task start − run_at
 
 | ${'measure'.padEnd(40)} | ${'waitpoints'.padStart(14)} | ${'graphile-worker'.padStart(16)} | ${'gw / wp'.padStart(8)} |
 |${'-'.repeat(42)}|${'-'.repeat(16)}|${'-'.repeat(18)}|${'-'.repeat(10)}|
