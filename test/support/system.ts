@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { INestApplication, INestMicroservice } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import { eventStreamName } from '@waitpoints/contracts';
 import { outputsBucketName, uploadsBucketName } from '@waitpoints/contracts/nats/output-store';
 import { createGateway } from '../../apps/gateway/src/app';
@@ -29,7 +29,9 @@ export interface RunningSystem {
   databaseUrl: string;
   subjectPrefix: string;
   streamName: string;
-  tokenService: INestMicroservice;
+  /** The token-service app: NATS handlers, plus /metrics, /health, /ready at `tokenServiceOpsUrl`. */
+  tokenService: INestApplication;
+  tokenServiceOpsUrl: string;
   gateway: INestApplication;
   /** Stops the apps; with `keepData: false` (default) drops the database and the stream. */
   stop(options?: { keepData?: boolean }): Promise<void>;
@@ -58,6 +60,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     HOST: '127.0.0.1',
     API_KEYS: `dev:${TEST_KEYS.dev},prod:${TEST_KEYS.prod}`,
     SIGNING_SECRETS: TEST_SIGNING_SECRETS.join(','),
+    // Any free port: several test systems run side by side.
+    METRICS_PORT: '0',
+    METRICS_HOST: '127.0.0.1',
     ...options.env,
   };
   process.env.LOG_LEVEL = 'silent';
@@ -79,6 +84,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     subjectPrefix: name,
     streamName,
     tokenService,
+    tokenServiceOpsUrl: await opsUrlOf(tokenService),
     gateway,
     async stop({ keepData = false } = {}) {
       await gateway.close();
@@ -92,6 +98,12 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
       }
     },
   };
+}
+
+/** Where an app's HTTP listener ended up (port 0 picks a free one). */
+async function opsUrlOf(app: INestApplication): Promise<string> {
+  const address = app.getHttpServer().address();
+  return typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '';
 }
 
 function freePort(): Promise<number> {
