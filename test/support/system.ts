@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { INestApplication } from '@nestjs/common';
 import { eventStreamName } from '@waitpoints/contracts';
 import { outputsBucketName, uploadsBucketName } from '@waitpoints/contracts/nats/output-store';
-import { createGateway } from '../../apps/gateway/src/app';
+import { createGateway, GatewayOptions } from '../../apps/gateway/src/app';
 import { loadGatewayConfig } from '../../apps/gateway/src/config';
 import { createTokenService } from '../../apps/token-service/src/app';
 import { loadTokenServiceConfig } from '../../apps/token-service/src/config';
@@ -40,6 +40,7 @@ export interface RunningSystem {
 export interface SystemOptions {
   env?: Record<string, string>;
   tokenService?: TokenServiceOverrides;
+  gateway?: GatewayOptions;
   /** Reuse a database/prefix (e.g. to restart a service over the same state). */
   name?: string;
 }
@@ -70,7 +71,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   let gateway: INestApplication;
   try {
     const gatewayConfig = loadGatewayConfig(env);
-    gateway = await createGateway(gatewayConfig);
+    gateway = await createGateway(gatewayConfig, options.gateway);
   } catch (error) {
     await tokenService.close();
     throw error;

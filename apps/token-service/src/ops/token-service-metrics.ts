@@ -88,8 +88,8 @@ export class TokenServiceMetrics {
       },
     });
 
-    // One query feeds both outbox gauges; they are collected together, so they share its answer.
-    const readLag = sharedFor(500, () =>
+    // One query feeds both outbox gauges when they are collected together.
+    const readLag = sharedWhileInFlight(() =>
       this.scrapeQuery<{ unpublished: number; oldest_seconds: number }>(
         sources.db,
         `SELECT count(*)::int AS unpublished,
@@ -195,12 +195,8 @@ export class TokenServiceMetrics {
   }
 }
 
-/** The same promise for every call within `ms` of the first (one query per scrape). */
-function sharedFor<T>(ms: number, read: () => Promise<T>): () => Promise<T> {
-  let shared: { promise: Promise<T>; at: number } | undefined;
-  return () => {
-    const now = Date.now();
-    if (!shared || now - shared.at > ms) shared = { promise: read(), at: now };
-    return shared.promise;
-  };
+/** Calls made while a read is in flight share its answer (the two outbox gauges of one scrape). */
+function sharedWhileInFlight<T>(read: () => Promise<T>): () => Promise<T> {
+  let inFlight: Promise<T> | undefined;
+  return () => (inFlight ??= read().finally(() => (inFlight = undefined)));
 }
