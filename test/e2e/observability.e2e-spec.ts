@@ -8,6 +8,8 @@ import { RunningSystem, TEST_KEYS, startSystem } from '../support/system';
 
 const codec = StringCodec();
 const auth = { authorization: `Bearer ${TEST_KEYS.dev}`, 'content-type': 'application/json' };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type JsonResponse = Omit<Response, 'json'> & { json(): Promise<any> };
 
 describe('observability of a running system', () => {
   const logs = new LogCapture();
@@ -29,7 +31,7 @@ describe('observability of a running system', () => {
   });
 
   const post = (path: string, body: unknown, extra: Record<string, string> = {}) =>
-    fetch(`${system.tokensUrl}${path}`, { method: 'POST', headers: { ...auth, ...extra }, body: JSON.stringify(body) });
+    fetch(`${system.tokensUrl}${path}`, { method: 'POST', headers: { ...auth, ...extra }, body: JSON.stringify(body) }) as Promise<JsonResponse>;
 
   async function eventsOf(tokenId: string) {
     const bare = tokenId.replace(/^waitpoint_/, '');
@@ -170,7 +172,7 @@ describe('observability of a running system', () => {
     it('expose the scheduler\'s lateness once a token times out, and its timeout requests to the token-service', async () => {
       const { id } = await (await post('', { timeout: '1s' })).json();
       await eventually(async () => {
-        const token = await (await fetch(`${system.tokensUrl}/${id}`, { headers: auth })).json();
+        const token = await ((await fetch(`${system.tokensUrl}/${id}`, { headers: auth })) as JsonResponse).json();
         expect(token.status).toBe('TIMED_OUT');
       });
       await eventually(async () => {

@@ -32,22 +32,24 @@ export function databaseReachable(key: string, db: () => DataSource): ReadinessC
   };
 }
 
+/** Names of the migrations this build knows that the database has not recorded (read-only). */
+export async function pendingMigrations(source: DataSource): Promise<{ applied: number; pending: string[] }> {
+  const table = source.options.migrationsTableName ?? 'migrations';
+  const [{ exists }]: { exists: boolean }[] = await source.query(`SELECT to_regclass($1) IS NOT NULL AS exists`, [table]);
+  const rows: { name: string }[] = exists ? await source.query(`SELECT name FROM "${table.replace(/"/g, '""')}"`) : [];
+  const applied = new Set(rows.map((row) => row.name));
+  const pending = source.migrations.map((m) => m.name ?? m.constructor.name).filter((name) => !applied.has(name));
+  return { applied: applied.size, pending };
+}
+
 /** Every migration this build knows is recorded in the service's migrations table. */
 export function migrationsApplied(key: string, db: () => DataSource): ReadinessCheck {
   return async (indicators) => {
     const check = indicators.check(key);
     try {
-      const source = db();
-      const table = source.options.migrationsTableName ?? 'migrations';
-      const rows: { name: string }[] = await withTimeout(
-        source.query(`SELECT name FROM "${table.replace(/"/g, '""')}"`),
-        CHECK_TIMEOUT_MS,
-        'PostgreSQL',
-      );
-      const applied = new Set(rows.map((row) => row.name));
-      const pending = source.migrations.map((m) => m.name ?? m.constructor.name).filter((name) => !applied.has(name));
+      const { applied, pending } = await withTimeout(pendingMigrations(db()), CHECK_TIMEOUT_MS, 'PostgreSQL');
       return pending.length === 0
-        ? check.up({ applied: applied.size })
+        ? check.up({ applied })
         : check.down({ message: `${pending.length} migration(s) not applied`, pending });
     } catch (error) {
       return check.down({ message: reason(error) });
