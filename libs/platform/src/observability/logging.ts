@@ -35,6 +35,12 @@ export function currentCorrelationId(): string | undefined {
   return correlation.getStore();
 }
 
+/*
+ * Note: nestjs-pino keeps one process-wide logger for log calls made outside any request or
+ * message (startup, background loops); with several apps in one process (tests) those lines
+ * go to the first app's logger. In-request and in-message lines always use their own app's.
+ */
+
 /**
  * Runs `work` as part of one request or message: Nest's Logger (through nestjs-pino) writes
  * with `correlationId`, and outgoing NATS requests carry it in their headers.
