@@ -1,4 +1,4 @@
-import { INestMicroservice } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import { createTokenService } from '../../apps/token-service/src/app';
 import { TokenCommandHandler } from '../../apps/token-service/src/commands/token-command-handler';
 import { loadTokenServiceConfig } from '../../apps/token-service/src/config';
@@ -9,7 +9,7 @@ import { RunningSystem, TEST_KEYS, startSystem } from '../support/system';
 
 describe('two token-service instances behind one gateway', () => {
   let system: RunningSystem;
-  let second: INestMicroservice;
+  let second: INestApplication;
 
   beforeAll(async () => {
     system = await startSystem();
@@ -18,6 +18,7 @@ describe('two token-service instances behind one gateway', () => {
         DATABASE_URL: system.databaseUrl,
         NATS_URL: TEST_NATS_URL,
         NATS_SUBJECT_PREFIX: system.subjectPrefix,
+        METRICS_PORT: '0',
       }),
     );
   });

@@ -1,4 +1,4 @@
-import { INestMicroservice } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
 import { createScheduler } from '../../apps/scheduler/src/app';
 import { loadSchedulerConfig } from '../../apps/scheduler/src/config';
@@ -8,8 +8,10 @@ import { TEST_KEYS, RunningSystem } from './system';
 import { TEST_NATS_URL } from './services';
 
 export interface RunningScheduler {
-  app: INestMicroservice;
+  app: INestApplication;
   scheduler: TimeoutScheduler;
+  /** Base URL of its /metrics, /health and /ready. */
+  opsUrl: string;
   /** `graceful: false` stops it the way a crash would (leases are left to run out). */
   stop(options?: { graceful?: boolean }): Promise<void>;
 }
@@ -27,13 +29,18 @@ export async function startScheduler(
     SCHEDULER_POLL_INTERVAL_MS: '200',
     SCHEDULER_LOOKAHEAD_MS: '2000',
     SCHEDULER_LEASE_MS: '10000',
+    // Any free port: several schedulers and test systems run side by side.
+    SCHEDULER_METRICS_PORT: '0',
+    SCHEDULER_METRICS_HOST: '127.0.0.1',
     ...options.env,
   });
   const app = await createScheduler(config, options.overrides);
   const scheduler = app.get(TimeoutScheduler);
+  const address = app.getHttpServer().address();
   return {
     app,
     scheduler,
+    opsUrl: typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '',
     async stop({ graceful = true } = {}) {
       await scheduler.stop({ graceful });
       await app.close();

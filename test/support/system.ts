@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
-import { INestApplication, INestMicroservice } from '@nestjs/common';
+import { INestApplication } from '@nestjs/common';
 import { eventStreamName } from '@waitpoints/contracts';
 import { outputsBucketName, uploadsBucketName } from '@waitpoints/contracts/nats/output-store';
-import { createGateway } from '../../apps/gateway/src/app';
+import { createGateway, GatewayOptions } from '../../apps/gateway/src/app';
 import { loadGatewayConfig } from '../../apps/gateway/src/config';
 import { createTokenService } from '../../apps/token-service/src/app';
 import { loadTokenServiceConfig } from '../../apps/token-service/src/config';
@@ -29,7 +29,9 @@ export interface RunningSystem {
   databaseUrl: string;
   subjectPrefix: string;
   streamName: string;
-  tokenService: INestMicroservice;
+  /** The token-service app: NATS handlers, plus /metrics, /health, /ready at `tokenServiceOpsUrl`. */
+  tokenService: INestApplication;
+  tokenServiceOpsUrl: string;
   gateway: INestApplication;
   /** Stops the apps; with `keepData: false` (default) drops the database and the stream. */
   stop(options?: { keepData?: boolean }): Promise<void>;
@@ -38,6 +40,7 @@ export interface RunningSystem {
 export interface SystemOptions {
   env?: Record<string, string>;
   tokenService?: TokenServiceOverrides;
+  gateway?: GatewayOptions;
   /** Reuse a database/prefix (e.g. to restart a service over the same state). */
   name?: string;
 }
@@ -58,6 +61,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     HOST: '127.0.0.1',
     API_KEYS: `dev:${TEST_KEYS.dev},prod:${TEST_KEYS.prod}`,
     SIGNING_SECRETS: TEST_SIGNING_SECRETS.join(','),
+    // Any free port: several test systems run side by side.
+    METRICS_PORT: '0',
+    METRICS_HOST: '127.0.0.1',
     ...options.env,
   };
   process.env.LOG_LEVEL = 'silent';
@@ -65,7 +71,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   let gateway: INestApplication;
   try {
     const gatewayConfig = loadGatewayConfig(env);
-    gateway = await createGateway(gatewayConfig);
+    gateway = await createGateway(gatewayConfig, options.gateway);
   } catch (error) {
     await tokenService.close();
     throw error;
@@ -79,6 +85,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     subjectPrefix: name,
     streamName,
     tokenService,
+    tokenServiceOpsUrl: await opsUrlOf(tokenService),
     gateway,
     async stop({ keepData = false } = {}) {
       await gateway.close();
@@ -92,6 +99,12 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
       }
     },
   };
+}
+
+/** Where an app's HTTP listener ended up (port 0 picks a free one). */
+async function opsUrlOf(app: INestApplication): Promise<string> {
+  const address = app.getHttpServer().address();
+  return typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : '';
 }
 
 function freePort(): Promise<number> {

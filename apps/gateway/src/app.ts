@@ -2,11 +2,18 @@ import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import cors from 'cors';
+import { Logger as NestPinoLogger } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
+import { createServiceLogger, resolveLogLevel } from '@waitpoints/platform';
 import { GatewayConfig } from './config';
 import { GatewayModule } from './gateway.module';
 import { jsonBody, KiB, MiB } from './http/body-parsers';
 import { correlationIdMiddleware } from './http/correlation-id';
 import { JsonErrorFilter } from './http/error.filter';
+import { CorrelationInterceptor } from './http/correlation.interceptor';
+import { requestLogging, requestMetrics } from './http/request-logging';
+import { setUpApiDocs } from './openapi/api-docs';
+import { GatewayMetrics } from './ops/gateway-metrics';
 
 const TOKENS = '/api/v1/waitpoints/tokens';
 
@@ -27,28 +34,41 @@ function registerBodyParsers(app: NestExpressApplication): void {
   express.post(`${TOKENS}/:id/callback/:hash`, jsonBody('lenient-json', 3 * MiB));
 }
 
-export async function createGateway(config: GatewayConfig): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(GatewayModule.register(config), {
+export interface GatewayOptions {
+  /** Where the JSON logs go (tests capture them); stdout by default. */
+  logDestination?: DestinationStream;
+}
+
+export async function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<INestApplication> {
+  const logger = createServiceLogger('gateway', resolveLogLevel(config.logLevel), options.logDestination);
+  const metrics = new GatewayMetrics();
+  const app = await NestFactory.create<NestExpressApplication>(GatewayModule.register(config, logger, metrics), {
     bodyParser: false,
-    logger: process.env.LOG_LEVEL === 'silent' ? false : undefined,
+    bufferLogs: true,
   });
+  app.useLogger(app.get(NestPinoLogger));
   app.set('query parser', 'simple');
   app.disable('x-powered-by');
   app.use(correlationIdMiddleware);
+  app.use(requestLogging(logger));
+  app.use(requestMetrics(metrics));
   registerBodyParsers(app);
   app.useGlobalFilters(new JsonErrorFilter());
+  app.useGlobalInterceptors(new CorrelationInterceptor(logger));
+  setUpApiDocs(app, config);
   app.enableShutdownHooks();
   await app.listen(config.port, config.host);
 
-  const logger = new Logger('Gateway');
+  const startup = new Logger('Gateway');
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  logger.log(`REST API listening on http://localhost:${port}${TOKENS} (callback URLs use ${config.publicUrl})`);
+  startup.log(`REST API listening on http://localhost:${port}${TOKENS} (callback URLs use ${config.publicUrl})`);
+  startup.log(`API description on http://localhost:${port}/docs; metrics, health and readiness on /metrics, /health, /ready`);
   if (config.usingDevKey) {
     const [key] = [...config.apiKeys.keys()];
-    logger.log(`Development mode: use the API key "${key}" (environment "dev"); set API_KEYS for real keys`);
+    startup.log(`Development mode: use the API key "${key}" (environment "dev"); set API_KEYS for real keys`);
   } else {
-    logger.log(`Environments: ${[...new Set(config.apiKeys.values())].join(', ')}`);
+    startup.log(`Environments: ${[...new Set(config.apiKeys.values())].join(', ')}`);
   }
   return app;
 }

@@ -1,4 +1,5 @@
 import { Env, EnvReader, isSubjectToken, NatsConfig, readNatsConfig } from '@waitpoints/contracts';
+import { LogLevel, readLogLevel } from '@waitpoints/platform';
 
 /** The documented development key, used only when API_KEYS is unset outside production. */
 export const DEV_API_KEY = 'tr_dev_waitpoints_local_dev_key';
@@ -17,6 +18,8 @@ export interface GatewayConfig {
   /** First secret signs callback URLs and public access tokens; the rest still verify. */
   signingSecrets: string[];
   nats: NatsConfig;
+  /** `LOG_LEVEL`; unset means the process's LOG_LEVEL or info. */
+  logLevel?: LogLevel;
 }
 
 const MIN_KEY_LENGTH = 16;
@@ -76,6 +79,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     usingDevKey: !rawKeys && !production,
     signingSecrets,
     nats: readNatsConfig(read),
+    logLevel: readLogLevel(read),
   };
   read.done();
   return config;

@@ -1,10 +1,17 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { ClientProxy } from '@nestjs/microservices';
+import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
+import type { NatsConnection } from 'nats';
+import type { Logger as PinoLogger } from 'pino';
+import { natsReachable, OPS_OPTIONS, OpsController, OpsOptions } from '@waitpoints/platform';
 import { PrefixedNatsClient } from '@waitpoints/contracts/nats/prefixed-transport';
 import { ApiKeyRegistry } from './auth/api-keys';
 import { SecretKeyGuard, SecretKeyOrPublicTokenGuard } from './auth/auth.guards';
 import { CallbackSignature } from './auth/callback-signature';
 import { PublicAccessTokens } from './auth/public-access-token';
 import { GatewayConfig } from './config';
+import { GatewayMetrics } from './ops/gateway-metrics';
 import { TokenLinks } from './tokens/token-links';
 import { TokensController } from './tokens/tokens.controller';
 import {
@@ -18,13 +25,29 @@ export const GATEWAY_CONFIG = Symbol('GatewayConfig');
 
 @Module({})
 export class GatewayModule {
-  static register(config: GatewayConfig): DynamicModule {
+  /** `logger` and `metrics` are made in app.ts: its Express middleware uses them before Nest's. */
+  static register(config: GatewayConfig, logger: PinoLogger, metrics: GatewayMetrics): DynamicModule {
     const apiKeys = new ApiKeyRegistry(config.apiKeys);
     const callbackSignature = new CallbackSignature(config.signingSecrets);
     return {
       module: GatewayModule,
-      controllers: [TokensController],
+      imports: [
+        // Requests are logged by the pino-http middleware app.ts installs first; Nest's Logger writes through it.
+        LoggerModule.forRoot({ pinoHttp: { logger }, useExisting: true }),
+        TerminusModule.forRoot({ errorLogStyle: 'json' }),
+      ],
+      controllers: [TokensController, OpsController],
       providers: [
+        { provide: GatewayMetrics, useValue: metrics },
+        {
+          provide: OPS_OPTIONS,
+          inject: [TOKEN_SERVICE_TRANSPORT],
+          useFactory: (transport: ClientProxy): OpsOptions => ({
+            registries: () => [metrics.registry],
+            // The gateway owns no tables: it is ready when it can reach NATS.
+            readiness: [natsReachable('nats', () => transport.connect() as Promise<NatsConnection>)],
+          }),
+        },
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: ApiKeyRegistry, useValue: apiKeys },
         { provide: CallbackSignature, useValue: callbackSignature },

@@ -1,26 +1,51 @@
-import { INestMicroservice, Logger } from '@nestjs/common';
+import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger as NestPinoLogger } from 'nestjs-pino';
+import type { Logger as PinoLogger } from 'pino';
 import { PrefixedNatsServer } from '@waitpoints/contracts/nats/prefixed-transport';
+import { NatsHandlerInterceptor } from '@waitpoints/platform';
 import { SchedulerConfig } from './config';
-import { SchedulerModule, SchedulerOverrides } from './scheduler.module';
+import {
+  SCHEDULER_LOGGER,
+  SCHEDULER_NATS_SERVER,
+  SCHEDULER_TRANSPORT_METRICS,
+  SchedulerModule,
+  SchedulerOverrides,
+  SchedulerTransportMetrics,
+} from './scheduler.module';
 
+/**
+ * The scheduler: timers and their NATS queries, plus a small HTTP listener for /metrics,
+ * /health and /ready on `SCHEDULER_METRICS_PORT` (none when it is `off`).
+ */
 export async function createScheduler(
   config: SchedulerConfig,
   overrides: SchedulerOverrides = {},
-): Promise<INestMicroservice> {
-  const app = await NestFactory.createMicroservice(SchedulerModule.register(config, overrides), {
-    strategy: new PrefixedNatsServer(config.nats.subjectPrefix, {
-      servers: config.nats.servers,
-      queue: 'scheduler',
-      name: 'waitpoints-scheduler',
-      maxReconnectAttempts: -1,
-    }),
-    logger: process.env.LOG_LEVEL === 'silent' ? false : undefined,
+): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(SchedulerModule.register(config, overrides), {
+    bufferLogs: true,
   });
+  app.useLogger(app.get(NestPinoLogger));
+  app.disable('x-powered-by');
+  app.useGlobalInterceptors(
+    new NatsHandlerInterceptor(
+      app.get<PinoLogger>(SCHEDULER_LOGGER),
+      app.get<SchedulerTransportMetrics>(SCHEDULER_TRANSPORT_METRICS).natsHandlers,
+      config.nats.subjectPrefix,
+    ),
+  );
+  app.connectMicroservice({ strategy: app.get<PrefixedNatsServer>(SCHEDULER_NATS_SERVER) }, { inheritAppConfig: true });
   app.enableShutdownHooks();
-  await app.listen();
-  new Logger('Scheduler').log(
+  await app.init();
+  await app.startAllMicroservices();
+  const logger = new Logger('Scheduler');
+  logger.log(
     `scheduler ${config.instanceId} running on NATS ${config.nats.servers.join(',')} (prefix ${config.nats.subjectPrefix})`,
   );
+  if (config.ops.port !== undefined) {
+    await app.listen(config.ops.port, config.ops.host);
+    logger.log(`metrics, health and readiness on ${await app.getUrl()}/metrics, /health, /ready`);
+  }
   return app;
 }

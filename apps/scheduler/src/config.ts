@@ -1,6 +1,10 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_DATABASE_URL, Env, EnvReader, NatsConfig, readNatsConfig } from '@waitpoints/contracts';
+import { LogLevel, OpsEndpointConfig, readLogLevel, readOpsEndpoint } from '@waitpoints/platform';
+
+/** Where /metrics, /health and /ready listen by default (gateway 3000, token-service 3001). */
+export const DEFAULT_SCHEDULER_METRICS_PORT = 3002;
 
 export interface SchedulerConfig {
   /** Same database as the token-service by default; the scheduler keeps to its own tables. */
@@ -33,6 +37,10 @@ export interface SchedulerConfig {
   /** Events written per ingest transaction, and unacknowledged events JetStream may hand out. */
   ingestBatchSize: number;
   ingestMaxAckPending: number;
+  /** HTTP listener for /metrics, /health, /ready (`SCHEDULER_METRICS_PORT`, `SCHEDULER_METRICS_HOST`). */
+  ops: OpsEndpointConfig;
+  /** `LOG_LEVEL`; unset means the process's LOG_LEVEL or info. */
+  logLevel?: LogLevel;
 }
 
 export function defaultInstanceId(): string {
@@ -60,6 +68,8 @@ export function loadSchedulerConfig(env: Env = process.env): SchedulerConfig {
     catchUpRatePerSecond: read.integer('SCHEDULER_CATCH_UP_RATE', 5_000, 1, 1_000_000),
     ingestBatchSize: read.integer('SCHEDULER_INGEST_BATCH_SIZE', 1_000, 1, 10_000),
     ingestMaxAckPending: read.integer('SCHEDULER_INGEST_MAX_ACK_PENDING', 20_000, 1, 1_000_000),
+    ops: readOpsEndpoint(read, 'SCHEDULER_', DEFAULT_SCHEDULER_METRICS_PORT),
+    logLevel: readLogLevel(read),
   };
   read.check(
     /^[A-Za-z0-9_-]+$/.test(config.consumerName),

@@ -6,8 +6,26 @@ import {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
+import type { NatsConnection } from 'nats';
+import type { DestinationStream } from 'pino';
 import { DataSource } from 'typeorm';
-import { PrefixedNatsClient } from '@waitpoints/contracts/nats/prefixed-transport';
+import { PrefixedNatsClient, PrefixedNatsServer } from '@waitpoints/contracts/nats/prefixed-transport';
+import {
+  OPS_OPTIONS,
+  OpsController,
+  OpsOptions,
+  createMetricsRegistry,
+  createServiceLogger,
+  databaseReachable,
+  migrationsApplied,
+  natsHandlerDurations,
+  natsReachable,
+  natsRequestDurations,
+  resolveLogLevel,
+} from '@waitpoints/platform';
+import { TokenCommandSubjects } from '@waitpoints/contracts';
 import { Clock, DatabaseClock } from './clock';
 import { SchedulerConfig } from './config';
 import { openSchedulerDatabase } from './database/scheduler-database';
@@ -18,6 +36,12 @@ import { SchedulerMetrics } from './metrics';
 import { TimeoutScheduler } from './timeout-scheduler';
 
 export const SCHEDULER_CONFIG = Symbol('SchedulerConfig');
+/** The pino logger of this instance. */
+export const SCHEDULER_LOGGER = Symbol('SchedulerLogger');
+/** The NATS transport the scheduler's queries are answered on (app.ts connects it). */
+export const SCHEDULER_NATS_SERVER = Symbol('SchedulerNatsServer');
+/** Process and NATS metrics of this instance (the timer metrics are in SchedulerMetrics). */
+export const SCHEDULER_TRANSPORT_METRICS = Symbol('SchedulerTransportMetrics');
 const NATS_TIMEOUT_SENDER = Symbol('NatsTimeoutSender');
 const TIMEOUT_SENDER = Symbol('TimeoutSender');
 const CLOCK = Symbol('SchedulerClock');
@@ -27,6 +51,15 @@ export interface SchedulerOverrides {
   clock?: Clock;
   /** Wraps or replaces the NATS sender (tests count or swallow timeouts with it). */
   sender?: (real: TimeoutSender) => TimeoutSender;
+  /** Where the JSON logs go (tests capture them); stdout by default. */
+  logDestination?: DestinationStream;
+}
+
+export type SchedulerTransportMetrics = ReturnType<typeof schedulerTransportMetrics>;
+
+function schedulerTransportMetrics() {
+  const registry = createMetricsRegistry();
+  return { registry, natsRequests: natsRequestDurations(registry), natsHandlers: natsHandlerDurations(registry) };
 }
 
 @Injectable()
@@ -52,11 +85,40 @@ class SchedulerLifecycle implements OnApplicationBootstrap, OnApplicationShutdow
 @Module({})
 export class SchedulerModule {
   static register(config: SchedulerConfig, overrides: SchedulerOverrides = {}): DynamicModule {
+    const logger = createServiceLogger('scheduler', resolveLogLevel(config.logLevel), overrides.logDestination);
+    const transportMetrics = schedulerTransportMetrics();
+    const natsServer = new PrefixedNatsServer(config.nats.subjectPrefix, {
+      servers: config.nats.servers,
+      queue: 'scheduler',
+      name: 'waitpoints-scheduler',
+      maxReconnectAttempts: -1,
+    });
     return {
       module: SchedulerModule,
-      controllers: [SchedulerMessagesController],
+      imports: [
+        LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false } }),
+        TerminusModule.forRoot({ errorLogStyle: 'json' }),
+      ],
+      controllers: [SchedulerMessagesController, OpsController],
       providers: [
         { provide: SCHEDULER_CONFIG, useValue: config },
+        { provide: SCHEDULER_LOGGER, useValue: logger },
+        { provide: SCHEDULER_NATS_SERVER, useValue: natsServer },
+        { provide: SCHEDULER_TRANSPORT_METRICS, useValue: transportMetrics },
+        {
+          provide: OPS_OPTIONS,
+          inject: [SchedulerMetrics, DataSource, TimeoutScheduler, NATS_TIMEOUT_SENDER],
+          useFactory: (metrics: SchedulerMetrics, db: DataSource, scheduler: TimeoutScheduler, sender: NatsTimeoutSender): OpsOptions => ({
+            registries: () => [transportMetrics.registry, metrics.registry],
+            readiness: [
+              databaseReachable('database', () => db),
+              migrationsApplied('migrations', () => db),
+              natsReachable('nats', () => natsServer.unwrap<NatsConnection>()),
+              natsReachable('deadline_ingest', () => scheduler.ingest.natsConnection),
+              natsReachable('timeout_sender', () => sender.connection()),
+            ],
+          }),
+        },
         {
           provide: DataSource,
           useFactory: () => openSchedulerDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize }),
@@ -75,7 +137,9 @@ export class SchedulerModule {
               name: 'waitpoints-scheduler-timeouts',
               maxReconnectAttempts: -1,
             });
-            return new NatsTimeoutSender(transport, config.nats.requestTimeoutMs, config.instanceId);
+            return new NatsTimeoutSender(transport, config.nats.requestTimeoutMs, config.instanceId, (outcome, seconds) =>
+              transportMetrics.natsRequests.observe({ subject: TokenCommandSubjects.timeoutBatch, outcome }, seconds),
+            );
           },
         },
         {

@@ -1,29 +1,55 @@
-import { INestMicroservice, Logger } from '@nestjs/common';
+import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger as NestPinoLogger } from 'nestjs-pino';
+import type { Logger as PinoLogger } from 'pino';
 import { PrefixedNatsServer } from '@waitpoints/contracts/nats/prefixed-transport';
+import { NatsHandlerInterceptor } from '@waitpoints/platform';
 import { TokenServiceConfig } from './config';
-import { TokenServiceModule, TokenServiceOverrides } from './token-service.module';
+import { TokenServiceMetrics } from './ops/token-service-metrics';
+import {
+  TOKEN_SERVICE_LOGGER,
+  TOKEN_SERVICE_NATS_SERVER,
+  TOKEN_SERVICE_QUEUE,
+  TokenServiceModule,
+  TokenServiceOverrides,
+} from './token-service.module';
 
-/** Queue group: several token-service instances share the command load. */
-export const TOKEN_SERVICE_QUEUE = 'token-service';
+export { TOKEN_SERVICE_QUEUE };
 
+/**
+ * The token-service: NATS message handlers (commands and queries), plus a small HTTP listener
+ * for /metrics, /health and /ready on `METRICS_PORT` (none when it is `off`).
+ */
 export async function createTokenService(
   config: TokenServiceConfig,
   overrides: TokenServiceOverrides = {},
-): Promise<INestMicroservice> {
-  const app = await NestFactory.createMicroservice(TokenServiceModule.register(config, overrides), {
-    strategy: new PrefixedNatsServer(config.nats.subjectPrefix, {
-      servers: config.nats.servers,
-      queue: TOKEN_SERVICE_QUEUE,
-      name: 'waitpoints-token-service',
-      maxReconnectAttempts: -1,
-    }),
-    logger: process.env.LOG_LEVEL === 'silent' ? false : undefined,
+): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(TokenServiceModule.register(config, overrides), {
+    bufferLogs: true,
   });
+  app.useLogger(app.get(NestPinoLogger));
+  app.disable('x-powered-by');
+  // Before the microservice is connected: it inherits the global interceptors.
+  app.useGlobalInterceptors(
+    new NatsHandlerInterceptor(
+      app.get<PinoLogger>(TOKEN_SERVICE_LOGGER),
+      app.get(TokenServiceMetrics).natsHandlers,
+      config.nats.subjectPrefix,
+    ),
+  );
+  app.connectMicroservice({ strategy: app.get<PrefixedNatsServer>(TOKEN_SERVICE_NATS_SERVER) }, { inheritAppConfig: true });
   app.enableShutdownHooks();
-  await app.listen();
-  new Logger('TokenService').log(
+  // Lifecycle hooks first (JetStream stream, outbox relay), then NATS, then the ops port.
+  await app.init();
+  await app.startAllMicroservices();
+  const logger = new Logger('TokenService');
+  logger.log(
     `listening on NATS ${config.nats.servers.join(',')} (subjects ${config.nats.subjectPrefix}.cmd.token.*, ${config.nats.subjectPrefix}.qry.token.*)`,
   );
+  if (config.ops.port !== undefined) {
+    await app.listen(config.ops.port, config.ops.host);
+    logger.log(`metrics, health and readiness on ${await app.getUrl()}/metrics, /health, /ready`);
+  }
   return app;
 }

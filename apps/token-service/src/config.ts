@@ -1,4 +1,8 @@
 import { DEFAULT_DATABASE_URL, Env, EnvReader, NatsConfig, readNatsConfig } from '@waitpoints/contracts';
+import { LogLevel, OpsEndpointConfig, readLogLevel, readOpsEndpoint } from '@waitpoints/platform';
+
+/** Where /metrics, /health and /ready listen by default (the gateway has 3000, the scheduler 3002). */
+export const DEFAULT_TOKEN_SERVICE_METRICS_PORT = 3001;
 
 export interface TokenServiceConfig {
   databaseUrl: string;
@@ -8,6 +12,10 @@ export interface TokenServiceConfig {
   jetStreamDuplicateWindowMs: number;
   outboxPollIntervalMs: number;
   outboxBatchSize: number;
+  /** HTTP listener for /metrics, /health, /ready (`METRICS_PORT`, `METRICS_HOST`). */
+  ops: OpsEndpointConfig;
+  /** `LOG_LEVEL`; unset means the process's LOG_LEVEL or info. */
+  logLevel?: LogLevel;
 }
 
 export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConfig {
@@ -20,6 +28,8 @@ export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConf
     jetStreamDuplicateWindowMs: read.integer('JETSTREAM_DUPLICATE_WINDOW_MS', 120_000, 1_000, 86_400_000),
     outboxPollIntervalMs: read.integer('OUTBOX_POLL_INTERVAL_MS', 50, 5, 60_000),
     outboxBatchSize: read.integer('OUTBOX_BATCH_SIZE', 500, 1, 10_000),
+    ops: readOpsEndpoint(read, '', DEFAULT_TOKEN_SERVICE_METRICS_PORT),
+    logLevel: readLogLevel(read),
   };
   read.done();
   return config;

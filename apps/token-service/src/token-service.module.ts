@@ -6,7 +6,21 @@ import {
   OnApplicationBootstrap,
   OnApplicationShutdown,
 } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream, Logger as PinoLogger } from 'pino';
 import { DataSource } from 'typeorm';
+import { PrefixedNatsServer } from '@waitpoints/contracts/nats/prefixed-transport';
+import {
+  OPS_OPTIONS,
+  OpsController,
+  OpsOptions,
+  createServiceLogger,
+  databaseReachable,
+  migrationsApplied,
+  natsReachable,
+  resolveLogLevel,
+} from '@waitpoints/platform';
 import { TokenServiceConfig } from './config';
 import { CLOCK, Clock, systemClock, TOKEN_IDS, TokenIdGenerator, ulidTokenIds } from './commands/clock';
 import { TokenCommandHandler } from './commands/token-command-handler';
@@ -18,12 +32,22 @@ import { OutboxRelay } from './outbox/outbox-relay';
 import { TokenProjection } from './projections/token-projection';
 import { TokenQueries } from './projections/token-queries';
 import { TokenReadService } from './projections/token-read.service';
+import { TokenServiceMetrics } from './ops/token-service-metrics';
 
 export const TOKEN_SERVICE_CONFIG = Symbol('TokenServiceConfig');
+/** The pino logger of this instance (NATS handlers log through children of it). */
+export const TOKEN_SERVICE_LOGGER = Symbol('TokenServiceLogger');
+/** The NATS transport the message handlers listen on (app.ts connects it; /ready pings it). */
+export const TOKEN_SERVICE_NATS_SERVER = Symbol('TokenServiceNatsServer');
+
+/** Queue group: several token-service instances share the command load. */
+export const TOKEN_SERVICE_QUEUE = 'token-service';
 
 export interface TokenServiceOverrides {
   clock?: Clock;
   tokenIds?: TokenIdGenerator;
+  /** Where the JSON logs go (tests capture them); stdout by default. */
+  logDestination?: DestinationStream;
 }
 
 /** Starts the outbox after the app is up and stops it before the database closes. */
@@ -50,11 +74,43 @@ class TokenServiceLifecycle implements OnApplicationBootstrap, OnApplicationShut
 @Module({})
 export class TokenServiceModule {
   static register(config: TokenServiceConfig, overrides: TokenServiceOverrides = {}): DynamicModule {
+    const logger = createServiceLogger('token-service', resolveLogLevel(config.logLevel), overrides.logDestination);
+    const natsServer = new PrefixedNatsServer(config.nats.subjectPrefix, {
+      servers: config.nats.servers,
+      queue: TOKEN_SERVICE_QUEUE,
+      name: 'waitpoints-token-service',
+      maxReconnectAttempts: -1,
+    });
     return {
       module: TokenServiceModule,
-      controllers: [TokenMessagesController],
+      imports: [
+        // The HTTP side only serves /metrics, /health and /ready: no request log for scrapes.
+        LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false } }),
+        TerminusModule.forRoot({ errorLogStyle: 'json' }),
+      ],
+      controllers: [TokenMessagesController, OpsController],
       providers: [
         { provide: TOKEN_SERVICE_CONFIG, useValue: config },
+        { provide: TOKEN_SERVICE_LOGGER, useValue: logger },
+        { provide: TOKEN_SERVICE_NATS_SERVER, useValue: natsServer },
+        {
+          provide: TokenServiceMetrics,
+          inject: [DataSource, OutboxRelay],
+          useFactory: (db: DataSource, outbox: OutboxRelay) => new TokenServiceMetrics({ db, outbox }),
+        },
+        {
+          provide: OPS_OPTIONS,
+          inject: [TokenServiceMetrics, DataSource, JetStreamPublisher],
+          useFactory: (metrics: TokenServiceMetrics, db: DataSource, publisher: JetStreamPublisher): OpsOptions => ({
+            registries: () => [metrics.registry],
+            readiness: [
+              databaseReachable('database', () => db),
+              migrationsApplied('migrations', () => db),
+              natsReachable('nats', () => natsServer.unwrap<import('nats').NatsConnection>()),
+              natsReachable('jetstream_publisher', () => publisher.natsConnection),
+            ],
+          }),
+        },
         { provide: CLOCK, useValue: overrides.clock ?? systemClock },
         { provide: TOKEN_IDS, useValue: overrides.tokenIds ?? ulidTokenIds() },
         {
@@ -91,7 +147,7 @@ export class TokenServiceModule {
         TokenReadService,
         TokenServiceLifecycle,
       ],
-      exports: [TokenCommandHandler, TokenReadService, OutboxRelay, DataSource],
+      exports: [TokenCommandHandler, TokenReadService, OutboxRelay, DataSource, TokenServiceMetrics],
     };
   }
 }

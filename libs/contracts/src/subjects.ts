@@ -73,3 +73,10 @@ export function eventStreamName(prefix: string = DEFAULT_SUBJECT_PREFIX): string
 /** Header carried on every published event; JetStream deduplicates on it. */
 export const NATS_MSG_ID_HEADER = 'Nats-Msg-Id';
 export const EVENT_TYPE_HEADER = 'Waitpoints-Event-Type';
+
+/**
+ * Correlation id of the request that caused a message: set on command and query requests
+ * (the gateway copies the HTTP `x-request-id`) and on every published event (the event's
+ * `metadata.correlationId`). The token-service stores it in the metadata of the events it appends.
+ */
+export const CORRELATION_ID_HEADER = 'Waitpoints-Correlation-Id';

@@ -1,2 +1,3 @@
 export * from './postgres';
 export * from './wakeable-sleep';
+export * from './observability';

@@ -7,6 +7,7 @@ import {
   ValidationOptions,
   buildMessage,
 } from 'class-validator';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { DURATION_HINT, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, parseDuration, parseTimeout } from '@waitpoints/contracts';
 
 function IsDurationString(options?: ValidationOptions) {
@@ -63,20 +64,38 @@ function IsTags(options?: ValidationOptions) {
 
 /** Body of `POST /api/v1/waitpoints/tokens` (Trigger.dev's CreateWaitpointTokenRequestBody). */
 export class CreateTokenBody {
+  @ApiPropertyOptional({
+    minLength: 1,
+    maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
+    description: 'While its reservation lives, a create with the same key returns the original token (isCached: true)',
+  })
   @IsOptional()
   @IsString({ message: 'idempotencyKey must be a string' })
   @MinLength(1, { message: 'idempotencyKey must not be empty' })
   @MaxLength(MAX_IDEMPOTENCY_KEY_LENGTH, { message: `idempotencyKey must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters` })
   idempotencyKey?: string;
 
+  @ApiPropertyOptional({ default: '1h', example: '24h', description: 'How long the idempotency key stays reserved: a duration (30s, 10m, 2h, 3d, 4w, 1h30m)' })
   @IsOptional()
   @IsDurationString()
   idempotencyKeyTTL?: string;
 
+  @ApiPropertyOptional({
+    default: '10m',
+    example: '1h',
+    description: 'A duration (30s, 10m, 2h/2hr, 3d, 4w, 1h30m) or a future ISO 8601 date; at most 100 years',
+  })
   @IsOptional()
   @IsTimeout()
   timeout?: string;
 
+  @ApiPropertyOptional({
+    oneOf: [
+      { type: 'string', maxLength: MAX_TAG_LENGTH },
+      { type: 'array', items: { type: 'string', maxLength: MAX_TAG_LENGTH }, maxItems: MAX_TAGS },
+    ],
+    description: `One tag or at most ${MAX_TAGS}, each at most ${MAX_TAG_LENGTH} characters`,
+  })
   @IsOptional()
   @IsTags()
   tags?: string | string[];

@@ -15,7 +15,8 @@ import {
 export const DEFAULT_PAGE_SIZE = 25;
 export const MAX_PAGE_SIZE = 100;
 
-const KNOWN_KEYS = new Set([
+/** Every `page[…]`/`filter[…]` parameter the list route accepts (the API description lists the same). */
+export const LIST_QUERY_PARAMETERS = [
   'page[size]',
   'page[after]',
   'page[before]',
@@ -25,7 +26,10 @@ const KNOWN_KEYS = new Set([
   'filter[createdAt][period]',
   'filter[createdAt][from]',
   'filter[createdAt][to]',
-]);
+] as const;
+export type ListQueryParameter = (typeof LIST_QUERY_PARAMETERS)[number];
+
+const KNOWN_KEYS = new Set<string>(LIST_QUERY_PARAMETERS);
 
 export type ListQueryParse = { ok: true; value: Omit<ListTokensQuery, 'environment'> } | { ok: false; message: string };
 

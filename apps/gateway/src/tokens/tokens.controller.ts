@@ -15,6 +15,7 @@ import { CallbackSignature } from '../auth/callback-signature';
 import { PublicAccessTokens } from '../auth/public-access-token';
 import { ApiError } from '../http/api-error';
 import { correlationIdOf } from '../http/correlation-id';
+import { TokenRouteDocs } from '../openapi/route-docs';
 import { TokenServiceClient } from '../transport/token-service.client';
 import { CreateTokenBody } from './create-token.dto';
 import { parseListQuery } from './list-query';
@@ -44,6 +45,7 @@ const createBodyPipe = new ValidationPipe({
  * query over NATS → wire shape. Body limits and parsing are set up in `app.ts`.
  */
 @Controller('api/v1/waitpoints/tokens')
+@TokenRouteDocs.controller()
 export class TokensController {
   constructor(
     private readonly tokenService: TokenServiceClient,
@@ -55,6 +57,7 @@ export class TokensController {
   @Post()
   @HttpCode(200)
   @UseGuards(SecretKeyGuard)
+  @TokenRouteDocs.create()
   async create(
     @Req() request: AuthenticatedRequest,
     @Body(createBodyPipe) body: CreateTokenBody,
@@ -80,6 +83,7 @@ export class TokensController {
 
   @Get()
   @UseGuards(SecretKeyGuard)
+  @TokenRouteDocs.list()
   async list(@Req() request: AuthenticatedRequest, @Query() rawQuery: Record<string, unknown>) {
     const parsed = parseListQuery(rawQuery, new Date());
     if (!parsed.ok) throw ApiError.badRequest(parsed.message);
@@ -102,6 +106,7 @@ export class TokensController {
 
   @Get(':id')
   @UseGuards(SecretKeyGuard)
+  @TokenRouteDocs.retrieve()
   async retrieve(@Req() request: AuthenticatedRequest, @Param('id') id: string) {
     const token = await this.tokenService.getToken({ environment: request.auth.environment, tokenId: tokenIdParam(id) });
     return toRetrievedToken(token, { url: this.links.callbackUrl(token.id), triggerSdk: isTriggerSdk(request) });
@@ -110,6 +115,7 @@ export class TokensController {
   @Post(':id/complete')
   @HttpCode(200)
   @UseGuards(SecretKeyOrPublicTokenGuard)
+  @TokenRouteDocs.complete()
   async complete(@Req() request: AuthenticatedRequest, @Param('id') id: string, @Body() body: Record<string, unknown>) {
     const unknown = Object.keys(body).filter((key) => key !== 'data');
     if (unknown.length > 0) {
@@ -132,6 +138,7 @@ export class TokensController {
   @Post(':id/cancel')
   @HttpCode(200)
   @UseGuards(SecretKeyGuard)
+  @TokenRouteDocs.cancel()
   async cancel(@Req() request: AuthenticatedRequest, @Param('id') id: string, @Body() body: Record<string, unknown>) {
     const unknown = Object.keys(body).filter((key) => key !== 'reason');
     if (unknown.length > 0) throw ApiError.badRequest(`unknown field "${unknown[0]}"; accepted fields: reason`);
@@ -150,6 +157,7 @@ export class TokensController {
   /** The token's `url`: no API key; the HMAC in the path is the credential. */
   @Post(':id/callback/:hash')
   @HttpCode(200)
+  @TokenRouteDocs.callback()
   async callback(@Req() request: Request, @Param('id') id: string, @Param('hash') hash: string, @Body() body: unknown) {
     const tokenId = toInternalTokenId(id);
     if (!isInternalTokenId(tokenId) || !this.callbackSignature.verify(tokenId, hash)) {

@@ -1,7 +1,8 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { ClientProxy } from '@nestjs/microservices';
+import { ClientProxy, NatsRecordBuilder } from '@nestjs/microservices';
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import {
+  CORRELATION_ID_HEADER,
   CancelTokenCommand,
   CompleteTokenCommand,
   CreateTokenCommand,
@@ -17,8 +18,10 @@ import {
   TokenView,
 } from '@waitpoints/contracts';
 import { LargeOutputStore, OUTPUT_CHUNK_CHARS, needsOffload } from '@waitpoints/contracts/nats/output-store';
-import type { NatsConnection } from 'nats';
+import { headers as natsHeaders, NatsConnection } from 'nats';
+import { currentCorrelationId, secondsSince } from '@waitpoints/platform';
 import { ApiError } from '../http/api-error';
+import { GatewayMetrics } from '../ops/gateway-metrics';
 
 export const TOKEN_SERVICE_TRANSPORT = Symbol('TokenServiceTransport');
 export const NATS_REQUEST_TIMEOUT_MS = Symbol('NatsRequestTimeoutMs');
@@ -36,6 +39,7 @@ export class TokenServiceClient implements OnApplicationShutdown {
     @Inject(TOKEN_SERVICE_TRANSPORT) private readonly transport: ClientProxy,
     @Inject(NATS_REQUEST_TIMEOUT_MS) private readonly timeoutMs: number,
     @Inject(NATS_SUBJECT_PREFIX) private readonly subjectPrefix: string,
+    private readonly metrics: GatewayMetrics,
   ) {}
 
   createToken = (command: CreateTokenCommand) => this.request<CreateTokenResult>(TokenCommandSubjects.create, command);
@@ -75,10 +79,15 @@ export class TokenServiceClient implements OnApplicationShutdown {
   }
 
   private async request<T>(subject: string, payload: object): Promise<T> {
+    const startedAt = process.hrtime.bigint();
+    const observe = (outcome: string) => this.metrics.natsRequests.observe({ subject, outcome }, secondsSince(startedAt));
     let reply: RpcReply<T>;
     try {
-      reply = await firstValueFrom(this.transport.send<RpcReply<T>>(subject, payload).pipe(timeout(this.timeoutMs)));
+      reply = await firstValueFrom(
+        this.transport.send<RpcReply<T>>(subject, this.withCorrelation(payload)).pipe(timeout(this.timeoutMs)),
+      );
     } catch (error) {
+      observe(error instanceof TimeoutError ? 'timeout' : 'unavailable');
       if (error instanceof TimeoutError) {
         throw ApiError.unavailable(`The token service did not answer within ${this.timeoutMs} ms; try again shortly`);
       }
@@ -89,8 +98,19 @@ export class TokenServiceClient implements OnApplicationShutdown {
       }
       throw ApiError.unavailable(`The token service cannot be reached over NATS (${detail}); try again shortly`);
     }
+    observe(reply.ok ? 'ok' : reply.error.code);
     if (!reply.ok) throw ApiError.from(reply.error);
     return reply.value;
+  }
+
+  /** The request's correlation id travels in a NATS header; the token-service stores it on the events. */
+  private withCorrelation(payload: object) {
+    const fromMetadata = (payload as { metadata?: { correlationId?: string } }).metadata?.correlationId;
+    const correlationId = currentCorrelationId() ?? fromMetadata;
+    if (correlationId === undefined) return payload;
+    const headers = natsHeaders();
+    headers.set(CORRELATION_ID_HEADER, correlationId);
+    return new NatsRecordBuilder(payload).setHeaders(headers).build();
   }
 
   async onApplicationShutdown(): Promise<void> {

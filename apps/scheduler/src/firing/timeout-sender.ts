@@ -1,6 +1,8 @@
-import type { ClientProxy } from '@nestjs/microservices';
+import { ClientProxy, NatsRecordBuilder } from '@nestjs/microservices';
+import { headers as natsHeaders } from 'nats';
 import { firstValueFrom, timeout } from 'rxjs';
 import {
+  CORRELATION_ID_HEADER,
   RpcReply,
   TimeoutTokensCommand,
   TimeoutTokensResult,
@@ -26,6 +28,8 @@ export class NatsTimeoutSender implements TimeoutSender {
     private readonly transport: Pick<ClientProxy, 'send' | 'close'>,
     private readonly timeoutMs: number,
     private readonly instanceId: string,
+    /** Told how each request ended (ok, an error code, timeout, unavailable) and how long it took. */
+    private readonly observe: (outcome: string, seconds: number) => void = () => undefined,
   ) {}
 
   async send(timeouts: TimeoutRequest[]): Promise<RpcReply<TokenTransitionResult>[]> {
@@ -36,16 +40,32 @@ export class NatsTimeoutSender implements TimeoutSender {
         actor: { type: 'scheduler', id: this.instanceId },
       },
     };
-    const reply = await firstValueFrom(
-      this.transport
-        .send<RpcReply<TimeoutTokensResult>>(TokenCommandSubjects.timeoutBatch, command)
-        .pipe(timeout(this.timeoutMs)),
-    );
+    const headers = natsHeaders();
+    headers.set(CORRELATION_ID_HEADER, command.metadata.correlationId);
+    const startedAt = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - startedAt) / 1e9;
+    let reply: RpcReply<TimeoutTokensResult>;
+    try {
+      reply = await firstValueFrom(
+        this.transport
+          .send<RpcReply<TimeoutTokensResult>>(TokenCommandSubjects.timeoutBatch, new NatsRecordBuilder(command).setHeaders(headers).build())
+          .pipe(timeout(this.timeoutMs)),
+      );
+    } catch (error) {
+      this.observe((error as Error)?.name === 'TimeoutError' ? 'timeout' : 'unavailable', seconds());
+      throw error;
+    }
+    this.observe(reply.ok ? 'ok' : reply.error.code, seconds());
     if (!reply.ok) throw new Error(`token-service refused the timeouts: ${reply.error.code}: ${reply.error.message}`);
     if (reply.value.results.length !== timeouts.length) {
       throw new Error(`token-service answered ${reply.value.results.length} of ${timeouts.length} timeouts`);
     }
     return reply.value.results;
+  }
+
+  /** The NATS connection timeouts are sent on (connects if needed; readiness checks ping it). */
+  connection(): Promise<import('nats').NatsConnection> {
+    return (this.transport as ClientProxy).connect();
   }
 
   async close(): Promise<void> {

@@ -60,6 +60,11 @@ export class DeadlineIngest {
     return eventStreamName(this.options.subjectPrefix);
   }
 
+  /** The connection deadlines are consumed on (readiness checks ping it). */
+  get natsConnection(): NatsConnection | undefined {
+    return this.connection;
+  }
+
   /** Events written and acknowledged so far by this instance. */
   get ingestedCount(): number {
     return this.ingested;

@@ -24,6 +24,7 @@ import { TokenProjection } from '../projections/token-projection';
 import { TokenQueries } from '../projections/token-queries';
 import { JetStreamPublisher } from '../outbox/jetstream-publisher';
 import { OutboxRelay } from '../outbox/outbox-relay';
+import { TokenServiceMetrics } from '../ops/token-service-metrics';
 import { CLOCK, Clock, TOKEN_IDS, TokenIdGenerator } from './clock';
 
 const MAX_ATTEMPTS = 5;
@@ -46,6 +47,7 @@ export class TokenCommandHandler {
     private readonly publisher: JetStreamPublisher,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(TOKEN_IDS) private readonly ids: TokenIdGenerator,
+    private readonly metrics: TokenServiceMetrics,
   ) {}
 
   async create(command: CreateTokenCommand): Promise<CreateTokenResult> {
@@ -133,7 +135,8 @@ export class TokenCommandHandler {
   async timeoutMany(command: TimeoutTokensCommand): Promise<RpcReply<TokenTransitionResult>[]> {
     const replies: RpcReply<TokenTransitionResult>[] = new Array(command.timeouts.length);
     let undecided = command.timeouts.map((timeout, index) => ({ ...timeout, index, streamId: tokenStreamId(timeout.tokenId) }));
-    let appended = 0;
+    const committed: EventEnvelope[] = [];
+    const createdAt = new Map<string, string>();
     await this.db.transaction(async (m) => {
       for (let attempt = 1; undecided.length > 0; attempt++) {
         if (attempt > MAX_ATTEMPTS) throw new Error(`timeouts kept losing races after ${MAX_ATTEMPTS} attempts`);
@@ -145,6 +148,7 @@ export class TokenCommandHandler {
           const { tokenId, environment, index, streamId } = timeout;
           const { events, version } = streams.get(streamId) ?? { events: [], version: 0 };
           const state = foldToken(events.map(toDomainEvent));
+          createdAt.set(streamId, (events[0]?.data as { createdAt?: string } | undefined)?.createdAt ?? '');
           let decided;
           try {
             decided = decide({ type: 'TimeOutToken', tokenId, environment, force: false, now }, state);
@@ -163,7 +167,7 @@ export class TokenCommandHandler {
         }
         const { stored, lostStreamIds } = await this.store.appendOneEventPerStream(m, [...appends.values()], command.metadata);
         await this.projection.applyAll(m, stored);
-        appended += stored.length;
+        committed.push(...stored);
         for (const envelope of stored) {
           const { index, result } = appends.get(envelope.streamId)!;
           replies[index] = rpcOk(result);
@@ -172,7 +176,10 @@ export class TokenCommandHandler {
         undecided = [...undecided.filter((t) => lost.has(t.streamId) && appends.get(t.streamId)?.index === t.index), ...retry];
       }
     });
-    if (appended > 0) this.outbox.wake();
+    if (committed.length > 0) {
+      this.outbox.wake();
+      this.metrics.recordCommitted(committed, (streamId) => createdAt.get(streamId) || undefined);
+    }
     return replies;
   }
 
@@ -191,7 +198,8 @@ export class TokenCommandHandler {
       }
       const { stored } = await this.appendAndProject(m, streamId, version, decided, metadata);
       const after = decided.reduce(evolve, state);
-      return { result: { tokenId, status: after.status as TokenTransitionResult['status'], changed: true }, stored };
+      const createdAt = (events[0]?.data as { createdAt?: string } | undefined)?.createdAt;
+      return { result: { tokenId, status: after.status as TokenTransitionResult['status'], changed: true }, stored, createdAt };
     });
   }
 
@@ -215,13 +223,16 @@ export class TokenCommandHandler {
   }
 
   private async withRetries<T>(
-    work: (m: EntityManager) => Promise<{ result: T; stored?: EventEnvelope[] }>,
+    work: (m: EntityManager) => Promise<{ result: T; stored?: EventEnvelope[]; createdAt?: string }>,
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         // Postgres' default READ COMMITTED: naming it would cost one more statement per command.
-        const { result, stored } = await this.db.transaction(work);
-        if (stored?.length) this.outbox.wake();
+        const { result, stored, createdAt } = await this.db.transaction(work);
+        if (stored?.length) {
+          this.outbox.wake();
+          this.metrics.recordCommitted(stored, () => createdAt);
+        }
         return result;
       } catch (error) {
         if (!(error instanceof ConcurrencyError) || attempt >= MAX_ATTEMPTS) throw error;

@@ -44,7 +44,7 @@ export function toEnvelope(row: EventRow): EventEnvelope {
 export const toDomainEvent = (envelope: EventEnvelope): TokenEvent =>
   ({ type: envelope.type, data: envelope.data }) as TokenEvent;
 
-const EVENT_COLUMNS = `global_position::text AS global_position, stream_id, stream_version, event_id,
+export const EVENT_COLUMNS = `global_position::text AS global_position, stream_id, stream_version, event_id,
   event_type, schema_version, data, metadata, recorded_at`;
 
 /**

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { connect, headers, JetStreamClient, NatsConnection, nanos, StorageType } from 'nats';
 import { LargeOutputStore, needsOffload } from '@waitpoints/contracts/nats/output-store';
 import {
+  CORRELATION_ID_HEADER,
   EVENT_KIND,
   EVENT_TYPE_HEADER,
   EventEnvelope,
@@ -46,6 +47,11 @@ export class JetStreamPublisher {
     this.js = this.connection.jetstream();
   }
 
+  /** The connection events are published on (readiness checks ping it). */
+  get natsConnection(): NatsConnection | undefined {
+    return this.connection;
+  }
+
   /** Where outputs too large for one NATS message go (uploads in, token outputs out). */
   get outputs(): LargeOutputStore {
     if (!this.largeOutputs) throw new Error('JetStream publisher is not connected');
@@ -84,6 +90,7 @@ export class JetStreamPublisher {
       envelopes.map(async (envelope) => {
         const h = headers();
         h.set(EVENT_TYPE_HEADER, envelope.type);
+        if (envelope.metadata?.correlationId) h.set(CORRELATION_ID_HEADER, envelope.metadata.correlationId);
         return js.publish(this.subjectOf(envelope), JSON.stringify(await this.fitForNats(envelope)), {
           msgID: envelope.eventId,
           headers: h,

@@ -41,6 +41,11 @@ export class OutboxRelay {
     return this.leader;
   }
 
+  /** The checkpoint row this relay advances in es_checkpoints. */
+  get subscriberId(): string {
+    return this.options.subscriberId;
+  }
+
   get published(): number {
     return this.publishedCount;
   }

@@ -1,0 +1,168 @@
+import { applyDecorators } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiQuery,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { CreateTokenBody } from '../tokens/create-token.dto';
+import { ListQueryParameter } from '../tokens/list-query';
+import {
+  CancelTokenRequest,
+  CancelTokenResponse,
+  CompleteTokenRequest,
+  CreateTokenResponse,
+  ErrorResponse,
+  ListTokensResponse,
+  SuccessResponse,
+  WaitpointRetrievedTokenResponse,
+} from './schemas';
+
+/** Security scheme names, declared in api-docs.ts. */
+export const SECRET_KEY_AUTH = 'secretKey';
+export const PUBLIC_ACCESS_TOKEN_AUTH = 'publicAccessToken';
+
+const ERROR_MEANING: Record<number, string> = {
+  400: 'Invalid JSON, an unknown field or parameter, or an invalid value (the message names it)',
+  401: 'Missing, malformed or unknown credentials',
+  403: 'The public access token is not scoped to this token',
+  404: 'No such token in the caller\'s environment',
+  409: 'The token is already COMPLETED or TIMED_OUT',
+  413: 'Body over the route\'s limit',
+  415: 'A Content-Encoding the gateway cannot decode',
+  500: 'Unexpected failure',
+  503: 'The token-service did not answer in time or NATS is unreachable; retry',
+};
+
+const errors = (...statuses: number[]) =>
+  [...statuses, 500].map((status) => ApiResponse({ status, type: ErrorResponse, description: ERROR_MEANING[status] }));
+
+const tokenIdParam = ApiParam({
+  name: 'id',
+  description: 'Token id, with or without the `waitpoint_` prefix',
+  schema: { type: 'string', example: 'waitpoint_01m83nrszh6dtna15f2n1jz328' },
+});
+
+const LIST_PARAMETERS: Record<ListQueryParameter, { description: string; schema: Record<string, unknown> }> = {
+  'page[size]': { description: 'Tokens per page', schema: { type: 'integer', minimum: 1, maximum: 100, default: 25 } },
+  'page[after]': { description: 'Cursor: tokens older than this id (pagination.next)', schema: { type: 'string' } },
+  'page[before]': {
+    description: 'Cursor: tokens newer than this id (pagination.previous); wins over page[after]',
+    schema: { type: 'string' },
+  },
+  'filter[status]': {
+    description: 'Comma-separated WAITING, COMPLETED, TIMED_OUT, CANCELLED (any case); exactly those statuses',
+    schema: { type: 'string', example: 'WAITING,TIMED_OUT' },
+  },
+  'filter[idempotencyKey]': { description: 'Tokens created with this key', schema: { type: 'string' } },
+  'filter[tags]': { description: 'Comma-separated; tokens having any of the tags', schema: { type: 'string' } },
+  'filter[createdAt][period]': { description: 'Created within this long before now (e.g. 1h, 7d)', schema: { type: 'string' } },
+  'filter[createdAt][from]': {
+    description: 'Created at or after: milliseconds since the epoch or an ISO 8601 date',
+    schema: { type: 'string' },
+  },
+  'filter[createdAt][to]': {
+    description: 'Created at or before: milliseconds since the epoch or an ISO 8601 date',
+    schema: { type: 'string' },
+  },
+};
+
+/** Documentation of each route of TokensController (what it accepts and answers). */
+export const TokenRouteDocs = {
+  controller: () => applyDecorators(ApiTags('Waitpoint tokens')),
+
+  create: () =>
+    applyDecorators(
+      ApiOperation({
+        operationId: 'createToken',
+        summary: 'Create a token',
+        description:
+          'Secret key only; body limit 10 KiB. With an idempotencyKey that has a live reservation, the original token is returned (isCached: true). ' +
+          'The x-trigger-request-idempotency-key header (at most 256 characters) makes retries of one request return the same token.',
+      }),
+      ApiBearerAuth(SECRET_KEY_AUTH),
+      ApiBody({ type: CreateTokenBody, required: true }),
+      ApiOkResponse({
+        type: CreateTokenResponse,
+        headers: {
+          'x-trigger-jwt': {
+            description: 'A public access token (JWT, 24 h) that can complete this token and nothing else',
+            schema: { type: 'string' },
+          },
+          'x-trigger-jwt-claims': { description: '{"sub":"<environment>","pub":true}', schema: { type: 'string' } },
+        },
+      }),
+      ...errors(400, 401, 413, 415, 503),
+    ),
+
+  list: () =>
+    applyDecorators(
+      ApiOperation({ operationId: 'listTokens', summary: 'List tokens, newest first', description: 'Secret key only. Unknown page[…]/filter[…] parameters are a 400.' }),
+      ApiBearerAuth(SECRET_KEY_AUTH),
+      ...Object.entries(LIST_PARAMETERS).map(([name, { description, schema }]) =>
+        ApiQuery({ name, required: false, description, schema }),
+      ),
+      ApiOkResponse({ type: ListTokensResponse }),
+      ...errors(400, 401, 503),
+    ),
+
+  retrieve: () =>
+    applyDecorators(
+      ApiOperation({ operationId: 'retrieveToken', summary: 'Retrieve a token with its output', description: 'Secret key only.' }),
+      ApiBearerAuth(SECRET_KEY_AUTH),
+      tokenIdParam,
+      ApiOkResponse({ type: WaitpointRetrievedTokenResponse }),
+      ...errors(401, 404, 503),
+    ),
+
+  complete: () =>
+    applyDecorators(
+      ApiOperation({
+        operationId: 'completeToken',
+        summary: 'Complete a token',
+        description:
+          'Secret key, or a public access token scoped to this token (CORS is open on this route). Body limit 3 MiB. ' +
+          'Completing a finished token also answers 200 and changes nothing.',
+      }),
+      ApiBearerAuth(SECRET_KEY_AUTH),
+      ApiBearerAuth(PUBLIC_ACCESS_TOKEN_AUTH),
+      tokenIdParam,
+      ApiBody({ type: CompleteTokenRequest, required: true }),
+      ApiOkResponse({ type: SuccessResponse }),
+      ...errors(400, 401, 403, 404, 413, 415, 503),
+    ),
+
+  cancel: () =>
+    applyDecorators(
+      ApiOperation({
+        operationId: 'cancelToken',
+        summary: 'Cancel a token (Waitpoints extension)',
+        description: 'Secret key only. Body optional, limit 10 KiB. Cancelling a cancelled token answers the same.',
+      }),
+      ApiBearerAuth(SECRET_KEY_AUTH),
+      tokenIdParam,
+      ApiBody({ type: CancelTokenRequest, required: false }),
+      ApiOkResponse({ type: CancelTokenResponse }),
+      ...errors(400, 401, 404, 409, 413, 415, 503),
+    ),
+
+  callback: () =>
+    applyDecorators(
+      ApiOperation({
+        operationId: 'completeTokenByCallback',
+        summary: 'Complete a token through its callback URL',
+        description:
+          'No Authorization: the hash (HMAC of the token id) is the credential. The whole body becomes the output; ' +
+          'an empty or non-JSON body is stored as {}. Body limit 3 MiB.',
+      }),
+      tokenIdParam,
+      ApiParam({ name: 'hash', description: 'The hex HMAC-SHA256 in the token\'s url', schema: { type: 'string' } }),
+      ApiBody({ required: false, description: 'Any JSON', schema: {} }),
+      ApiOkResponse({ type: SuccessResponse }),
+      ...errors(401, 404, 413, 415, 503),
+    ),
+};

@@ -1,0 +1,158 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { EventReplay, Snapshot } from './event-replay';
+import {
+  PROJECTION_TABLES,
+  cloneTables,
+  copyOwnerAndGrants,
+  createSecondaryIndexes,
+  definitionOf,
+  ident,
+  liveSchemaOf,
+  qualified,
+} from './projection-tables';
+
+export const REBUILD_SCHEMA = 'waitpoints_projection_rebuild';
+const RETIRED_SCHEMA = 'waitpoints_projection_retired';
+const REBUILD_LOCK = 'waitpoints:projections:rebuild';
+
+export interface RebuildOptions {
+  /** Unlocked catch-up rounds before the swap (each replays what was committed during the previous). */
+  maxCatchUpRounds?: number;
+  /** A catch-up this small is done under the lock, in the swap itself. */
+  swapWhenBehindBy?: number;
+  /** How long one attempt waits for the table locks before it lets the service's transactions through and retries. */
+  lockTimeoutMs?: number;
+  lockAttempts?: number;
+  log?: (message: string) => void;
+}
+
+export interface RebuildReport {
+  schema: string;
+  events: number;
+  catchUpRounds: number;
+  eventsReplayedUnderLock: number;
+  lockAttempts: number;
+  lockHeldMs: number;
+  durationMs: number;
+}
+
+/**
+ * Replays the whole event store into fresh copies of the read tables and swaps them in.
+ *
+ * Safe while token-services run: the replay reads a snapshot and writes into another schema in
+ * short transactions; a few catch-up rounds replay what was committed meanwhile; then one
+ * transaction locks the live tables (ACCESS EXCLUSIVE, in the order the projection writes
+ * them), replays the last events, and swaps the tables by moving them between schemas. Commands
+ * arriving during that short swap wait for the lock and then project into the new tables
+ * (PostgreSQL looks a table name up again after waiting for its lock). Only one rebuild runs at a
+ * time (advisory lock); the table grants and owner are carried over.
+ */
+export async function rebuildProjections(db: DataSource, options: RebuildOptions = {}): Promise<RebuildReport> {
+  const started = Date.now();
+  const log = options.log ?? (() => undefined);
+  const maxRounds = options.maxCatchUpRounds ?? 5;
+  const swapWhenBehindBy = options.swapWhenBehindBy ?? 1_000;
+  const lockTimeoutMs = options.lockTimeoutMs ?? 1_000;
+  const lockAttempts = options.lockAttempts ?? 30;
+
+  const guard = db.createQueryRunner();
+  await guard.connect();
+  try {
+    const [{ locked }]: { locked: boolean }[] = await guard.query(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [REBUILD_LOCK]);
+    if (!locked) throw new Error('another projections rebuild is running on this database; wait for it to finish');
+
+    const liveSchema = await liveSchemaOf(db.manager);
+    const definition = await definitionOf(db.manager, liveSchema);
+    await db.query(`DROP SCHEMA IF EXISTS ${ident(REBUILD_SCHEMA)} CASCADE`);
+    await db.query(`DROP SCHEMA IF EXISTS ${ident(RETIRED_SCHEMA)} CASCADE`);
+    await db.query(`CREATE SCHEMA ${ident(REBUILD_SCHEMA)}`);
+    await cloneTables(db.manager, liveSchema, REBUILD_SCHEMA);
+
+    const replay = new EventReplay(db, REBUILD_SCHEMA);
+    let snapshot = await Snapshot.take(db);
+    let lastSnapshotId: string;
+    let rounds = 0;
+    try {
+      const initial = await replay.replay(snapshot);
+      log(`replayed ${initial} events into ${REBUILD_SCHEMA}`);
+      await createSecondaryIndexes(db.manager, liveSchema, REBUILD_SCHEMA);
+      await copyOwnerAndGrants(db.manager, liveSchema, REBUILD_SCHEMA);
+      for (;;) {
+        const previous = snapshot;
+        snapshot = await Snapshot.take(db);
+        await previous.release();
+        const caughtUp = await replay.replay(snapshot, previous.id);
+        rounds++;
+        log(`catch-up round ${rounds}: ${caughtUp} events committed meanwhile`);
+        if (caughtUp <= swapWhenBehindBy || rounds >= maxRounds) break;
+      }
+    } finally {
+      lastSnapshotId = snapshot.id;
+      await snapshot.release();
+    }
+
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const swapped = await db.transaction((m) => swapIn(m, replay, liveSchema, definition, lastSnapshotId, lockTimeoutMs));
+        log(`swapped in after ${attempt} lock attempt(s); ${swapped.underLock} events replayed under the lock in ${swapped.lockHeldMs} ms`);
+        return {
+          schema: liveSchema,
+          events: replay.replayed,
+          catchUpRounds: rounds,
+          eventsReplayedUnderLock: swapped.underLock,
+          lockAttempts: attempt,
+          lockHeldMs: swapped.lockHeldMs,
+          durationMs: Date.now() - started,
+        };
+      } catch (error) {
+        // 55P03: lock_timeout. Busy tables (or a command holding one table while waiting for
+        // another): back off and let the service's transactions through.
+        if ((error as { code?: string }).code !== '55P03' || attempt >= lockAttempts) throw error;
+        log(`tables busy, retrying the swap (attempt ${attempt})`);
+        await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200));
+      }
+    }
+  } catch (error) {
+    await db.query(`DROP SCHEMA IF EXISTS ${ident(REBUILD_SCHEMA)} CASCADE`).catch(() => undefined);
+    throw error;
+  } finally {
+    await guard.query(`SELECT pg_advisory_unlock(hashtext($1))`, [REBUILD_LOCK]).catch(() => undefined);
+    await guard.release();
+  }
+}
+
+async function swapIn(
+  m: EntityManager,
+  replay: EventReplay,
+  liveSchema: string,
+  definition: string,
+  lastSnapshotId: string,
+  lockTimeoutMs: number,
+): Promise<{ underLock: number; lockHeldMs: number }> {
+  await m.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+  await m.query(
+    `LOCK TABLE ${PROJECTION_TABLES.map((table) => qualified(liveSchema, table)).join(', ')} IN ACCESS EXCLUSIVE MODE`,
+  );
+  const lockedAt = Date.now();
+  if ((await definitionOf(m, liveSchema)) !== definition) {
+    throw new Error('the read tables changed definition during the rebuild (a migration ran); run the rebuild again');
+  }
+  // Every command that projected has committed (we waited for its lock); every other one waits
+  // for ours. What the last round did not see is replayed here, in this transaction.
+  const underLock = await replay.replayWithin(m, lastSnapshotId);
+  await m.query(`CREATE SCHEMA ${ident(RETIRED_SCHEMA)}`);
+  for (const table of PROJECTION_TABLES) {
+    await m.query(`ALTER TABLE ${qualified(liveSchema, table)} SET SCHEMA ${ident(RETIRED_SCHEMA)}`);
+    await m.query(`ALTER TABLE ${qualified(REBUILD_SCHEMA, table)} SET SCHEMA ${ident(liveSchema)}`);
+  }
+  try {
+    for (const table of PROJECTION_TABLES) await m.query(`DROP TABLE ${qualified(RETIRED_SCHEMA, table)}`);
+  } catch (error) {
+    throw new Error(
+      `${(error as Error).message}: a view or other object depends on the read tables; drop it, rebuild, and create it again`,
+    );
+  }
+  await m.query(`DROP SCHEMA ${ident(RETIRED_SCHEMA)}`);
+  await m.query(`DROP SCHEMA ${ident(REBUILD_SCHEMA)}`);
+  return { underLock, lockHeldMs: Date.now() - lockedAt };
+}

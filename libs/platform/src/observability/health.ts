@@ -1,0 +1,73 @@
+import type { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import type { NatsConnection } from 'nats';
+import type { DataSource } from 'typeorm';
+
+/** One readiness check: resolves to terminus' up/down result, never throws. */
+export type ReadinessCheck = (indicators: HealthIndicatorService) => Promise<HealthIndicatorResult>;
+
+const CHECK_TIMEOUT_MS = 2_000;
+
+export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** PostgreSQL answers a query on the service's own pool. */
+export function databaseReachable(key: string, db: () => DataSource): ReadinessCheck {
+  return async (indicators) => {
+    const check = indicators.check(key);
+    try {
+      const source = db();
+      if (!source.isInitialized) return check.down({ message: 'the connection pool is not open' });
+      await withTimeout(source.query('SELECT 1'), CHECK_TIMEOUT_MS, 'PostgreSQL');
+      return check.up();
+    } catch (error) {
+      return check.down({ message: reason(error) });
+    }
+  };
+}
+
+/** Names of the migrations this build knows that the database has not recorded (read-only). */
+export async function pendingMigrations(source: DataSource): Promise<{ applied: number; pending: string[] }> {
+  const table = source.options.migrationsTableName ?? 'migrations';
+  const [{ exists }]: { exists: boolean }[] = await source.query(`SELECT to_regclass($1) IS NOT NULL AS exists`, [table]);
+  const rows: { name: string }[] = exists ? await source.query(`SELECT name FROM "${table.replace(/"/g, '""')}"`) : [];
+  const applied = new Set(rows.map((row) => row.name));
+  const pending = source.migrations.map((m) => m.name ?? m.constructor.name).filter((name) => !applied.has(name));
+  return { applied: applied.size, pending };
+}
+
+/** Every migration this build knows is recorded in the service's migrations table. */
+export function migrationsApplied(key: string, db: () => DataSource): ReadinessCheck {
+  return async (indicators) => {
+    const check = indicators.check(key);
+    try {
+      const { applied, pending } = await withTimeout(pendingMigrations(db()), CHECK_TIMEOUT_MS, 'PostgreSQL');
+      return pending.length === 0
+        ? check.up({ applied })
+        : check.down({ message: `${pending.length} migration(s) not applied`, pending });
+    } catch (error) {
+      return check.down({ message: reason(error) });
+    }
+  };
+}
+
+/** The NATS connection is open and the server answers a round trip (PING/PONG). */
+export function natsReachable(key: string, connection: () => NatsConnection | undefined | Promise<NatsConnection | undefined>): ReadinessCheck {
+  return async (indicators) => {
+    const check = indicators.check(key);
+    try {
+      const nc = await withTimeout(Promise.resolve(connection()), CHECK_TIMEOUT_MS, 'NATS');
+      if (!nc || nc.isClosed()) return check.down({ message: 'not connected' });
+      await withTimeout(nc.flush(), CHECK_TIMEOUT_MS, 'NATS');
+      return check.up({ server: nc.getServer() });
+    } catch (error) {
+      return check.down({ message: reason(error) });
+    }
+  };
+}

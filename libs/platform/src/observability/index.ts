@@ -1,0 +1,6 @@
+export * from './settings';
+export * from './logging';
+export * from './health';
+export * from './metrics';
+export * from './ops.controller';
+export * from './nats-handler.interceptor';
