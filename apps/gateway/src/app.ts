@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import cors from 'cors';
 import { GatewayConfig } from './config';
+import { registerDashboardHttp } from './dashboard/dashboard-http';
 import { GatewayModule } from './gateway.module';
 import { jsonBody, KiB, MiB } from './http/body-parsers';
 import { correlationIdMiddleware } from './http/correlation-id';
@@ -36,6 +37,7 @@ export async function createGateway(config: GatewayConfig): Promise<INestApplica
   app.disable('x-powered-by');
   app.use(correlationIdMiddleware);
   registerBodyParsers(app);
+  registerDashboardHttp(app.getHttpAdapter().getInstance());
   app.useGlobalFilters(new JsonErrorFilter());
   app.enableShutdownHooks();
   await app.listen(config.port, config.host);
@@ -44,6 +46,7 @@ export async function createGateway(config: GatewayConfig): Promise<INestApplica
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.log(`REST API listening on http://localhost:${port}${TOKENS} (callback URLs use ${config.publicUrl})`);
+  logger.log(`Dashboard: ${config.publicUrl}/dashboard (sign in with an API key)`);
   if (config.usingDevKey) {
     const [key] = [...config.apiKeys.keys()];
     logger.log(`Development mode: use the API key "${key}" (environment "dev"); set API_KEYS for real keys`);

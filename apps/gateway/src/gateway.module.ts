@@ -5,6 +5,7 @@ import { SecretKeyGuard, SecretKeyOrPublicTokenGuard } from './auth/auth.guards'
 import { CallbackSignature } from './auth/callback-signature';
 import { PublicAccessTokens } from './auth/public-access-token';
 import { GatewayConfig } from './config';
+import { dashboardControllers, dashboardProviders } from './dashboard/dashboard.providers';
 import { TokenLinks } from './tokens/token-links';
 import { TokensController } from './tokens/tokens.controller';
 import {
@@ -23,7 +24,7 @@ export class GatewayModule {
     const callbackSignature = new CallbackSignature(config.signingSecrets);
     return {
       module: GatewayModule,
-      controllers: [TokensController],
+      controllers: [TokensController, ...dashboardControllers],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: ApiKeyRegistry, useValue: apiKeys },
@@ -49,6 +50,7 @@ export class GatewayModule {
         TokenServiceClient,
         SecretKeyGuard,
         SecretKeyOrPublicTokenGuard,
+        ...dashboardProviders(config, apiKeys),
       ],
     };
   }
