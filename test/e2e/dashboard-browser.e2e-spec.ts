@@ -174,7 +174,7 @@ describe('the dashboard in a browser', () => {
     await seeText(dialog, `Complete ${seeded.vip} with this payload?`);
     await seeText(page.locator('#confirm-preview'), '"approved": true');
     await page.screenshot({ path: screenshotPath('05-confirm-complete'), fullPage: true });
-    await page.locator('#confirm-ok').click();
+    await page.locator('#confirm-dialog').getByRole('button', { name: 'Complete', exact: true }).click();
 
     await seeText(page.getByTestId('flash'), /Token completed\./);
     await seeText(page.getByTestId('fields'), 'Completed');
@@ -212,7 +212,7 @@ describe('the dashboard in a browser', () => {
     await page.goto(`${system.baseUrl}/dashboard/tokens/${seeded.plain}`);
     await page.getByRole('button', { name: 'Time out now…' }).click();
     await seeText(page.locator('#confirm-dialog'), 'before its deadline');
-    await page.locator('#confirm-ok').click();
+    await page.locator('#confirm-dialog').getByRole('button', { name: 'Time out now', exact: true }).click();
     await seeText(page.getByTestId('flash'), /Token timed out now\./);
     const events = page.locator('[data-testid="timeline"] > li');
     await seeText(events.nth(1), 'Timed out');
@@ -230,7 +230,7 @@ describe('the dashboard in a browser', () => {
     expect((await api('GET', `/${id}`)).status).toBe('WAITING');
 
     await page.getByRole('button', { name: 'Cancel token…' }).click();
-    await page.locator('#confirm-ok').click();
+    await page.locator('#confirm-dialog').getByRole('button', { name: 'Cancel token', exact: true }).click();
     await seeText(page.getByTestId('flash'), /Token cancelled\./);
     await seeText(page.locator('[data-testid="timeline"] > li').nth(1), 'customer withdrew');
   });

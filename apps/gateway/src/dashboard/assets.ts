@@ -78,10 +78,12 @@ button, .button { font: inherit; font-weight: 600; padding: .45rem .9rem; border
 .disabled { opacity: .45; cursor: default; }
 .stack { display: flex; flex-direction: column; gap: .6rem; }
 .filters { display: flex; flex-wrap: wrap; gap: .75rem 1rem; align-items: flex-end; }
-.filters fieldset { border: 0; padding: 0; margin: 0; display: flex; gap: .75rem; align-items: center; }
+.filters fieldset { border: 0; padding: 0; margin: 0; display: flex; flex-wrap: wrap; gap: .35rem .75rem; align-items: center; }
 .filters legend { font-weight: 550; font-size: .88rem; padding: 0; margin-bottom: .25rem; float: left; width: 100%; }
-.check { flex-direction: row; align-items: center; font-weight: 400; gap: .3rem; }
-.filters input[type=text] { width: 11rem; }
+.filters fieldset .check { padding: .45rem 0; }
+.check { flex-direction: row; align-items: center; font-weight: 400; gap: .3rem; white-space: nowrap; }
+.filters input[type=text] { width: 10rem; }
+.filters input[type=datetime-local] { width: 13.5rem; }
 .filter-buttons { display: flex; gap: .5rem; }
 .table-card { padding: 0; overflow-x: auto; }
 table.tokens { width: 100%; border-collapse: collapse; }
@@ -263,6 +265,7 @@ export const DASHBOARD_JS = String.raw`
     if (!validateJsonField(form)) { form.elements[form.getAttribute('data-json-field')].focus(); return; }
     var preview = document.getElementById('confirm-preview');
     document.getElementById('confirm-message').textContent = form.getAttribute('data-confirm');
+    document.getElementById('confirm-ok').textContent = form.getAttribute('data-confirm-label') || 'Confirm';
     var jsonName = form.getAttribute('data-json-field');
     if (jsonName) {
       var pretty = JSON.stringify(JSON.parse(form.elements[jsonName].value), null, 2);

@@ -49,7 +49,7 @@ ${options.body}
   <form method="dialog">
     <h2 id="confirm-title">Are you sure?</h2>
     <p id="confirm-message"></p>
-    <pre id="confirm-preview" hidden></pre>
+    <pre id="confirm-preview" class="json" hidden></pre>
     <div class="buttons">
       <button value="cancel" class="secondary">Go back</button>
       <button value="confirm" id="confirm-ok" class="primary">Confirm</button>

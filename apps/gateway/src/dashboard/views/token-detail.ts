@@ -152,7 +152,8 @@ function actionsPanel(session: DashboardSession, model: TokenDetailModel): SafeH
 <section class="card actions" aria-labelledby="actions" data-while-waiting ${model.token.status === 'WAITING' ? '' : html`hidden`}>
   <h2 id="actions">Actions</h2>
   <form method="post" action="${DASHBOARD}/tokens/${id}/complete" class="stack" data-testid="complete-form"
-    data-confirm="Complete ${id} with this payload? Waiters resume with it as the output." data-json-field="data">
+    data-confirm="Complete ${id} with this payload? Waiters resume with it as the output." data-confirm-label="Complete"
+    data-json-field="data">
     ${csrf}
     <label for="complete-data">Complete with a JSON payload</label>
     <textarea id="complete-data" name="data" rows="6" class="mono" spellcheck="false" required
@@ -162,12 +163,12 @@ function actionsPanel(session: DashboardSession, model: TokenDetailModel): SafeH
   </form>
   <div class="danger-zone">
     <form method="post" action="${DASHBOARD}/tokens/${id}/timeout" data-testid="timeout-form"
-      data-confirm="Time out ${id} now, before its deadline? Waiters receive a timeout error.">
+      data-confirm="Time out ${id} now, before its deadline? Waiters receive a timeout error." data-confirm-label="Time out now">
       ${csrf}
       <button type="submit" class="warn">Time out now…</button>
     </form>
     <form method="post" action="${DASHBOARD}/tokens/${id}/cancel" class="inline-form" data-testid="cancel-form"
-      data-confirm="Cancel ${id}? Waiters receive a cancellation error.">
+      data-confirm="Cancel ${id}? Waiters receive a cancellation error." data-confirm-label="Cancel token">
       ${csrf}
       <input type="text" name="reason" maxlength="1000" placeholder="Reason (optional)" aria-label="Cancellation reason">
       <button type="submit" class="danger">Cancel token…</button>
