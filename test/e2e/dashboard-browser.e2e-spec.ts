@@ -155,6 +155,13 @@ describe('the dashboard in a browser', () => {
     await seeText(page.locator('[data-testid="timeline"] > li').first(), 'Created');
     await seeText(page.locator('[data-testid="timeline"] > li').first(), 'by api_key:dev');
     await page.screenshot({ path: screenshotPath('04-token-waiting'), fullPage: true });
+
+    // Live refreshes leave what did not change alone: a payload folded away stays folded.
+    const payload = page.locator('[data-testid="timeline"] > li details').first();
+    await payload.locator('summary').click();
+    expect(await payload.getAttribute('open')).toBeNull();
+    await page.waitForTimeout(4_500);
+    expect(await payload.getAttribute('open')).toBeNull();
   });
 
   it('validates the JSON payload in the browser before anything is sent', async () => {

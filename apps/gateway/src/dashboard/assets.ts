@@ -154,7 +154,9 @@ export const DASHBOARD_JS = String.raw`
 
   var main = document.querySelector('main[data-live-src]');
   var liveStatus = document.getElementById('live-status');
-  var lastFragment = null;
+  // Last HTML swapped into each part: a part is replaced only when it changed, so an
+  // unchanged part keeps its state (an expanded payload, a scroll position).
+  var lastParts = {};
   var inFlight = false;
 
   function setLive(state, text) {
@@ -178,8 +180,6 @@ export const DASHBOARD_JS = String.raw`
     }).then(function (text) {
       if (text === null) { return; }
       setLive('', 'Live · ' + new Date().toISOString().slice(11, 19) + ' UTC');
-      if (text === lastFragment) { return; }
-      lastFragment = text;
       swapParts(text);
     }).catch(function () {
       setLive('offline', 'Not updating: the gateway did not answer');
@@ -193,7 +193,9 @@ export const DASHBOARD_JS = String.raw`
     for (var i = 0; i < parts.length; i++) {
       var name = parts[i].getAttribute('data-part');
       var target = document.querySelector('[data-part="' + name + '"]');
-      if (target) { target.replaceChildren(parts[i].content.cloneNode(true)); }
+      if (!target || lastParts[name] === parts[i].innerHTML) { continue; }
+      lastParts[name] = parts[i].innerHTML;
+      target.replaceChildren(parts[i].content.cloneNode(true));
     }
     applyTokenStatus();
     document.dispatchEvent(new CustomEvent('dashboard:updated'));

@@ -32,6 +32,8 @@ ${model.notice ? flash(model.notice.kind, model.notice.message) : ''}
 <div class="detail-grid">
   <div class="detail-main">
     <div data-part="details">${detailsPart(model)}</div>
+    ${callbackCard(model.callbackUrl)}
+    <div data-part="output">${outputPart(model.token)}</div>
     ${actionsPanel(session, model)}
   </div>
   <aside class="detail-side">
@@ -42,7 +44,12 @@ ${model.notice ? flash(model.notice.kind, model.notice.message) : ''}
 }
 
 export function tokenDetailFragment(model: TokenDetailModel): string {
-  return fragment({ status: statusPart(model.token), details: detailsPart(model), timeline: timelinePart(model.events) });
+  return fragment({
+    status: statusPart(model.token),
+    details: detailsPart(model),
+    output: outputPart(model.token),
+    timeline: timelinePart(model.events),
+  });
 }
 
 function statusPart(token: TokenView): SafeHtml {
@@ -71,14 +78,25 @@ function detailsPart(model: TokenDetailModel): SafeHtml {
     ${token.idempotencyKeyExpiresAt ? row('Key reserved until', timeTag(token.idempotencyKeyExpiresAt)) : ''}
     ${row('Version', String(token.version))}
   </dl>
+</section>`;
+}
+
+/** Outside the live parts: a refresh must not reset the copy button or a selection in the field. */
+function callbackCard(callbackUrl: string): SafeHtml {
+  return html`
+<section class="card">
   <div class="copy-field">
     <label for="callback-url">Callback URL <span class="muted small">(POST any JSON to it to complete the token; no API key needed)</span></label>
     <div class="copy-row">
-      <input id="callback-url" type="text" readonly value="${model.callbackUrl}" class="mono" data-testid="callback-url">
+      <input id="callback-url" type="text" readonly value="${callbackUrl}" class="mono" data-testid="callback-url">
       <button type="button" class="secondary" data-copy="#callback-url">Copy</button>
     </div>
   </div>
-</section>
+</section>`;
+}
+
+function outputPart(token: TokenView): SafeHtml {
+  return html`
 <section class="card" aria-labelledby="output">
   <h2 id="output">Output ${token.outputIsError ? html`<span class="badge badge-error">error</span>` : ''}</h2>
   ${outputBlock(token)}
