@@ -20,6 +20,7 @@ h1 { font-size: 1.5rem; margin: 0; }
 h2 { font-size: 1rem; margin: 0 0 .75rem; }
 .muted { color: var(--muted); }
 .small { font-size: .85rem; }
+label .muted { font-weight: 400; }
 .mono { font-family: var(--mono); font-size: .92em; }
 .top { display: flex; align-items: center; gap: 2rem; padding: .75rem 1.5rem; background: #111827; color: #e5e7eb; }
 .top a { color: #e5e7eb; }

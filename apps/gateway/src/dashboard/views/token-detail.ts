@@ -32,9 +32,9 @@ ${model.notice ? flash(model.notice.kind, model.notice.message) : ''}
 <div class="detail-grid">
   <div class="detail-main">
     <div data-part="details">${detailsPart(model)}</div>
-    ${callbackCard(model.callbackUrl)}
-    <div data-part="output">${outputPart(model.token)}</div>
     ${actionsPanel(session, model)}
+    <div data-part="output">${outputPart(model.token)}</div>
+    ${callbackCard(model.callbackUrl)}
   </div>
   <aside class="detail-side">
     <div data-part="timeline">${timelinePart(model.events)}</div>
