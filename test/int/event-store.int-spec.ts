@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { TokenEvent } from '@waitpoints/contracts';
 import { openDatabase } from '../../apps/token-service/src/event-store/database';
 import { ConcurrencyError, EventStore } from '../../apps/token-service/src/event-store/event-store';
+import { tokenServiceMigrations } from '../../apps/token-service/src/migrations';
 import { dropDatabase, requirePostgres, testDatabaseUrl, uniqueRunName } from '../support/services';
 
 const metadata = { correlationId: 'corr-1', actor: { type: 'api_key' as const, id: 'dev' } };
@@ -33,9 +34,10 @@ describe('event store on PostgreSQL', () => {
 
   it('creates the database and runs migrations once, even when opened again', async () => {
     const again = await openDatabase({ url: databaseUrl, poolSize: 2 });
-    const migrations = await again.query(`SELECT name FROM typeorm_migrations`);
+    const migrations: { name: string }[] = await again.query(`SELECT name FROM typeorm_migrations ORDER BY id`);
     await again.destroy();
-    expect(migrations).toHaveLength(1);
+    // Each migration recorded exactly once.
+    expect(migrations.map((m) => m.name)).toEqual(tokenServiceMigrations.map((migration) => new migration().name));
   });
 
   it('appends events with consecutive versions and metadata, and reads them back in order', async () => {

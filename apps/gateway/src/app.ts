@@ -6,6 +6,7 @@ import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { createServiceLogger, resolveLogLevel } from '@waitpoints/platform';
 import { GatewayConfig } from './config';
+import { registerDashboardHttp } from './dashboard/dashboard-http';
 import { GatewayModule } from './gateway.module';
 import { jsonBody, KiB, MiB } from './http/body-parsers';
 import { correlationIdMiddleware } from './http/correlation-id';
@@ -53,6 +54,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   app.use(requestLogging(logger));
   app.use(requestMetrics(metrics));
   registerBodyParsers(app);
+  registerDashboardHttp(app.getHttpAdapter().getInstance());
   app.useGlobalFilters(new JsonErrorFilter());
   app.useGlobalInterceptors(new CorrelationInterceptor(logger));
   setUpApiDocs(app, config);
@@ -63,6 +65,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   startup.log(`REST API listening on http://localhost:${port}${TOKENS} (callback URLs use ${config.publicUrl})`);
+  startup.log(`Dashboard: ${config.publicUrl}/dashboard (sign in with an API key)`);
   startup.log(`API description on http://localhost:${port}/docs; metrics, health and readiness on /metrics, /health, /ready`);
   if (config.usingDevKey) {
     const [key] = [...config.apiKeys.keys()];

@@ -11,6 +11,7 @@ import { SecretKeyGuard, SecretKeyOrPublicTokenGuard } from './auth/auth.guards'
 import { CallbackSignature } from './auth/callback-signature';
 import { PublicAccessTokens } from './auth/public-access-token';
 import { GatewayConfig } from './config';
+import { dashboardControllers, dashboardProviders } from './dashboard/dashboard.providers';
 import { GatewayMetrics } from './ops/gateway-metrics';
 import { TokenLinks } from './tokens/token-links';
 import { TokensController } from './tokens/tokens.controller';
@@ -36,7 +37,7 @@ export class GatewayModule {
         LoggerModule.forRoot({ pinoHttp: { logger }, useExisting: true }),
         TerminusModule.forRoot({ errorLogStyle: 'json' }),
       ],
-      controllers: [TokensController, OpsController],
+      controllers: [TokensController, OpsController, ...dashboardControllers],
       providers: [
         { provide: GatewayMetrics, useValue: metrics },
         {
@@ -72,6 +73,7 @@ export class GatewayModule {
         TokenServiceClient,
         SecretKeyGuard,
         SecretKeyOrPublicTokenGuard,
+        ...dashboardProviders(config, apiKeys),
       ],
     };
   }

@@ -30,6 +30,7 @@ import { TokenMessagesController } from './messaging/token-messages.controller';
 import { JetStreamPublisher } from './outbox/jetstream-publisher';
 import { OutboxRelay } from './outbox/outbox-relay';
 import { TokenProjection } from './projections/token-projection';
+import { TokenInsights } from './projections/token-insights';
 import { TokenQueries } from './projections/token-queries';
 import { TokenReadService } from './projections/token-read.service';
 import { TokenServiceMetrics } from './ops/token-service-metrics';
@@ -145,6 +146,7 @@ export class TokenServiceModule {
         },
         TokenCommandHandler,
         TokenReadService,
+        TokenInsights,
         TokenServiceLifecycle,
       ],
       exports: [TokenCommandHandler, TokenReadService, OutboxRelay, DataSource, TokenServiceMetrics],

@@ -1,10 +1,11 @@
 import type { CompletionChannel, TokenStatus, TokenView } from './token';
 import type { TimeoutSpec } from './duration';
 import type { RpcReply } from './rpc';
+import type { EventEnvelope } from './events';
 
 /** Who asked for a change; stored in every event's metadata. */
 export interface Actor {
-  type: 'api_key' | 'public_token' | 'callback' | 'scheduler' | 'operator';
+  type: 'api_key' | 'public_token' | 'callback' | 'scheduler' | 'operator' | 'dashboard';
   /** Environment of the key, or the service that acted. Never a secret. */
   id?: string;
 }
@@ -117,4 +118,36 @@ export interface ListTokensResult {
   tokens: TokenView[];
   next?: string;
   previous?: string;
+}
+
+export interface TokenHistoryQuery {
+  environment: string;
+  tokenId: string;
+}
+
+/** A stored event as the timeline shows it; a large output is cut to a preview. */
+export type TokenHistoryEvent = EventEnvelope & {
+  /** Set when `data.output` was cut: the full output's length in characters (read it with qry.token.get). */
+  outputTruncatedFromChars?: number;
+};
+
+export interface TokenHistoryResult {
+  tokenId: string;
+  /** Oldest first. */
+  events: TokenHistoryEvent[];
+}
+
+export interface TokenStatsQuery {
+  environment: string;
+}
+
+export interface TokenStatsResult {
+  /** The token-service's time the counts were taken at (ISO). */
+  at: string;
+  /** Every status, zero included. */
+  byStatus: Record<TokenStatus, number>;
+  /** Creation time of the oldest WAITING token (ISO); absent when none waits. */
+  oldestWaitingCreatedAt?: string;
+  /** Over the hour before `at`. */
+  lastHour: { created: number; completed: number; timedOut: number; cancelled: number };
 }

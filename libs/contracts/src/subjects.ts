@@ -5,7 +5,10 @@
  *
  * Request/reply (core NATS, queue group `token-service`):
  *   <prefix>.cmd.token.create | complete | cancel | timeout | timeout-batch
- *   <prefix>.qry.token.get | list | output-chunk
+ *   <prefix>.qry.token.get | list | output-chunk | history | stats
+ *
+ * Request/reply, queue group `scheduler`:
+ *   <prefix>.qry.scheduler.metrics
  *
  * Domain events (JetStream stream `<PREFIX>_EVENTS`, one message per stored event):
  *   <prefix>.evt.token.<kind>.<environment>.<tokenId>
@@ -32,6 +35,15 @@ export const TokenQuerySubjects = {
   list: 'qry.token.list',
   /** A slice of a large output, for outputs too big for one reply (see TokenView.outputChars). */
   outputChunk: 'qry.token.output-chunk',
+  /** Every stored event of one token, oldest first (the dashboard's timeline). */
+  history: 'qry.token.history',
+  /** Counts over the read tables for one environment (the dashboard's overview). */
+  stats: 'qry.token.stats',
+} as const;
+
+export const SchedulerQuerySubjects = {
+  /** One scheduler instance's metrics in Prometheus text format (RpcReply<string>). */
+  metrics: 'qry.scheduler.metrics',
 } as const;
 
 export type TokenEventKind = 'created' | 'completed' | 'timed_out' | 'cancelled';

@@ -8,7 +8,7 @@ export function isTokenStatus(value: string): value is TokenStatus {
 }
 
 /** How a completion reached us. Stored on the event so ops can tell who finished a token. */
-export type CompletionChannel = 'api' | 'public_token' | 'callback';
+export type CompletionChannel = 'api' | 'public_token' | 'callback' | 'dashboard';
 
 export const TOKEN_ID_PREFIX = 'waitpoint_';
 

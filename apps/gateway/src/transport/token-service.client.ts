@@ -12,8 +12,13 @@ import {
   ListTokensResult,
   OutputChunkResult,
   RpcReply,
+  TimeoutTokenCommand,
   TokenCommandSubjects,
+  TokenHistoryQuery,
+  TokenHistoryResult,
   TokenQuerySubjects,
+  TokenStatsQuery,
+  TokenStatsResult,
   TokenTransitionResult,
   TokenView,
 } from '@waitpoints/contracts';
@@ -45,6 +50,9 @@ export class TokenServiceClient implements OnApplicationShutdown {
   createToken = (command: CreateTokenCommand) => this.request<CreateTokenResult>(TokenCommandSubjects.create, command);
   cancelToken = (command: CancelTokenCommand) => this.request<TokenTransitionResult>(TokenCommandSubjects.cancel, command);
   listTokens = (query: ListTokensQuery) => this.request<ListTokensResult>(TokenQuerySubjects.list, query);
+  timeoutToken = (command: TimeoutTokenCommand) => this.request<TokenTransitionResult>(TokenCommandSubjects.timeout, command);
+  tokenHistory = (query: TokenHistoryQuery) => this.request<TokenHistoryResult>(TokenQuerySubjects.history, query);
+  tokenStats = (query: TokenStatsQuery) => this.request<TokenStatsResult>(TokenQuerySubjects.stats, query);
 
   async completeToken(command: CompleteTokenCommand): Promise<TokenTransitionResult> {
     if (!needsOffload(command.output)) return this.request(TokenCommandSubjects.complete, command);

@@ -1,13 +1,10 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
-import { RpcReply, rpcOk } from '@waitpoints/contracts';
+import { RpcReply, SchedulerQuerySubjects, rpcOk } from '@waitpoints/contracts';
 import { SchedulerMetrics } from '../metrics';
 
 /** Subjects the scheduler answers (queue group `scheduler`: one instance answers each request). */
-export const SchedulerQuerySubjects = {
-  /** This instance's metrics in Prometheus text format (the ops endpoint can relay them). */
-  metrics: 'qry.scheduler.metrics',
-} as const;
+export { SchedulerQuerySubjects };
 
 @Controller()
 export class SchedulerMessagesController {

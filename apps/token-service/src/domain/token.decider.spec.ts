@@ -166,6 +166,62 @@ describe('token decider', () => {
       expect(event).toMatchObject({ type: 'TokenTimedOut', data: { forced: true } });
     });
 
+    describe('forced ("time out now" from the dashboard)', () => {
+      const forceOut = (now: Date, environment?: string): TokenCommand => ({
+        type: 'TimeOutToken',
+        tokenId,
+        environment,
+        force: true,
+        now,
+      });
+
+      it('records when it was forced, the deadline it pre-empted, and that it was forced', () => {
+        given(created).when(forceOut(at(30_000), 'dev')).then([
+          {
+            type: 'TokenTimedOut',
+            data: {
+              tokenId,
+              environment: 'dev',
+              timeoutAt: at(600_000).toISOString(),
+              timedOutAt: at(30_000).toISOString(),
+              output: JSON.stringify({
+                code: 'TRIGGER_WAITPOINT_TIMEOUT',
+                message: `Waitpoint timed out at ${at(30_000).toISOString()}`,
+              }),
+              forced: true,
+            },
+          },
+        ]);
+      });
+
+      it('still needs a waiting token: a completed one keeps its single terminal event', () => {
+        given(created, completed).when(forceOut(at(30_000), 'dev')).then([]);
+      });
+
+      it('is a no-op on a token that already timed out', () => {
+        given(created, timedOutEvent).when(forceOut(at(700_000), 'dev')).then([]);
+      });
+
+      it('is a no-op on a cancelled token', () => {
+        const cancelledEvent = decide(cancel(), [created].reduce(evolve, initialState))[0];
+        given(created, cancelledEvent).when(forceOut(at(30_000), 'dev')).then([]);
+      });
+
+      it("does not find another environment's token", () => {
+        given(created).when(forceOut(at(30_000), 'prod')).thenFails(ErrorCode.TokenNotFound);
+      });
+
+      it('leaves nothing for the scheduler when the deadline later arrives', () => {
+        const [forced] = decide(forceOut(at(30_000), 'dev'), [created].reduce(evolve, initialState));
+        given(created, forced).when(timeOut(at(600_000))).then([]);
+      });
+
+      it('makes a later completion a no-op: the forced timeout was the first writer', () => {
+        const [forced] = decide(forceOut(at(30_000), 'dev'), [created].reduce(evolve, initialState));
+        given(created, forced).when(complete({ now: at(31_000) })).then([]);
+      });
+    });
+
     it('is a no-op once the token was completed: exactly one terminal event', () => {
       given(created, completed).when(timeOut(at(600_000))).then([]);
     });

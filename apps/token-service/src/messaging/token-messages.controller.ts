@@ -13,12 +13,15 @@ import {
   TimeoutTokensCommand,
   TimeoutTokensResult,
   TokenCommandSubjects,
+  TokenHistoryQuery,
   TokenQuerySubjects,
+  TokenStatsQuery,
   WaitpointError,
   rpcError,
   rpcOk,
 } from '@waitpoints/contracts';
 import { TokenCommandHandler } from '../commands/token-command-handler';
+import { TokenInsights } from '../projections/token-insights';
 import { TokenReadService } from '../projections/token-read.service';
 
 /** NATS adapter: message in → command/query → reply envelope out. No decisions here. */
@@ -29,6 +32,7 @@ export class TokenMessagesController {
   constructor(
     private readonly commands: TokenCommandHandler,
     private readonly reads: TokenReadService,
+    private readonly insights: TokenInsights,
   ) {}
 
   @MessagePattern(TokenCommandSubjects.create)
@@ -69,6 +73,16 @@ export class TokenMessagesController {
   @MessagePattern(TokenQuerySubjects.list)
   list(@Payload() query: ListTokensQuery) {
     return this.reply(() => this.reads.list(query));
+  }
+
+  @MessagePattern(TokenQuerySubjects.history)
+  history(@Payload() query: TokenHistoryQuery) {
+    return this.reply(() => this.insights.history(query));
+  }
+
+  @MessagePattern(TokenQuerySubjects.stats)
+  stats(@Payload() query: TokenStatsQuery) {
+    return this.reply(() => this.insights.stats(query));
   }
 
   private async reply<T>(work: () => Promise<T>): Promise<RpcReply<T>> {
