@@ -17,6 +17,8 @@ export interface GatewayConfig {
   /** First secret signs callback URLs and public access tokens; the rest still verify. */
   signingSecrets: string[];
   nats: NatsConfig;
+  /** Interval of the comment line that keeps idle event streams open through proxies. */
+  realtimeHeartbeatMs: number;
 }
 
 const MIN_KEY_LENGTH = 16;
@@ -76,6 +78,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     usingDevKey: !rawKeys && !production,
     signingSecrets,
     nats: readNatsConfig(read),
+    realtimeHeartbeatMs: read.integer('REALTIME_HEARTBEAT_MS', 15_000, 100, 300_000),
   };
   read.done();
   return config;

@@ -1,10 +1,14 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { BeforeApplicationShutdown, DynamicModule, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { PrefixedNatsClient } from '@waitpoints/contracts/nats/prefixed-transport';
 import { ApiKeyRegistry } from './auth/api-keys';
 import { SecretKeyGuard, SecretKeyOrPublicTokenGuard } from './auth/auth.guards';
 import { CallbackSignature } from './auth/callback-signature';
 import { PublicAccessTokens } from './auth/public-access-token';
 import { GatewayConfig } from './config';
+import { SseConnections } from './realtime/sse';
+import { TokenEventFeed } from './realtime/token-event-feed';
+import { TokenEventsController } from './realtime/token-events.controller';
+import { TokenReaderGuard } from './realtime/token-reader.guard';
 import { TokenLinks } from './tokens/token-links';
 import { TokensController } from './tokens/tokens.controller';
 import {
@@ -16,6 +20,24 @@ import {
 
 export const GATEWAY_CONFIG = Symbol('GatewayConfig');
 
+/** Follows JetStream from the start; at shutdown ends the event streams first, or the HTTP server would wait on them. */
+@Injectable()
+class RealtimeLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  constructor(
+    private readonly feed: TokenEventFeed,
+    private readonly connections: SseConnections,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.feed.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.connections.closeAll();
+    await this.feed.stop();
+  }
+}
+
 @Module({})
 export class GatewayModule {
   static register(config: GatewayConfig): DynamicModule {
@@ -23,7 +45,7 @@ export class GatewayModule {
     const callbackSignature = new CallbackSignature(config.signingSecrets);
     return {
       module: GatewayModule,
-      controllers: [TokensController],
+      controllers: [TokensController, TokenEventsController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: ApiKeyRegistry, useValue: apiKeys },
@@ -49,6 +71,13 @@ export class GatewayModule {
         TokenServiceClient,
         SecretKeyGuard,
         SecretKeyOrPublicTokenGuard,
+        {
+          provide: TokenEventFeed,
+          useValue: new TokenEventFeed({ servers: config.nats.servers, subjectPrefix: config.nats.subjectPrefix }),
+        },
+        { provide: SseConnections, useValue: new SseConnections(config.realtimeHeartbeatMs) },
+        TokenReaderGuard,
+        RealtimeLifecycle,
       ],
     };
   }
