@@ -121,16 +121,25 @@ export class TokenEventFeed {
   }
 
   private async run(): Promise<void> {
-    try {
-      this.connection = await connect({
-        servers: this.options.servers,
-        name: this.options.connectionName ?? 'waitpoints-gateway-events',
-        maxReconnectAttempts: -1,
-        waitOnFirstConnect: true,
-      });
-    } catch (error) {
-      this.logger.error(`cannot connect to NATS for token events: ${(error as Error).message}`);
-      return;
+    // Our own retry loop rather than waitOnFirstConnect, so stop() is never stuck behind it.
+    let reported = false;
+    while (this.running && !this.connection) {
+      try {
+        const connection = await connect({
+          servers: this.options.servers,
+          name: this.options.connectionName ?? 'waitpoints-gateway-events',
+          maxReconnectAttempts: -1,
+        });
+        if (!this.running) {
+          await connection.close().catch(() => undefined);
+          return;
+        }
+        this.connection = connection;
+      } catch (error) {
+        if (!reported) this.logger.warn(`cannot reach NATS for token events, retrying: ${(error as Error).message}`);
+        reported = true;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
     }
     let warned = false;
     while (this.running) {
