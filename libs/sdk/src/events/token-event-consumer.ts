@@ -164,7 +164,9 @@ async function ensureDurable(connection: NatsConnection, settings: Settings, dur
   const tuning: Partial<ConsumerConfig> = {
     ack_wait: nanos(settings.ackWaitMs),
     max_deliver: settings.maxDeliver,
-    max_ack_pending: Math.max(settings.concurrency, 1),
+    // Room for events a stopped or crashed instance still holds until their ack_wait ends,
+    // so they never block the instances that carry on.
+    max_ack_pending: Math.max(settings.concurrency, 1000),
   };
   let existing;
   try {
@@ -206,6 +208,9 @@ class RunningConsumer implements TokenEventConsumer {
     private readonly largeOutputs: Promise<LargeOutputStore> | undefined,
   ) {
     this.loop = this.run();
+    // A connection closed under us (or by a shared owner) ends the consumption too;
+    // otherwise nats.js keeps its heartbeat monitor running against a dead connection.
+    void connection.closed().then(() => this.messages.stop());
   }
 
   get durableName(): string {
@@ -226,7 +231,10 @@ class RunningConsumer implements TokenEventConsumer {
 
   private async run(): Promise<void> {
     for await (const message of this.messages) {
-      if (this.stopping) break; // not acknowledged: JetStream hands it out again
+      if (this.stopping) {
+        message.nak(); // received but not handled: back to JetStream for the next instance, now
+        continue;
+      }
       const work = this.handle(message).finally(() => this.inFlight.delete(work));
       this.inFlight.add(work);
       if (this.inFlight.size >= this.settings.concurrency) await Promise.race(this.inFlight);
