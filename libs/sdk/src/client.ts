@@ -134,7 +134,7 @@ export class WaitpointsClient {
     // One signal for the whole group: the first failure (or the first finish, for `any`) stops the others.
     const group = new AbortController();
     const signal = limit.signal ? AbortSignal.any([limit.signal, group.signal]) : group.signal;
-    const waits = ids.map((id) => waitForToken<T>(this.http, id, { signal }));
+    const waits = ids.map((id) => waitForToken<T>(this.http, id, { signal, onState: options.onState }));
     try {
       if (mode === 'all') return await Promise.all(waits);
       return await Promise.race(waits.map((wait, index) => wait.then((result): FirstFinished<T> => ({ index, id: ids[index], result }))));

@@ -70,6 +70,8 @@ export interface WaitOptions {
    * passes, the promise rejects with WaitLimitExceededError; the token itself is unaffected.
    */
   maxWait?: string | number;
+  /** Called with each state the event stream delivers; the first is the state when waiting began. */
+  onState?: (state: { id: string; status: TokenStatus }) => void;
 }
 
 /** The wire shape of a token (what retrieve and the event stream send). */

@@ -26,13 +26,18 @@ export async function waitForToken<T>(http: HttpTransport, ref: TokenRef, option
   const id = tokenIdOf(ref);
   const limit = waitLimit(id, options);
   try {
-    return await follow<T>(http, id, limit.signal);
+    return await follow<T>(http, id, limit.signal, options.onState);
   } finally {
     limit.dispose();
   }
 }
 
-async function follow<T>(http: HttpTransport, id: string, signal: AbortSignal | undefined): Promise<WaitpointResult<T>> {
+async function follow<T>(
+  http: HttpTransport,
+  id: string,
+  signal: AbortSignal | undefined,
+  onState: WaitOptions['onState'],
+): Promise<WaitpointResult<T>> {
   let lastEventId: string | undefined;
   let failures = 0;
   for (;;) {
@@ -58,6 +63,7 @@ async function follow<T>(http: HttpTransport, id: string, signal: AbortSignal | 
           const token = JSON.parse(message.data) as WireToken;
           if (message.lastEventId !== '') lastEventId = message.lastEventId;
           failures = 0;
+          onState?.({ id: token.id, status: token.status });
           const result = resultOf<T>(token);
           if (result) return result;
         }
