@@ -9,6 +9,7 @@ const shared = {
   moduleNameMapper: {
     '^@waitpoints/contracts(.*)$': '<rootDir>/libs/contracts/src$1',
     '^@waitpoints/platform$': '<rootDir>/libs/platform/src',
+    '^@waitpoints/sdk(.*)$': '<rootDir>/libs/sdk/src$1',
   },
   rootDir: __dirname,
 };
@@ -16,8 +17,8 @@ const shared = {
 module.exports = {
   testTimeout: 60000,
   projects: [
-    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,test}/**/*.spec.ts'] },
-    { ...shared, displayName: 'int', testMatch: ['<rootDir>/{apps,libs,test}/**/*.int-spec.ts'] },
-    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/{apps,libs,test}/**/*.e2e-spec.ts'] },
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,test,examples}/**/*.spec.ts'] },
+    { ...shared, displayName: 'int', testMatch: ['<rootDir>/{apps,libs,test,examples}/**/*.int-spec.ts'] },
+    { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/{apps,libs,test,examples}/**/*.e2e-spec.ts'] },
   ],
 };

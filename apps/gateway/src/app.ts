@@ -31,6 +31,10 @@ function registerBodyParsers(app: NestExpressApplication): void {
   express.options(`${TOKENS}/:id/complete`, completeCors);
   express.post(`${TOKENS}/:id/complete`, completeCors, jsonBody('json-object', 3 * MiB));
   express.post(TOKENS, jsonBody('json-object', 10 * KiB));
+  // A token's event stream is read from browsers too (EventSource, or fetch with a header).
+  const eventsCors = cors({ origin: true, methods: ['GET', 'OPTIONS'], maxAge: 600 });
+  express.options(`${TOKENS}/:id/events`, eventsCors);
+  express.get(`${TOKENS}/:id/events`, eventsCors);
   express.post(`${TOKENS}/:id/cancel`, jsonBody('optional-json-object', 10 * KiB));
   express.post(`${TOKENS}/:id/callback/:hash`, jsonBody('lenient-json', 3 * MiB));
 }

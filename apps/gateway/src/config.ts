@@ -20,6 +20,8 @@ export interface GatewayConfig {
   nats: NatsConfig;
   /** `LOG_LEVEL`; unset means the process's LOG_LEVEL or info. */
   logLevel?: LogLevel;
+  /** Interval of the comment line that keeps idle event streams open through proxies. */
+  realtimeHeartbeatMs: number;
 }
 
 const MIN_KEY_LENGTH = 16;
@@ -80,6 +82,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     signingSecrets,
     nats: readNatsConfig(read),
     logLevel: readLogLevel(read),
+    realtimeHeartbeatMs: read.integer('REALTIME_HEARTBEAT_MS', 15_000, 100, 300_000),
   };
   read.done();
   return config;

@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { BeforeApplicationShutdown, DynamicModule, Injectable, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { ClientProxy } from '@nestjs/microservices';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
@@ -13,6 +13,10 @@ import { PublicAccessTokens } from './auth/public-access-token';
 import { GatewayConfig } from './config';
 import { dashboardControllers, dashboardProviders } from './dashboard/dashboard.providers';
 import { GatewayMetrics } from './ops/gateway-metrics';
+import { SseConnections } from './realtime/sse';
+import { TokenEventFeed } from './realtime/token-event-feed';
+import { TokenEventsController } from './realtime/token-events.controller';
+import { TokenReaderGuard } from './realtime/token-reader.guard';
 import { TokenLinks } from './tokens/token-links';
 import { TokensController } from './tokens/tokens.controller';
 import {
@@ -23,6 +27,24 @@ import {
 } from './transport/token-service.client';
 
 export const GATEWAY_CONFIG = Symbol('GatewayConfig');
+
+/** Follows JetStream from the start; at shutdown ends the event streams first, or the HTTP server would wait on them. */
+@Injectable()
+class RealtimeLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  constructor(
+    private readonly feed: TokenEventFeed,
+    private readonly connections: SseConnections,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.feed.start();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.connections.closeAll();
+    await this.feed.stop();
+  }
+}
 
 @Module({})
 export class GatewayModule {
@@ -37,7 +59,7 @@ export class GatewayModule {
         LoggerModule.forRoot({ pinoHttp: { logger }, useExisting: true }),
         TerminusModule.forRoot({ errorLogStyle: 'json' }),
       ],
-      controllers: [TokensController, OpsController, ...dashboardControllers],
+      controllers: [TokensController, TokenEventsController, OpsController, ...dashboardControllers],
       providers: [
         { provide: GatewayMetrics, useValue: metrics },
         {
@@ -74,6 +96,13 @@ export class GatewayModule {
         SecretKeyGuard,
         SecretKeyOrPublicTokenGuard,
         ...dashboardProviders(config, apiKeys),
+        {
+          provide: TokenEventFeed,
+          useValue: new TokenEventFeed({ servers: config.nats.servers, subjectPrefix: config.nats.subjectPrefix }),
+        },
+        { provide: SseConnections, useValue: new SseConnections(config.realtimeHeartbeatMs) },
+        TokenReaderGuard,
+        RealtimeLifecycle,
       ],
     };
   }

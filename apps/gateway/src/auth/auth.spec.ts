@@ -70,6 +70,24 @@ describe('public access tokens', () => {
     expect(tokens.checkWriteAccess(`${header}.${payload}.`, tokenId)).toMatchObject({ ok: false, status: 401 });
   });
 
+  it('let whoever may complete a token also watch it, and read scopes watch without completing', () => {
+    const issued = tokens.issueForToken('dev', tokenId);
+    expect(tokens.checkReadAccess(issued, tokenId)).toEqual({ ok: true, environment: 'dev' });
+    expect(tokens.checkReadAccess(issued, '01jd0000000000000000000001')).toMatchObject({
+      ok: false,
+      status: 403,
+      message: 'This public access token does not allow reading waitpoint waitpoint_01jd0000000000000000000001',
+    });
+    const sign = (scopes: string[]) => jwt.sign({ pub: true, scopes }, current, { subject: 'dev', expiresIn: 60 });
+    const readOne = sign([`read:waitpoints:waitpoint_${tokenId}`]);
+    expect(tokens.checkReadAccess(readOne, tokenId)).toMatchObject({ ok: true });
+    expect(tokens.checkWriteAccess(readOne, tokenId)).toMatchObject({ ok: false, status: 403 });
+    for (const scope of ['read:waitpoints', 'read:all', 'write:all', '*:waitpoints', 'admin']) {
+      expect(tokens.checkReadAccess(sign([scope]), tokenId)).toMatchObject({ ok: true });
+    }
+    expect(tokens.checkReadAccess(sign(['read:runs', 'read:waitpoints:01jd0000000000000000000001']), tokenId)).toMatchObject({ ok: false });
+  });
+
   it('reject tokens that are not public tokens', () => {
     const notPublic = jwt.sign({ scopes: ['write:all'] }, current, { subject: 'dev' });
     expect(tokens.checkWriteAccess(notPublic, tokenId)).toMatchObject({ ok: false, status: 401 });

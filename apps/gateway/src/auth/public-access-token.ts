@@ -30,6 +30,15 @@ export class PublicAccessTokens {
 
   /** May this JWT complete the token named in the URL? */
   checkWriteAccess(token: string, urlTokenId: string): PublicTokenCheck {
+    return this.checkAccess(token, urlTokenId, 'write');
+  }
+
+  /** May this JWT watch the token named in the URL? Write access includes reading. */
+  checkReadAccess(token: string, urlTokenId: string): PublicTokenCheck {
+    return this.checkAccess(token, urlTokenId, 'read');
+  }
+
+  private checkAccess(token: string, urlTokenId: string, action: 'read' | 'write'): PublicTokenCheck {
     const unverified = jwt.decode(token, { json: true });
     const environment = typeof unverified?.sub === 'string' ? unverified.sub : undefined;
     if (!environment) return { ok: false, status: 401, message: 'Invalid public access token' };
@@ -51,24 +60,31 @@ export class PublicAccessTokens {
     if (claims.pub !== true || !Array.isArray(claims.scopes)) {
       return { ok: false, status: 401, message: 'Invalid public access token: not a public token' };
     }
-    if (!grantsWrite(claims.scopes, urlTokenId)) {
+    if (!grants(claims.scopes, urlTokenId, action)) {
+      const what = action === 'write' ? 'completing' : 'reading';
       return {
         ok: false,
         status: 403,
-        message: `This public access token does not allow completing waitpoint ${toFriendlyTokenId(toInternalTokenId(urlTokenId))}`,
+        message: `This public access token does not allow ${what} waitpoint ${toFriendlyTokenId(toInternalTokenId(urlTokenId))}`,
       };
     }
     return { ok: true, environment };
   }
 }
 
-/** Scope grammar `action:type[:id]`; ids compare without the `waitpoint_` prefix. */
-function grantsWrite(scopes: unknown[], urlTokenId: string): boolean {
-  const wanted = toInternalTokenId(urlTokenId);
+/**
+ * Scope grammar `action:type[:id]`; ids compare without the `waitpoint_` prefix. A write
+ * scope also grants reading: whoever may complete a token may watch it.
+ */
+function grants(scopes: unknown[], urlTokenId: string, wanted: 'read' | 'write'): boolean {
+  const wantedId = toInternalTokenId(urlTokenId);
+  const actions = wanted === 'write' ? ['write', '*'] : ['read', 'write', '*'];
   return scopes.some((scope) => {
     if (typeof scope !== 'string') return false;
-    if (scope === 'admin' || scope === 'write:all' || scope === 'write:waitpoints') return true;
+    if (scope === 'admin') return true;
     const [action, type, id] = scope.split(':');
-    return (action === 'write' || action === '*') && type === 'waitpoints' && id !== undefined && toInternalTokenId(id) === wanted;
+    if (!actions.includes(action)) return false;
+    if (type === 'all' && id === undefined) return true;
+    return type === 'waitpoints' && (id === undefined || toInternalTokenId(id) === wantedId);
   });
 }

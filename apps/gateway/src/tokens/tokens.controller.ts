@@ -179,7 +179,7 @@ export class TokensController {
 }
 
 /** Ids come with or without `waitpoint_`; anything that cannot be one of ours is simply not found. */
-function tokenIdParam(raw: string): string {
+export function tokenIdParam(raw: string): string {
   const id = toInternalTokenId(raw);
   if (!isInternalTokenId(id)) throw ApiError.notFound(`Waitpoint token ${raw.slice(0, 100)} not found`);
   return id;

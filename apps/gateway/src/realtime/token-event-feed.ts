@@ -1,0 +1,207 @@
+import { Logger } from '@nestjs/common';
+import { connect, ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import { EventEnvelope, eventStreamName } from '@waitpoints/contracts';
+
+export type TokenEventListener = (event: EventEnvelope) => void;
+
+export interface TokenEventFeedOptions {
+  servers: string[];
+  subjectPrefix: string;
+  /** Connection name shown by the NATS server (monitoring). */
+  connectionName?: string;
+}
+
+export interface TokenEventFeedStats {
+  live: boolean;
+  /** Tokens with at least one listener. */
+  watchedTokens: number;
+  listeners: number;
+  /** Messages received from JetStream since start. */
+  received: number;
+}
+
+/**
+ * The gateway's one window onto the token events on JetStream.
+ *
+ * A single ordered consumer on `<prefix>.evt.token.>` feeds every listener of this process:
+ * each message is handed to the listeners of its token (looked up by the subject's last
+ * part, so messages nobody waits for are never parsed) and to the listeners of all tokens.
+ * Thousands of waiters therefore cost one consumer on the server and one map lookup per event.
+ *
+ * Gap-free while it runs: the consumer starts right after the stream's last message at the
+ * moment the feed goes live and, being ordered, re-creates itself from the last sequence it
+ * delivered after a disconnect. A listener that subscribes while the feed is live therefore
+ * receives every event stored after it subscribed; what was stored before is the caller's to
+ * read (subscribe first, then read the current state, then drop what the state already holds).
+ *
+ * Events are delivered at least once and in stream order; listeners dedupe by stream version
+ * (or `eventId`).
+ */
+export class TokenEventFeed {
+  private readonly logger = new Logger(TokenEventFeed.name);
+  private readonly byToken = new Map<string, Set<TokenEventListener>>();
+  private readonly everyToken = new Set<TokenEventListener>();
+  private readonly streamName: string;
+  private readonly filterSubject: string;
+  private connection?: NatsConnection;
+  private messages?: ConsumerMessages;
+  private running = false;
+  private starting?: Promise<void>;
+  private isLive = false;
+  private liveWaiters: (() => void)[] = [];
+  private receivedCount = 0;
+
+  constructor(private readonly options: TokenEventFeedOptions) {
+    this.streamName = eventStreamName(options.subjectPrefix);
+    this.filterSubject = `${options.subjectPrefix}.evt.token.>`;
+  }
+
+  /** Connects in the background; `whenLive` tells when listeners can rely on the feed. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.starting = this.run();
+  }
+
+  get live(): boolean {
+    return this.isLive;
+  }
+
+  /** Resolves true once the feed is live, or false if it is not live within `timeoutMs`. */
+  whenLive(timeoutMs: number): Promise<boolean> {
+    if (this.isLive) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        this.liveWaiters = this.liveWaiters.filter((w) => w !== onLive);
+        resolve(value);
+      };
+      const onLive = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.liveWaiters.push(onLive);
+    });
+  }
+
+  /** Listens to one token's events (bare id, without `waitpoint_`). Returns the unsubscribe. */
+  subscribe(tokenId: string, listener: TokenEventListener): () => void {
+    let listeners = this.byToken.get(tokenId);
+    if (!listeners) {
+      listeners = new Set();
+      this.byToken.set(tokenId, listeners);
+    }
+    listeners.add(listener);
+    return () => {
+      const current = this.byToken.get(tokenId);
+      if (!current) return;
+      current.delete(listener);
+      if (current.size === 0) this.byToken.delete(tokenId);
+    };
+  }
+
+  /** Listens to every token event of the deployment (e.g. a live dashboard). */
+  subscribeAll(listener: TokenEventListener): () => void {
+    this.everyToken.add(listener);
+    return () => this.everyToken.delete(listener);
+  }
+
+  get stats(): TokenEventFeedStats {
+    let listeners = this.everyToken.size;
+    for (const set of this.byToken.values()) listeners += set.size;
+    return { live: this.isLive, watchedTokens: this.byToken.size, listeners, received: this.receivedCount };
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.starting?.catch(() => undefined);
+    await this.messages?.close().catch(() => undefined);
+    this.messages = undefined;
+    this.isLive = false;
+    await this.connection?.drain().catch(() => undefined);
+    this.connection = undefined;
+  }
+
+  private async run(): Promise<void> {
+    // Our own retry loop rather than waitOnFirstConnect, so stop() is never stuck behind it.
+    let reported = false;
+    while (this.running && !this.connection) {
+      try {
+        const connection = await connect({
+          servers: this.options.servers,
+          name: this.options.connectionName ?? 'waitpoints-gateway-events',
+          maxReconnectAttempts: -1,
+        });
+        if (!this.running) {
+          await connection.close().catch(() => undefined);
+          return;
+        }
+        this.connection = connection;
+      } catch (error) {
+        if (!reported) this.logger.warn(`cannot reach NATS for token events, retrying: ${(error as Error).message}`);
+        reported = true;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+    let warned = false;
+    while (this.running) {
+      try {
+        await this.consumeFromNow();
+        return;
+      } catch (error) {
+        if (!this.running) return;
+        if (!warned) {
+          this.logger.warn(
+            `waiting for JetStream stream ${this.streamName} (the token-service creates it): ${(error as Error).message}`,
+          );
+          warned = true;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  }
+
+  private async consumeFromNow(): Promise<void> {
+    const connection = this.connection!;
+    const jsm = await connection.jetstreamManager();
+    const { state } = await jsm.streams.info(this.streamName);
+    // An explicit start sequence rather than DeliverPolicy.New: should the ordered consumer be
+    // re-created before its first message, it resumes from here instead of from "now again".
+    const consumer = await connection.jetstream().consumers.get(this.streamName, {
+      filterSubjects: this.filterSubject,
+      opt_start_seq: state.last_seq + 1,
+    });
+    const messages = await consumer.consume({
+      max_messages: 256,
+      callback: (message) => this.dispatch(message),
+    });
+    if (!this.running) {
+      await messages.close().catch(() => undefined);
+      return;
+    }
+    this.messages = messages;
+    this.isLive = true;
+    for (const waiter of this.liveWaiters.splice(0)) waiter();
+    this.logger.log(`following token events on ${this.streamName} from sequence ${state.last_seq + 1}`);
+  }
+
+  private dispatch(message: JsMsg): void {
+    this.receivedCount++;
+    const tokenId = message.subject.slice(message.subject.lastIndexOf('.') + 1);
+    const listeners = this.byToken.get(tokenId);
+    if (!listeners && this.everyToken.size === 0) return;
+    let envelope: EventEnvelope;
+    try {
+      envelope = message.json<EventEnvelope>();
+    } catch {
+      this.logger.error(`ignoring unreadable token event ${message.subject} #${message.seq}`);
+      return;
+    }
+    for (const listener of [...(listeners ?? []), ...this.everyToken]) {
+      try {
+        listener(envelope);
+      } catch (error) {
+        this.logger.error(`token event listener failed: ${(error as Error).message}`);
+      }
+    }
+  }
+}
+

@@ -1,0 +1,92 @@
+import { Controller, Get, Param, Req, Res, UseGuards } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { TokenView } from '@waitpoints/contracts';
+import { AuthenticatedRequest } from '../auth/auth.guards';
+import { ApiError } from '../http/api-error';
+import { tokenIdParam } from '../tokens/tokens.controller';
+import { TokenLinks } from '../tokens/token-links';
+import { toRetrievedToken } from '../tokens/token.presenter';
+import { TokenServiceClient } from '../transport/token-service.client';
+import { SseConnections, SseStream } from './sse';
+import { TokenEventFeed } from './token-event-feed';
+import { TokenFollower, isFinished } from './token-follower';
+import { TokenReaderGuard } from './token-reader.guard';
+
+/** How long a request waits for the gateway's JetStream feed before answering 503. */
+const FEED_WAIT_MS = 5000;
+
+/**
+ * `GET /api/v1/waitpoints/tokens/:id/events`: a token's state as Server-Sent Events.
+ *
+ * Each `token` event carries the token exactly as a retrieve would return it, with the
+ * token's version as the event id; the first one is the current state. When the token is
+ * finished an `end` event follows and the stream closes. A reconnect with `Last-Event-ID`
+ * sends only what is newer than that version (and `204` when there is nothing more to come,
+ * which stops a browser's EventSource from reconnecting again).
+ */
+@Controller('api/v1/waitpoints/tokens')
+export class TokenEventsController {
+  constructor(
+    private readonly tokenService: TokenServiceClient,
+    private readonly feed: TokenEventFeed,
+    private readonly connections: SseConnections,
+    private readonly links: TokenLinks,
+  ) {}
+
+  @Get(':id/events')
+  @UseGuards(TokenReaderGuard)
+  async events(@Req() request: AuthenticatedRequest, @Param('id') id: string, @Res() response: Response): Promise<void> {
+    const tokenId = tokenIdParam(id);
+    const lastSeen = lastEventIdOf(request);
+    if (!(await this.feed.whenLive(FEED_WAIT_MS))) {
+      throw ApiError.unavailable('Realtime token events are unavailable: the gateway is not following JetStream yet; try again shortly');
+    }
+    const { environment } = request.auth;
+    const follower = new TokenFollower(this.feed, tokenId, () => this.tokenService.getToken({ environment, tokenId }));
+    const current = await follower.open();
+    if (isFinished(current) && lastSeen >= current.version) {
+      follower.close();
+      response.status(204).end();
+      return;
+    }
+
+    const stream = this.connections.open(response);
+    stream.onClose(() => follower.close());
+    // The client already holds exactly this version after a reconnect; anything else is news.
+    if (current.version !== lastSeen) this.send(stream, current);
+    if (isFinished(current)) return this.finish(stream, current);
+    follower.follow({
+      changed: (view) => {
+        this.send(stream, view);
+        if (isFinished(view)) this.finish(stream, view);
+      },
+      failed: (error) => {
+        stream.comment(`could not read the token again (${(error as Error).message ?? error}); reconnect to resume`);
+        stream.end();
+      },
+    });
+  }
+
+  private send(stream: SseStream, view: TokenView): void {
+    const token = toRetrievedToken(view, { url: this.links.callbackUrl(view.id), triggerSdk: false });
+    stream.send({ id: String(view.version), event: 'token', data: JSON.stringify(token) });
+  }
+
+  private finish(stream: SseStream, view: TokenView): void {
+    stream.send({ event: 'end', data: JSON.stringify({ status: view.status }) });
+    stream.end();
+  }
+}
+
+/** `Last-Event-ID` (what EventSource sends on reconnect), or `?lastEventId=` for hand-made clients. */
+function lastEventIdOf(request: Request): number {
+  const header = request.headers['last-event-id'];
+  const query = request.query.lastEventId;
+  const raw = typeof header === 'string' && header.trim() !== '' ? header : typeof query === 'string' ? query : undefined;
+  if (raw === undefined || raw.trim() === '') return 0;
+  const version = Number(raw.trim());
+  if (!Number.isSafeInteger(version) || version < 0) {
+    throw ApiError.badRequest(`Last-Event-ID "${raw.slice(0, 40)}" is not an event id of this stream (a token version: 1, 2, …)`);
+  }
+  return version;
+}

@@ -1,0 +1,45 @@
+import { MissingCredentialsError } from './errors';
+
+export interface ClientOptions {
+  /** Where the gateway listens, e.g. `http://localhost:3000`. */
+  baseURL?: string;
+  /** The environment's secret API key, or a token's public access token (complete and watch only). */
+  secretKey?: string;
+  /** Alias of `secretKey`, the name Trigger.dev's `configure()` uses. */
+  accessToken?: string;
+  /** Attempts for a request that failed with 5xx, 408, 429 or a network error (default 3). */
+  maxAttempts?: number;
+  /** Replaces the global `fetch` (tests, proxies, instrumentation). */
+  fetch?: typeof fetch;
+}
+
+export interface ResolvedClientOptions {
+  baseURL: string;
+  secretKey: string;
+  maxAttempts: number;
+  fetch: typeof fetch;
+}
+
+export const DEFAULT_BASE_URL = 'http://localhost:3000';
+
+/**
+ * Options given in code win; otherwise `WAITPOINTS_API_URL` / `WAITPOINTS_SECRET_KEY`, and
+ * then Trigger.dev's `TRIGGER_API_URL` / `TRIGGER_SECRET_KEY`, so a project that already
+ * points the official SDK at Waitpoints needs no new variables.
+ */
+export function resolveClientOptions(
+  options: ClientOptions,
+  env: Record<string, string | undefined> = typeof process === 'undefined' ? {} : process.env,
+): ResolvedClientOptions {
+  const baseURL = (options.baseURL ?? env.WAITPOINTS_API_URL ?? env.TRIGGER_API_URL ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+  const secretKey =
+    options.secretKey ?? options.accessToken ?? env.WAITPOINTS_SECRET_KEY ?? env.TRIGGER_SECRET_KEY ?? env.TRIGGER_ACCESS_TOKEN;
+  if (!secretKey) {
+    throw new MissingCredentialsError(
+      'No Waitpoints secret key: call configure({ baseURL, secretKey }) or set WAITPOINTS_SECRET_KEY (and WAITPOINTS_API_URL)',
+    );
+  }
+  const maxAttempts = options.maxAttempts ?? 3;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError('maxAttempts must be a whole number of at least 1');
+  return { baseURL, secretKey, maxAttempts, fetch: options.fetch ?? globalThis.fetch.bind(globalThis) };
+}

@@ -1,0 +1,142 @@
+/**
+ * The gateway's TokenEventFeed: one ordered JetStream consumer, fanned out by token id, and
+ * no gap across a NATS server restart. Runs against a private nats-server started here, so
+ * restarting it disturbs nobody else.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
+import { JetStreamClient, NatsConnection, StorageType, connect } from 'nats';
+import { EventEnvelope, eventStreamName } from '@waitpoints/contracts';
+import { TokenEventFeed } from '../../apps/gateway/src/realtime/token-event-feed';
+import { eventually } from '../support/scheduler';
+
+const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+const prefix = 'feedtest';
+let port: number;
+let storeDir: string;
+let server: ChildProcess | undefined;
+let publisher: NatsConnection;
+let js: JetStreamClient;
+let feed: TokenEventFeed;
+
+async function startNats(): Promise<void> {
+  server = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' });
+  server.once('error', (error) => {
+    throw new Error(`cannot start ${NATS_SERVER} (set NATS_SERVER_BIN): ${error.message}`);
+  });
+  await eventually('the private NATS server accepts connections', async () => {
+    const probe = await connect({ servers: `nats://127.0.0.1:${port}`, timeout: 500 }).catch(() => undefined);
+    if (!probe) return undefined;
+    await probe.close();
+    return true;
+  });
+}
+
+async function stopNats(): Promise<void> {
+  const running = server;
+  server = undefined;
+  if (!running || running.exitCode !== null) return;
+  const exited = new Promise((resolve) => running.once('exit', resolve));
+  running.kill('SIGTERM');
+  await exited;
+}
+
+let nextVersion = 0;
+function envelope(tokenId: string): EventEnvelope {
+  return {
+    eventId: randomUUID(),
+    type: 'TokenCreated',
+    schemaVersion: 1,
+    streamId: `token-${tokenId}`,
+    streamVersion: 1,
+    globalPosition: String(++nextVersion),
+    data: { tokenId, environment: 'dev', timeoutAt: new Date().toISOString(), tags: [], createdAt: new Date().toISOString() },
+    metadata: { correlationId: 'feed-test', actor: { type: 'operator' } },
+    recordedAt: new Date().toISOString(),
+  };
+}
+
+const publish = async (tokenId: string) => {
+  const event = envelope(tokenId);
+  await js.publish(`${prefix}.evt.token.created.dev.${tokenId}`, JSON.stringify(event), { msgID: event.eventId });
+  return event;
+};
+
+beforeAll(async () => {
+  Logger.overrideLogger(false);
+  port = await freePort();
+  storeDir = mkdtempSync(join(tmpdir(), 'waitpoints-feed-'));
+  await startNats();
+  publisher = await connect({ servers: `nats://127.0.0.1:${port}`, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  await (await publisher.jetstreamManager()).streams.add({
+    name: eventStreamName(prefix),
+    subjects: [`${prefix}.evt.>`],
+    storage: StorageType.File,
+  });
+  js = publisher.jetstream();
+  await publish('before-the-feed');
+  feed = new TokenEventFeed({ servers: [`nats://127.0.0.1:${port}`], subjectPrefix: prefix });
+  feed.start();
+  expect(await feed.whenLive(10_000)).toBe(true);
+});
+
+afterAll(async () => {
+  await feed?.stop();
+  await publisher?.close().catch(() => undefined);
+  await stopNats();
+  rmSync(storeDir, { recursive: true, force: true });
+});
+
+describe('the token event feed', () => {
+  it("hands each event to its token's listeners and to the listeners of every token, nothing from before it went live", async () => {
+    const first: string[] = [];
+    const second: string[] = [];
+    const everything: string[] = [];
+    const stopFirst = feed.subscribe('token-a', (e) => first.push(e.eventId));
+    feed.subscribe('token-a', (e) => second.push(e.eventId));
+    const stopAll = feed.subscribeAll((e) => everything.push(e.data.tokenId));
+
+    const a = await publish('token-a');
+    const b = await publish('token-b');
+    await eventually('both events arrived', async () => (everything.length >= 2 ? true : undefined));
+    expect(first).toEqual([a.eventId]);
+    expect(second).toEqual([a.eventId]);
+    expect(everything).toEqual(['token-a', 'token-b']);
+    expect(b.data.tokenId).toBe('token-b');
+
+    stopFirst();
+    stopAll();
+    expect(feed.stats.listeners).toBe(1);
+  });
+
+  it('misses nothing across a restart of the NATS server, in order', async () => {
+    const seen: string[] = [];
+    feed.subscribeAll((e) => seen.push(e.data.tokenId));
+    await publish('restart-1');
+    await eventually('the first event arrived', async () => (seen.includes('restart-1') ? true : undefined));
+
+    await stopNats();
+    await startNats();
+    // Published as soon as the server is back, likely before the feed has reconnected.
+    await eventually('the publisher is back', async () => (await publish('restart-2').catch(() => undefined)) && true);
+    await publish('restart-3');
+    await eventually('the feed caught up', async () => (seen.includes('restart-3') ? true : undefined), 60_000);
+    expect(seen.filter((id) => id.startsWith('restart-'))).toEqual(['restart-1', 'restart-2', 'restart-3']);
+  }, 90_000);
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as { port: number };
+      probe.close(() => resolve(free));
+    });
+  });
+}
