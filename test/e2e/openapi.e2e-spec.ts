@@ -85,6 +85,7 @@ describe('OpenAPI description at /docs', () => {
         `POST ${TOKENS}/{id}/complete`,
         `POST ${TOKENS}/{id}/cancel`,
         `POST ${TOKENS}/{id}/callback/{hash}`,
+        `GET ${TOKENS}/{id}/events`,
       ].sort(),
     );
   });

@@ -103,16 +103,21 @@ describe('projections:rebuild and projections:verify against real PostgreSQL', (
   it('rebuild swaps the tables in while tokens are created and completed, losing nothing and failing no request', async () => {
     let stop = false;
     const statuses: number[] = [];
+    const failures: string[] = [];
     const created: string[] = [];
     const load = async () => {
       while (!stop) {
         const response = await fetch(system.tokensUrl, { method: 'POST', headers: auth, body: JSON.stringify({ idempotencyKey: randomBytes(6).toString('hex') }) });
         statuses.push(response.status);
-        if (response.status !== 200) continue;
+        if (response.status !== 200) {
+          failures.push(`create ${response.status} ${await response.text()}`);
+          continue;
+        }
         const { id } = (await response.json()) as { id: string };
         created.push(id);
         const completed = await fetch(`${system.tokensUrl}/${id}/complete`, { method: 'POST', headers: auth, body: '{"data":1}' });
         statuses.push(completed.status);
+        if (completed.status !== 200) failures.push(`complete ${completed.status} ${await completed.text()}`);
       }
     };
     const workers = Array.from({ length: 4 }, load);
@@ -124,6 +129,7 @@ describe('projections:rebuild and projections:verify against real PostgreSQL', (
 
     expect(rebuilt.code).toBe(0);
     expect(created.length).toBeGreaterThan(10);
+    expect(failures).toEqual([]);
     expect(statuses.filter((status) => status !== 200)).toEqual([]);
     const verified = await run('verify');
     expect(verified.output).toContain('The read tables match the event store.');

@@ -165,4 +165,26 @@ export const TokenRouteDocs = {
       ApiOkResponse({ type: SuccessResponse }),
       ...errors(401, 404, 413, 415, 503),
     ),
+
+  events: () =>
+    applyDecorators(
+      ApiOperation({
+        operationId: 'watchToken',
+        summary: 'Follow a token as Server-Sent Events (Waitpoints extension)',
+        description:
+          'Secret key, or a public access token scoped to this token (also accepted as ?access_token= for EventSource; CORS is open). ' +
+          'Each `token` event carries the token as Retrieve returns it, with its version as the event id; the first is the current state. ' +
+          'An `end` event follows when the token is finished, then the stream closes. Comment lines are sent as heartbeats. ' +
+          'Last-Event-ID (header) sends only newer versions; 204 when the client already holds the final state.',
+      }),
+      ApiBearerAuth(SECRET_KEY_AUTH),
+      ApiBearerAuth(PUBLIC_ACCESS_TOKEN_AUTH),
+      tokenIdParam,
+      ApiOkResponse({
+        description: 'An event stream: `event: token` / `id: <version>` / `data: <retrieved token JSON>`, then `event: end`',
+        content: { 'text/event-stream': { schema: { type: 'string' } } },
+      }),
+      ApiResponse({ status: 204, description: 'Last-Event-ID already names the final state: nothing more will come' }),
+      ...errors(401, 403, 404, 503),
+    ),
 };

@@ -2,6 +2,7 @@ import { Controller, Get, Param, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { TokenView } from '@waitpoints/contracts';
 import { AuthenticatedRequest } from '../auth/auth.guards';
+import { TokenRouteDocs } from '../openapi/route-docs';
 import { ApiError } from '../http/api-error';
 import { tokenIdParam } from '../tokens/tokens.controller';
 import { TokenLinks } from '../tokens/token-links';
@@ -24,6 +25,7 @@ const FEED_WAIT_MS = 5000;
  * sends only what is newer than that version (and `204` when there is nothing more to come,
  * which stops a browser's EventSource from reconnecting again).
  */
+@TokenRouteDocs.controller()
 @Controller('api/v1/waitpoints/tokens')
 export class TokenEventsController {
   constructor(
@@ -34,6 +36,7 @@ export class TokenEventsController {
   ) {}
 
   @Get(':id/events')
+  @TokenRouteDocs.events()
   @UseGuards(TokenReaderGuard)
   async events(@Req() request: AuthenticatedRequest, @Param('id') id: string, @Res() response: Response): Promise<void> {
     const tokenId = tokenIdParam(id);
