@@ -8,6 +8,9 @@ export interface TokenServiceConfig {
   jetStreamDuplicateWindowMs: number;
   outboxPollIntervalMs: number;
   outboxBatchSize: number;
+  /** Concurrent creates/transitions written together: most per statement (0: one transaction each), statements at once. */
+  commandBatchSize: number;
+  commandBatchesInFlight: number;
 }
 
 export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConfig {
@@ -20,6 +23,8 @@ export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConf
     jetStreamDuplicateWindowMs: read.integer('JETSTREAM_DUPLICATE_WINDOW_MS', 120_000, 1_000, 86_400_000),
     outboxPollIntervalMs: read.integer('OUTBOX_POLL_INTERVAL_MS', 50, 5, 60_000),
     outboxBatchSize: read.integer('OUTBOX_BATCH_SIZE', 500, 1, 10_000),
+    commandBatchSize: read.integer('COMMAND_BATCH_SIZE', 100, 0, 1000),
+    commandBatchesInFlight: read.integer('COMMAND_BATCHES_IN_FLIGHT', 4, 1, 64),
   };
   read.done();
   return config;

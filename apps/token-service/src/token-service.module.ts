@@ -9,7 +9,7 @@ import {
 import { DataSource } from 'typeorm';
 import { TokenServiceConfig } from './config';
 import { CLOCK, Clock, systemClock, TOKEN_IDS, TokenIdGenerator, ulidTokenIds } from './commands/clock';
-import { TokenCommandHandler } from './commands/token-command-handler';
+import { COMMAND_BATCHING, TokenCommandHandler } from './commands/token-command-handler';
 import { openDatabase } from './event-store/database';
 import { EventStore } from './event-store/event-store';
 import { TokenMessagesController } from './messaging/token-messages.controller';
@@ -57,6 +57,10 @@ export class TokenServiceModule {
         { provide: TOKEN_SERVICE_CONFIG, useValue: config },
         { provide: CLOCK, useValue: overrides.clock ?? systemClock },
         { provide: TOKEN_IDS, useValue: overrides.tokenIds ?? ulidTokenIds() },
+        {
+          provide: COMMAND_BATCHING,
+          useValue: { maxBatchSize: config.commandBatchSize, maxInFlight: config.commandBatchesInFlight },
+        },
         {
           provide: DataSource,
           useFactory: () => openDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize }),
