@@ -49,7 +49,13 @@ export async function startBenchSystem(options: BenchSystemOptions | number = {}
   const pids: Record<string, number[]> = {};
   const start = (app: string, instance = 0) => {
     const log = `/tmp/prof-${app}${instance ? `-${instance}` : ''}.log`;
-    const profile = process.env.BENCH_PROFILE ? ['--prof', `--logfile=${log}`, '--no-logfile-per-isolate'] : [];
+    // BENCH_PROFILE=1: V8 tick logs (node --prof-process); BENCH_PROFILE=cpu: .cpuprofile files.
+    const profile =
+      process.env.BENCH_PROFILE === 'cpu'
+        ? ['--cpu-prof', `--cpu-prof-dir=/tmp/cpuprof-${app}`]
+        : process.env.BENCH_PROFILE
+          ? ['--prof', `--logfile=${log}`, '--no-logfile-per-isolate']
+          : [];
     const child = spawn(process.execPath, [...profile, `${DIST}/apps/${app}/src/main.js`], { env, stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(child);
     (pids[app] ??= []).push(child.pid!);

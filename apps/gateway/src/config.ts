@@ -17,6 +17,8 @@ export interface GatewayConfig {
   /** First secret signs callback URLs and public access tokens; the rest still verify. */
   signingSecrets: string[];
   nats: NatsConfig;
+  /** Token-service requests arriving together go in one NATS message, at most this many (1: never). */
+  natsRequestBatchSize: number;
 }
 
 const MIN_KEY_LENGTH = 16;
@@ -76,6 +78,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     usingDevKey: !rawKeys && !production,
     signingSecrets,
     nats: readNatsConfig(read),
+    natsRequestBatchSize: read.integer('NATS_REQUEST_BATCH_SIZE', 64, 1, 1000),
   };
   read.done();
   return config;

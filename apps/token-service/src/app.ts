@@ -17,6 +17,7 @@ export async function createTokenService(
       queue: TOKEN_SERVICE_QUEUE,
       name: 'waitpoints-token-service',
       maxReconnectAttempts: -1,
+      noAsyncTraces: true,
     }),
     logger: process.env.LOG_LEVEL === 'silent' ? false : undefined,
   });

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { ClientProxy } from '@nestjs/microservices';
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import {
@@ -19,10 +19,13 @@ import {
 import { LargeOutputStore, OUTPUT_CHUNK_CHARS, needsOffload } from '@waitpoints/contracts/nats/output-store';
 import type { NatsConnection } from 'nats';
 import { ApiError } from '../http/api-error';
+import { DEFAULT_COALESCER_OPTIONS, RequestCoalescer } from './request-coalescer';
 
 export const TOKEN_SERVICE_TRANSPORT = Symbol('TokenServiceTransport');
 export const NATS_REQUEST_TIMEOUT_MS = Symbol('NatsRequestTimeoutMs');
 export const NATS_SUBJECT_PREFIX = Symbol('NatsSubjectPrefix');
+/** Most requests sent together in one NATS message (1: each on its own). */
+export const NATS_REQUEST_BATCH_SIZE = Symbol('NatsRequestBatchSize');
 
 /**
  * Request/reply to the token-service over NATS. Always bounded by a timeout (Nest's NATS
@@ -31,12 +34,19 @@ export const NATS_SUBJECT_PREFIX = Symbol('NatsSubjectPrefix');
 @Injectable()
 export class TokenServiceClient implements OnApplicationShutdown {
   private largeOutputs?: Promise<LargeOutputStore>;
+  private readonly coalescer: RequestCoalescer;
 
   constructor(
     @Inject(TOKEN_SERVICE_TRANSPORT) private readonly transport: ClientProxy,
     @Inject(NATS_REQUEST_TIMEOUT_MS) private readonly timeoutMs: number,
     @Inject(NATS_SUBJECT_PREFIX) private readonly subjectPrefix: string,
-  ) {}
+    @Optional() @Inject(NATS_REQUEST_BATCH_SIZE) batchSize = DEFAULT_COALESCER_OPTIONS.maxRequests,
+  ) {
+    this.coalescer = new RequestCoalescer(
+      (subject, payload) => firstValueFrom(this.transport.send(subject, payload).pipe(timeout(this.timeoutMs))),
+      { ...DEFAULT_COALESCER_OPTIONS, maxRequests: batchSize },
+    );
+  }
 
   createToken = (command: CreateTokenCommand) => this.request<CreateTokenResult>(TokenCommandSubjects.create, command);
   cancelToken = (command: CancelTokenCommand) => this.request<TokenTransitionResult>(TokenCommandSubjects.cancel, command);
@@ -77,7 +87,7 @@ export class TokenServiceClient implements OnApplicationShutdown {
   private async request<T>(subject: string, payload: object): Promise<T> {
     let reply: RpcReply<T>;
     try {
-      reply = await firstValueFrom(this.transport.send<RpcReply<T>>(subject, payload).pipe(timeout(this.timeoutMs)));
+      reply = (await this.coalescer.request(subject, payload)) as RpcReply<T>;
     } catch (error) {
       if (error instanceof TimeoutError) {
         throw ApiError.unavailable(`The token service did not answer within ${this.timeoutMs} ms; try again shortly`);

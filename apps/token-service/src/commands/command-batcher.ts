@@ -1,8 +1,10 @@
 /**
  * Group commit without waiting: a command that arrives while fewer than `maxInFlight`
- * batches are running starts a batch at once; commands that arrive meanwhile queue up and
- * go together in the next batch. Idle, a command travels alone with no added delay; under
- * load, batches grow by themselves and one statement (one commit) serves many commands.
+ * batches are running starts a batch at once (after the commands submitted in the same
+ * turn of the event loop, such as those of one NATS batch message, have joined it);
+ * commands that arrive meanwhile queue up and go together in the next batch. Idle, a
+ * command travels alone with no added delay; under load, batches grow by themselves and
+ * one statement (one commit) serves many commands.
  */
 export type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
@@ -20,6 +22,7 @@ interface Pending<C, R> {
 export class CommandBatcher<C, R> {
   private readonly queue: Pending<C, R>[] = [];
   private inFlight = 0;
+  private startScheduled = false;
 
   constructor(
     /** Runs one batch; answers each command on its own, in order (one failure is not all). */
@@ -30,7 +33,13 @@ export class CommandBatcher<C, R> {
   submit(command: C): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ command, resolve, reject });
-      this.startBatches();
+      if (!this.startScheduled) {
+        this.startScheduled = true;
+        queueMicrotask(() => {
+          this.startScheduled = false;
+          this.startBatches();
+        });
+      }
     });
   }
 
