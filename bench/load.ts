@@ -52,7 +52,9 @@ interface Measured {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** Non-2xx answers, connection errors and timeouts (through the gateway), failed queries (direct SQL). */
   failures: number;
+  failureKinds?: { non2xx: number; errors: number; timeouts: number };
 }
 
 interface Row {
@@ -207,6 +209,7 @@ async function http(system: BenchSystem, scenario: Scenario, connections: number
     p99Ms: result.latency.p99,
     maxMs: result.latency.max,
     failures: result.non2xx + result.errors + result.timeouts,
+    failureKinds: { non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts },
   };
 }
 
@@ -327,6 +330,13 @@ function report(rows: Row[], seconds: number) {
   if (reusedTokens > 0) console.log(`note: ${reusedTokens} completes hit an already completed token (ran out of waiting ones)`);
   const result = {
     benchmark: 'load',
+    /** Service settings that shape the figures (defaults unless set in the environment). */
+    settings: Object.fromEntries(
+      ['COMMAND_BATCH_SIZE', 'COMMAND_BATCHES_IN_FLIGHT', 'NATS_REQUEST_BATCH_SIZE', 'DATABASE_POOL_SIZE', 'BENCH_DIST'].map((k) => [
+        k,
+        process.env[k] ?? 'default',
+      ]),
+    ),
     label: options.label,
     measuredAt,
     durationSeconds: seconds,
