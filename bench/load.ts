@@ -346,7 +346,8 @@ function report(rows: Row[], seconds: number) {
     rows,
   };
   mkdirSync('bench/results', { recursive: true });
-  const file = `bench/results/load-${measuredAt.replace(/[:.]/g, '-')}.json`;
+  const slug = options.label.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+  const file = `bench/results/load-${measuredAt.replace(/[:.]/g, '-')}${slug ? `-${slug}` : ''}.json`;
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`${file} (${seconds} s)`);
 }
