@@ -10,12 +10,26 @@ export interface BenchSystem {
   baseUrl: string;
   apiKey: string;
   databaseUrl: string;
+  /** Process ids by component (`token-service` may have several), for CPU accounting. */
+  pids: Record<string, number[]>;
   stop(): Promise<void>;
 }
 
+export interface BenchSystemOptions {
+  port?: number;
+  /** Token-service processes sharing the command load through the NATS queue group. */
+  tokenServices?: number;
+  /** Extra environment for the services (pool sizes, batch sizes). */
+  env?: Record<string, string>;
+}
+
+/** Compiled services to run (another build's dist/ to compare before and after a change). */
+const DIST = process.env.BENCH_DIST ?? 'dist';
+
 const ADMIN_URL = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-export async function startBenchSystem(port = 3900): Promise<BenchSystem> {
+export async function startBenchSystem(options: BenchSystemOptions | number = {}): Promise<BenchSystem> {
+  const { port = 3900, tokenServices = 1, env: extraEnv = {} } = typeof options === 'number' ? { port: options } : options;
   const name = `bench${randomBytes(3).toString('hex')}`;
   const url = new URL(ADMIN_URL);
   url.pathname = `/waitpoints_${name}`;
@@ -29,14 +43,27 @@ export async function startBenchSystem(port = 3900): Promise<BenchSystem> {
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     API_KEYS: `dev:${apiKey}`,
     LOG_LEVEL: 'silent',
+    ...extraEnv,
   };
   const children: ChildProcess[] = [];
-  const start = (app: string) => {
-    const profile = process.env.BENCH_PROFILE ? ['--prof', `--logfile=/tmp/prof-${app}.log`, '--no-logfile-per-isolate'] : [];
-    const child = spawn(process.execPath, [...profile, `dist/apps/${app}/src/main.js`], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const pids: Record<string, number[]> = {};
+  const start = (app: string, instance = 0) => {
+    const log = `/tmp/prof-${app}${instance ? `-${instance}` : ''}.log`;
+    // BENCH_PROFILE=1: V8 tick logs (node --prof-process); BENCH_PROFILE=cpu: .cpuprofile files.
+    const profile =
+      process.env.BENCH_PROFILE === 'cpu'
+        ? ['--cpu-prof', `--cpu-prof-dir=/tmp/cpuprof-${app}`]
+        : process.env.BENCH_PROFILE
+          ? ['--prof', `--logfile=${log}`, '--no-logfile-per-isolate']
+          : [];
+    const child = spawn(process.execPath, [...profile, `${DIST}/apps/${app}/src/main.js`], { env, stdio: ['ignore', 'ignore', 'inherit'] });
     children.push(child);
+    (pids[app] ??= []).push(child.pid!);
   };
+  // The first instance creates the database and migrates it before the others connect.
   start('token-service');
+  await waitForFirstInstance(databaseUrl);
+  for (let i = 1; i < tokenServices; i++) start('token-service', i);
   start('gateway');
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitForReady(baseUrl, apiKey);
@@ -44,6 +71,7 @@ export async function startBenchSystem(port = 3900): Promise<BenchSystem> {
     baseUrl,
     apiKey,
     databaseUrl,
+    pids,
     async stop() {
       for (const child of children) child.kill('SIGTERM');
       await Promise.all(children.map((c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : c.once('exit', resolve)))));
@@ -69,4 +97,22 @@ async function waitForReady(baseUrl: string, apiKey: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`the system did not become ready at ${baseUrl} within 30 s (run npm run build first?)`);
+}
+
+async function waitForFirstInstance(databaseUrl: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const client = new Client({ connectionString: databaseUrl });
+    try {
+      await client.connect();
+      const { rows } = await client.query(`SELECT to_regclass('waitpoint_tokens') IS NOT NULL AS ready`);
+      if (rows[0].ready) return;
+    } catch {
+      // database not created yet
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error('the token-service did not create its database within 30 s (run npm run build first?)');
 }

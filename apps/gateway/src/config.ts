@@ -22,6 +22,8 @@ export interface GatewayConfig {
   logLevel?: LogLevel;
   /** Interval of the comment line that keeps idle event streams open through proxies. */
   realtimeHeartbeatMs: number;
+  /** Token-service requests arriving together go in one NATS message, at most this many (1: never). */
+  natsRequestBatchSize: number;
 }
 
 const MIN_KEY_LENGTH = 16;
@@ -83,6 +85,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     nats: readNatsConfig(read),
     logLevel: readLogLevel(read),
     realtimeHeartbeatMs: read.integer('REALTIME_HEARTBEAT_MS', 15_000, 100, 300_000),
+    natsRequestBatchSize: read.integer('NATS_REQUEST_BATCH_SIZE', 64, 1, 1000),
   };
   read.done();
   return config;

@@ -16,6 +16,9 @@ export interface TokenServiceConfig {
   ops: OpsEndpointConfig;
   /** `LOG_LEVEL`; unset means the process's LOG_LEVEL or info. */
   logLevel?: LogLevel;
+  /** Concurrent creates/transitions written together: most per statement (0: one transaction each), statements at once. */
+  commandBatchSize: number;
+  commandBatchesInFlight: number;
 }
 
 export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConfig {
@@ -30,6 +33,8 @@ export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConf
     outboxBatchSize: read.integer('OUTBOX_BATCH_SIZE', 500, 1, 10_000),
     ops: readOpsEndpoint(read, '', DEFAULT_TOKEN_SERVICE_METRICS_PORT),
     logLevel: readLogLevel(read),
+    commandBatchSize: read.integer('COMMAND_BATCH_SIZE', 100, 0, 1000),
+    commandBatchesInFlight: read.integer('COMMAND_BATCHES_IN_FLIGHT', 4, 1, 64),
   };
   read.done();
   return config;

@@ -82,6 +82,21 @@ export interface TokenTransitionResult {
   changed: boolean;
 }
 
+// ---- Several requests in one message (TokenRequestBatchSubject) ----
+
+export interface TokenRequestBatch {
+  /**
+   * Each `subject` is create, complete, cancel or timeout of TokenCommandSubjects (relative,
+   * no prefix). Queries are not accepted: their replies could outgrow one NATS message.
+   */
+  requests: { subject: string; payload: unknown }[];
+}
+
+/** One reply per request, in request order, each exactly what its own subject would answer. */
+export interface TokenRequestBatchReply {
+  replies: RpcReply<unknown>[];
+}
+
 // ---- Queries (gateway → token-service) ----
 
 export interface GetTokenQuery {

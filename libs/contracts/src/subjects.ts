@@ -6,6 +6,7 @@
  * Request/reply (core NATS, queue group `token-service`):
  *   <prefix>.cmd.token.create | complete | cancel | timeout | timeout-batch
  *   <prefix>.qry.token.get | list | output-chunk | history | stats
+ *   <prefix>.rpc.token.batch   several commands in one message (see TokenRequestBatch)
  *
  * Request/reply, queue group `scheduler`:
  *   <prefix>.qry.scheduler.metrics
@@ -45,6 +46,13 @@ export const SchedulerQuerySubjects = {
   /** One scheduler instance's metrics in Prometheus text format (RpcReply<string>). */
   metrics: 'qry.scheduler.metrics',
 } as const;
+
+/**
+ * Many commands in one NATS message, answered by one reply: a gateway under load
+ * sends what arrived in the same event-loop turn together, which saves a NATS round trip
+ * (and its syscalls in three processes) per request.
+ */
+export const TokenRequestBatchSubject = 'rpc.token.batch';
 
 export type TokenEventKind = 'created' | 'completed' | 'timed_out' | 'cancelled';
 

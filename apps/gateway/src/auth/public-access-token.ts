@@ -1,3 +1,4 @@
+import { createSecretKey, KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { toFriendlyTokenId, toInternalTokenId } from '@waitpoints/contracts';
 
@@ -15,15 +16,23 @@ export type PublicTokenCheck =
  * the SDK signed itself with the environment's secret key is accepted too.
  */
 export class PublicAccessTokens {
+  /**
+   * Made once: given a string, jsonwebtoken first tries (and fails) to read it as a private
+   * key on every call, which cost more CPU than anything else in a create.
+   */
+  private readonly signingKey: KeyObject;
+
   constructor(
     private readonly signingSecrets: string[],
     private readonly keysOfEnvironment: (environment: string) => string[],
-  ) {}
+  ) {
+    this.signingKey = secretKey(signingSecrets[0]);
+  }
 
   issueForToken(environment: string, internalTokenId: string): string {
     return jwt.sign(
       { pub: true, scopes: [`write:waitpoints:${toFriendlyTokenId(internalTokenId)}`] },
-      this.signingSecrets[0],
+      this.signingKey,
       { algorithm: 'HS256', subject: environment, issuer: ISSUER, expiresIn: PUBLIC_TOKEN_TTL_SECONDS },
     );
   }
@@ -48,7 +57,7 @@ export class PublicAccessTokens {
     let expired = false;
     for (const secret of candidates) {
       try {
-        claims = jwt.verify(token, secret, { algorithms: ['HS256'] }) as jwt.JwtPayload;
+        claims = jwt.verify(token, secretKey(secret), { algorithms: ['HS256'] }) as jwt.JwtPayload;
         break;
       } catch (error) {
         if (error instanceof jwt.TokenExpiredError) expired = true;
@@ -70,6 +79,18 @@ export class PublicAccessTokens {
     }
     return { ok: true, environment };
   }
+}
+
+const secretKeys = new Map<string, KeyObject>();
+
+/** Secrets as KeyObjects, made once each (see `signingKey`); there are only a few. */
+function secretKey(secret: string): KeyObject {
+  let key = secretKeys.get(secret);
+  if (!key) {
+    key = createSecretKey(Buffer.from(secret));
+    secretKeys.set(secret, key);
+  }
+  return key;
 }
 
 /**

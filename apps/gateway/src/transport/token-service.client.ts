@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { ClientProxy, NatsRecordBuilder } from '@nestjs/microservices';
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import {
@@ -14,6 +14,7 @@ import {
   RpcReply,
   TimeoutTokenCommand,
   TokenCommandSubjects,
+  TokenRequestBatchSubject,
   TokenHistoryQuery,
   TokenHistoryResult,
   TokenQuerySubjects,
@@ -27,10 +28,13 @@ import { headers as natsHeaders, NatsConnection } from 'nats';
 import { currentCorrelationId, secondsSince } from '@waitpoints/platform';
 import { ApiError } from '../http/api-error';
 import { GatewayMetrics } from '../ops/gateway-metrics';
+import { DEFAULT_COALESCER_OPTIONS, RequestCoalescer } from './request-coalescer';
 
 export const TOKEN_SERVICE_TRANSPORT = Symbol('TokenServiceTransport');
 export const NATS_REQUEST_TIMEOUT_MS = Symbol('NatsRequestTimeoutMs');
 export const NATS_SUBJECT_PREFIX = Symbol('NatsSubjectPrefix');
+/** Most requests sent together in one NATS message (1: each on its own). */
+export const NATS_REQUEST_BATCH_SIZE = Symbol('NatsRequestBatchSize');
 
 /**
  * Request/reply to the token-service over NATS. Always bounded by a timeout (Nest's NATS
@@ -39,13 +43,27 @@ export const NATS_SUBJECT_PREFIX = Symbol('NatsSubjectPrefix');
 @Injectable()
 export class TokenServiceClient implements OnApplicationShutdown {
   private largeOutputs?: Promise<LargeOutputStore>;
+  private readonly coalescer: RequestCoalescer;
 
   constructor(
     @Inject(TOKEN_SERVICE_TRANSPORT) private readonly transport: ClientProxy,
     @Inject(NATS_REQUEST_TIMEOUT_MS) private readonly timeoutMs: number,
     @Inject(NATS_SUBJECT_PREFIX) private readonly subjectPrefix: string,
     private readonly metrics: GatewayMetrics,
-  ) {}
+    @Optional() @Inject(NATS_REQUEST_BATCH_SIZE) batchSize = DEFAULT_COALESCER_OPTIONS.maxRequests,
+  ) {
+    this.coalescer = new RequestCoalescer(
+      (subject, payload) =>
+        // A batch message carries each command's own correlation id in its metadata; a header
+        // on it would stamp one request's id on all of them.
+        firstValueFrom(
+          this.transport
+            .send(subject, subject === TokenRequestBatchSubject ? payload : this.withCorrelation(payload))
+            .pipe(timeout(this.timeoutMs)),
+        ),
+      { ...DEFAULT_COALESCER_OPTIONS, maxRequests: batchSize },
+    );
+  }
 
   createToken = (command: CreateTokenCommand) => this.request<CreateTokenResult>(TokenCommandSubjects.create, command);
   cancelToken = (command: CancelTokenCommand) => this.request<TokenTransitionResult>(TokenCommandSubjects.cancel, command);
@@ -91,9 +109,7 @@ export class TokenServiceClient implements OnApplicationShutdown {
     const observe = (outcome: string) => this.metrics.natsRequests.observe({ subject, outcome }, secondsSince(startedAt));
     let reply: RpcReply<T>;
     try {
-      reply = await firstValueFrom(
-        this.transport.send<RpcReply<T>>(subject, this.withCorrelation(payload)).pipe(timeout(this.timeoutMs)),
-      );
+      reply = (await this.coalescer.request(subject, payload)) as RpcReply<T>;
     } catch (error) {
       observe(error instanceof TimeoutError ? 'timeout' : 'unavailable');
       if (error instanceof TimeoutError) {

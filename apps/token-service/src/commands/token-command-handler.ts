@@ -1,4 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import type { Pool } from 'pg';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
 import { DataSource, EntityManager } from 'typeorm';
 import {
   CancelTokenCommand,
@@ -26,17 +28,28 @@ import { JetStreamPublisher } from '../outbox/jetstream-publisher';
 import { OutboxRelay } from '../outbox/outbox-relay';
 import { TokenServiceMetrics } from '../ops/token-service-metrics';
 import { CLOCK, Clock, TOKEN_IDS, TokenIdGenerator } from './clock';
+import { CommandBatchingOptions, TokenCommandBatches, TransitionRequest } from './token-command-batches';
 
 const MAX_ATTEMPTS = 5;
+
+export const COMMAND_BATCHING = Symbol('CommandBatching');
+export const DEFAULT_COMMAND_BATCHING: CommandBatchingOptions = { maxBatchSize: 100, maxInFlight: 4 };
+/** Larger outputs are written one command at a time rather than packed into a batch statement. */
+const MAX_BATCHED_OUTPUT_CHARS = 64 * 1024;
 
 /**
  * Load → decide → append (+ inline projection) in one transaction per command.
  * A ConcurrencyError means another writer got there first: re-read and decide again,
  * which is how racing completions and timeouts end with exactly one terminal event.
+ *
+ * Under load, concurrent creates and transitions are written in batches instead (see
+ * TokenCommandBatches), with the same decisions and answers; creates with idempotency keys
+ * and large outputs always take the one-command path.
  */
 @Injectable()
 export class TokenCommandHandler {
   private readonly logger = new Logger(TokenCommandHandler.name);
+  private readonly batches?: TokenCommandBatches;
 
   constructor(
     private readonly db: DataSource,
@@ -48,9 +61,30 @@ export class TokenCommandHandler {
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(TOKEN_IDS) private readonly ids: TokenIdGenerator,
     private readonly metrics: TokenServiceMetrics,
-  ) {}
+    @Optional() @Inject(COMMAND_BATCHING) batching: CommandBatchingOptions = DEFAULT_COMMAND_BATCHING,
+  ) {
+    if (batching.maxBatchSize > 0) {
+      const pool = (db.driver as PostgresDriver).master as Pool;
+      this.batches = new TokenCommandBatches(
+        pool,
+        clock,
+        ids,
+        { create: (command) => this.createOne(command), transition: (request) => this.transitionOne(request) },
+        (stored, createdAtOf) => {
+          this.outbox.wake();
+          this.metrics.recordCommitted(stored as EventEnvelope[], createdAtOf);
+        },
+        batching,
+      );
+    }
+  }
 
-  async create(command: CreateTokenCommand): Promise<CreateTokenResult> {
+  create(command: CreateTokenCommand): Promise<CreateTokenResult> {
+    const keyed = command.idempotencyKey !== undefined || command.requestIdempotencyKey !== undefined;
+    return this.batches && !keyed ? this.batches.create(command) : this.createOne(command);
+  }
+
+  private createOne(command: CreateTokenCommand): Promise<CreateTokenResult> {
     return this.withRetries(async (m) => {
       const now = this.clock.now();
       const { environment } = command;
@@ -92,38 +126,52 @@ export class TokenCommandHandler {
     const output =
       command.outputRef !== undefined ? await this.publisher.outputs.takeUpload(command.outputRef) : command.output;
     try {
-      return await this.transition(command.tokenId, command.metadata, (now) => ({
-        type: 'CompleteToken',
+      const request: TransitionRequest = {
         tokenId: command.tokenId,
-        environment: command.environment,
-        output,
-        outputType: command.outputType,
-        channel: command.channel,
-        now,
-      }));
+        metadata: command.metadata,
+        toCommand: (now) => ({
+          type: 'CompleteToken',
+          tokenId: command.tokenId,
+          environment: command.environment,
+          output,
+          outputType: command.outputType,
+          channel: command.channel,
+          now,
+        }),
+      };
+      const large = output !== undefined && output.length > MAX_BATCHED_OUTPUT_CHARS;
+      return await (this.batches && !large ? this.batches.transition(request) : this.transitionOne(request));
     } finally {
       if (command.outputRef !== undefined) await this.publisher.outputs.discardUpload(command.outputRef);
     }
   }
 
   cancel(command: CancelTokenCommand): Promise<TokenTransitionResult> {
-    return this.transition(command.tokenId, command.metadata, (now) => ({
-      type: 'CancelToken',
+    return this.transition({
       tokenId: command.tokenId,
-      environment: command.environment,
-      reason: command.reason,
-      now,
-    }));
+      metadata: command.metadata,
+      toCommand: (now) => ({
+        type: 'CancelToken',
+        tokenId: command.tokenId,
+        environment: command.environment,
+        reason: command.reason,
+        now,
+      }),
+    });
   }
 
   timeout(command: TimeoutTokenCommand): Promise<TokenTransitionResult> {
-    return this.transition(command.tokenId, command.metadata, (now) => ({
-      type: 'TimeOutToken',
+    return this.transition({
       tokenId: command.tokenId,
-      environment: command.environment,
-      force: command.force ?? false,
-      now,
-    }));
+      metadata: command.metadata,
+      toCommand: (now) => ({
+        type: 'TimeOutToken',
+        tokenId: command.tokenId,
+        environment: command.environment,
+        force: command.force ?? false,
+        now,
+      }),
+    });
   }
 
   /**
@@ -183,11 +231,11 @@ export class TokenCommandHandler {
     return replies;
   }
 
-  private transition(
-    tokenId: string,
-    metadata: MessageMetadata,
-    toCommand: (now: Date) => TokenCommand,
-  ): Promise<TokenTransitionResult> {
+  private transition(request: TransitionRequest): Promise<TokenTransitionResult> {
+    return this.batches ? this.batches.transition(request) : this.transitionOne(request);
+  }
+
+  private transitionOne({ tokenId, metadata, toCommand }: TransitionRequest): Promise<TokenTransitionResult> {
     return this.withRetries<TokenTransitionResult>(async (m) => {
       const streamId = tokenStreamId(tokenId);
       const { events, version } = await this.store.readStream(m, streamId);

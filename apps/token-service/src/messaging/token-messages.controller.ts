@@ -16,6 +16,9 @@ import {
   TokenHistoryQuery,
   TokenQuerySubjects,
   TokenStatsQuery,
+  TokenRequestBatch,
+  TokenRequestBatchReply,
+  TokenRequestBatchSubject,
   WaitpointError,
   rpcError,
   rpcOk,
@@ -83,6 +86,33 @@ export class TokenMessagesController {
   @MessagePattern(TokenQuerySubjects.stats)
   stats(@Payload() query: TokenStatsQuery) {
     return this.reply(() => this.insights.stats(query));
+  }
+
+  /**
+   * Each command answered as its own subject would answer it; together they share write
+   * batches. Queries are refused: their replies could outgrow one NATS message.
+   */
+  @MessagePattern(TokenRequestBatchSubject)
+  async batch(@Payload() batch: TokenRequestBatch): Promise<TokenRequestBatchReply> {
+    const requests = Array.isArray(batch?.requests) ? batch.requests : [];
+    return { replies: await Promise.all(requests.map((request) => this.handle(request?.subject, request?.payload))) };
+  }
+
+  private handle(subject: unknown, payload: any): Promise<RpcReply<unknown>> {
+    switch (subject) {
+      case TokenCommandSubjects.create:
+        return this.create(payload);
+      case TokenCommandSubjects.complete:
+        return this.complete(payload);
+      case TokenCommandSubjects.cancel:
+        return this.cancel(payload);
+      case TokenCommandSubjects.timeout:
+        return this.timeout(payload);
+      default:
+        return Promise.resolve(
+          rpcError({ code: ErrorCode.ValidationFailed, message: `${String(subject).slice(0, 100)} cannot be sent in a batch` }),
+        );
+    }
   }
 
   private async reply<T>(work: () => Promise<T>): Promise<RpcReply<T>> {

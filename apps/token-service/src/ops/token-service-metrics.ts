@@ -144,7 +144,10 @@ export class TokenServiceMetrics {
   }
 
   /** Counts committed events; `createdAtOf` gives a finished token's creation time (by stream). */
-  recordCommitted(stored: EventEnvelope[], createdAtOf: (streamId: string) => string | undefined): void {
+  recordCommitted(
+    stored: Pick<EventEnvelope, 'streamId' | 'type' | 'data'>[],
+    createdAtOf: (streamId: string) => string | undefined,
+  ): void {
     for (const envelope of stored) {
       const { environment } = envelope.data as { environment: string };
       let status: string;

@@ -41,6 +41,8 @@ export class JetStreamPublisher {
       name: 'waitpoints-outbox',
       maxReconnectAttempts: -1,
       waitOnFirstConnect: true,
+      // Every publish is a request for its PubAck; a stack captured per publish is pure overhead.
+      noAsyncTraces: true,
     });
     await this.ensureStream();
     this.largeOutputs = await LargeOutputStore.open(this.connection, this.options.subjectPrefix, this.options.replicas);

@@ -115,13 +115,15 @@ export class OutboxRelay {
 
   private async publishNextBatch(): Promise<number> {
     const client = this.client!;
+    // ORDER BY names the table's columns: the bare names would sort the text aliases below
+    // ("10" before "9"), which misorders, and with LIMIT can skip, events of a large transaction.
     const { rows } = await client.query(
       `SELECT global_position::text AS global_position, transaction_id::text AS transaction_id, stream_id,
               stream_version, event_id, event_type, schema_version, data, metadata, recorded_at
          FROM es_events
         WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY transaction_id, global_position
+        ORDER BY es_events.transaction_id, es_events.global_position
         LIMIT $3`,
       [this.checkpoint.transactionId, this.checkpoint.globalPosition, this.options.batchSize],
     );

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { EventEnvelope, TokenEvent, TokenTimedOut, TokenView } from '@waitpoints/contracts';
 import { ConcurrencyError } from '../event-store/event-store';
+import { terminalColumns } from './terminal-columns';
 import { TOKEN_VIEW_COLUMNS, TokenRow, toTokenView } from './token-queries';
 
 /**
@@ -48,18 +49,11 @@ export class TokenProjection {
         }
         return toTokenView(row);
       }
-      case 'TokenCompleted': {
-        const d = event.data;
-        return this.finish(m, d.tokenId, 'COMPLETED', d.completedAt, d.output ?? null, d.outputType, false, d.channel, version);
-      }
-      case 'TokenTimedOut': {
-        const d = event.data;
-        const by = d.forced ? 'operator' : 'scheduler';
-        return this.finish(m, d.tokenId, 'TIMED_OUT', d.timedOutAt, d.output, 'application/json', true, by, version);
-      }
+      case 'TokenCompleted':
+      case 'TokenTimedOut':
       case 'TokenCancelled': {
-        const d = event.data;
-        return this.finish(m, d.tokenId, 'CANCELLED', d.cancelledAt, d.output, 'application/json', true, 'operator', version);
+        const c = terminalColumns(event);
+        return this.finish(m, event.data.tokenId, c.status, c.finishedAt, c.output, c.outputType, c.outputIsError, c.completedBy, version);
       }
     }
   }
