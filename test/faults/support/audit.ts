@@ -163,3 +163,48 @@ export function describeAudit(result: AuditResult): string {
     part('tokens with several terminal events', result.tokensWithSeveralTerminalEvents)
   );
 }
+
+/** Tokens still WAITING although their deadline passed more than `graceMs` ago. */
+export async function overdueWaitingTokens(databaseUrl: string, graceMs = 1_000): Promise<number> {
+  return withDatabase(databaseUrl, async (db) =>
+    Number(
+      (
+        await db.query(
+          `SELECT count(*) AS n FROM waitpoint_tokens WHERE status = 'WAITING' AND timeout_at < now() - make_interval(secs => $1)`,
+          [graceMs / 1000],
+        )
+      ).rows[0].n,
+    ),
+  );
+}
+
+/**
+ * Waits until every token due within `horizonMs` has fired (so no timeout lands between the
+ * audit's two reads); returns how long that took and how many overdue tokens were left.
+ */
+export async function waitForOverdueTimeouts(
+  databaseUrl: string,
+  timeoutMs: number,
+  horizonMs = 60_000,
+): Promise<{ waitedMs: number; stillWaiting: number }> {
+  const started = Date.now();
+  const dueSoon = () =>
+    withDatabase(databaseUrl, async (db) =>
+      Number(
+        (
+          await db.query(
+            `SELECT count(*) AS n FROM waitpoint_tokens WHERE status = 'WAITING' AND timeout_at < now() + make_interval(secs => $1)`,
+            [horizonMs / 1000],
+          )
+        ).rows[0].n,
+      ),
+    );
+  while ((await dueSoon()) > 0 && Date.now() - started < timeoutMs) await sleep(250);
+  return { waitedMs: Date.now() - started, stillWaiting: await overdueWaitingTokens(databaseUrl) };
+}
+
+export async function countTimedOut(databaseUrl: string): Promise<number> {
+  return withDatabase(databaseUrl, async (db) =>
+    Number((await db.query(`SELECT count(*) AS n FROM es_events WHERE event_type = 'TokenTimedOut'`)).rows[0].n),
+  );
+}

@@ -1,7 +1,7 @@
-import { audit, AuditResult, describeAudit, duplicatedCount, lostCount } from './audit';
+import { audit, AuditResult, countTimedOut, describeAudit, duplicatedCount, lostCount, waitForOverdueTimeouts } from './audit';
 import { FaultSystem, FAULTS_API_KEY, FAULTS_REQUEST_TIMEOUT_MS } from './fault-system';
 import { recordFault } from './report';
-import { SteadyLoad, SteadyLoadOptions } from './steady-load';
+import { mixedTokens, SteadyLoad, SteadyLoadOptions } from './steady-load';
 
 /** The shared PostgreSQL: faults that do not restart the database use a fresh database on it. */
 export const SHARED_PG_ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -13,8 +13,7 @@ export function steadyLoad(system: FaultSystem, options: Partial<SteadyLoadOptio
     apiKey: FAULTS_API_KEY,
     ratePerSecond: 60,
     maxInFlight: 64,
-    tokenTimeout: () => '1h',
-    completeAfterMs: () => 300,
+    plan: mixedTokens,
     // A gateway answer takes at most the NATS request timeout; anything far beyond it is a hang.
     clientTimeoutMs: FAULTS_REQUEST_TIMEOUT_MS + 10_000,
     ...options,
@@ -33,6 +32,8 @@ export async function auditAndReport(
   recoveryMs: number | undefined,
   details: Record<string, unknown> = {},
 ): Promise<AuditResult> {
+  // Deadlines that passed during the fault must still fire (the scheduler recovered too).
+  const timeouts = system.schedulers.length > 0 ? await waitForOverdueTimeouts(system.databaseUrl, 30_000) : undefined;
   const result = await audit({ databaseUrl: system.databaseUrl, natsUrl, subjectPrefix: system.subjectPrefix, load });
   recordFault({
     fault,
@@ -47,12 +48,15 @@ export async function auditAndReport(
       storedEvents: result.storedEvents,
       jetStreamMessages: result.jetStreamMessages,
       slowestAnswerMs: load.slowestMs(),
+      tokensTimedOut: await countTimedOut(system.databaseUrl),
+      overdueTokensStillWaiting: timeouts?.stillWaiting,
       errors: load.errorSummary().slice(0, 8),
       ...details,
     },
   });
   const problems: string[] = [];
   if (lostCount(result) > 0 || duplicatedCount(result) > 0) problems.push(describeAudit(result));
+  if (timeouts && timeouts.stillWaiting > 0) problems.push(`${timeouts.stillWaiting} overdue tokens never timed out`);
   const exits = system.unexpectedExits();
   if (exits.length > 0) problems.push(`processes crashed: ${exits.join('; ')}`);
   if (problems.length > 0) {

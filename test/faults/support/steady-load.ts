@@ -8,13 +8,22 @@ export interface SteadyLoadOptions {
   ratePerSecond: number;
   /** Most requests in flight; a tick with every slot busy sends nothing (counted as skipped). */
   maxInFlight: number;
-  /** The `timeout` of each created token (a duration or an ISO date). */
-  tokenTimeout: () => string;
-  /** How long after its creation a token is completed; `undefined` leaves it waiting. */
-  completeAfterMs: () => number | undefined;
+  /** What becomes of each token created: its timeout, and whether and when it is completed. */
+  plan: (n: number) => TokenPlan;
   /** A request still unanswered after this is abandoned and counted as a hang. */
   clientTimeoutMs: number;
 }
+
+export interface TokenPlan {
+  /** The `timeout` sent with the create (a duration or an ISO date). */
+  timeout: string;
+  /** How long after its creation the token is completed; `undefined` leaves it to its timeout. */
+  completeAfterMs?: number;
+}
+
+/** Most tokens are completed 300 ms after creation; every fourth is left to time out after 2 s. */
+export const mixedTokens = (n: number): TokenPlan =>
+  n % 4 === 3 ? { timeout: '2s' } : { timeout: '1h', completeAfterMs: 300 };
 
 export interface RequestRecord {
   kind: 'create' | 'complete';
@@ -45,6 +54,7 @@ export class SteadyLoad {
   private loop?: Promise<void>;
   private readonly pending = new Set<Promise<void>>();
   private sequence = 0;
+  private created = 0;
 
   constructor(private readonly options: SteadyLoadOptions) {}
 
@@ -87,15 +97,16 @@ export class SteadyLoad {
   }
 
   private async create(): Promise<void> {
+    const plan = this.options.plan(this.created++);
     const { status, body } = await this.request('create', '/api/v1/waitpoints/tokens', {
-      timeout: this.options.tokenTimeout(),
+      timeout: plan.timeout,
       tags: ['faults'],
     });
     if (status !== 200) return;
     const tokenId = toInternalTokenId((body as { id: string }).id);
     const ackedAt = Date.now();
     this.ackedCreates.set(tokenId, ackedAt);
-    const after = this.options.completeAfterMs();
+    const after = plan.completeAfterMs;
     if (after !== undefined) this.dueCompletes.push({ tokenId, dueAt: ackedAt + after });
     // Completion delays may vary: keep the queue in due order.
     this.dueCompletes.sort((a, b) => a.dueAt - b.dueAt);

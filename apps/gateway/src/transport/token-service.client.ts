@@ -17,6 +17,7 @@ import {
   TokenView,
 } from '@waitpoints/contracts';
 import { LargeOutputStore, OUTPUT_CHUNK_CHARS, needsOffload } from '@waitpoints/contracts/nats/output-store';
+import { NatsUnreachableError } from '@waitpoints/contracts/nats/prefixed-transport';
 import type { NatsConnection } from 'nats';
 import { ApiError } from '../http/api-error';
 
@@ -81,6 +82,9 @@ export class TokenServiceClient implements OnApplicationShutdown {
     } catch (error) {
       if (error instanceof TimeoutError) {
         throw ApiError.unavailable(`The token service did not answer within ${this.timeoutMs} ms; try again shortly`);
+      }
+      if (error instanceof NatsUnreachableError) {
+        throw ApiError.unavailable('The message bus (NATS) is unreachable; the gateway is reconnecting, try again shortly');
       }
       const detail = error instanceof Error ? error.message : (error as { message?: string })?.message ?? String(error);
       // NATS answers "no responders" (code 503) when no subscriber listens on the subject.
