@@ -50,6 +50,6 @@ describe('fault: NATS stopped for 10 s under load, then started again', () => {
     expect(load.slowestMs(stoppedAt, restartedAt)).toBeLessThan(FAULTS_REQUEST_TIMEOUT_MS + 2_000);
     expect(recoveryMs).toBeDefined();
     // Once recovered, it stays recovered.
-    expect(load.failures(restartedAt + recoveryMs! + 1_000)).toEqual([]);
+    expect(load.errorSummary(restartedAt + recoveryMs! + 1_000)).toEqual([]);
   });
 });

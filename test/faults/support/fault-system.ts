@@ -73,6 +73,12 @@ export class FaultSystem {
     this.gateway.start();
     await this.waitUntilServing(60_000);
     this.schedulers.forEach((app) => app.start());
+    await this.waitForSchedulers(this.schedulers);
+  }
+
+  /** Until each scheduler consumes the event stream. */
+  async waitForSchedulers(schedulers: AppProcess[], timeoutMs = 60_000): Promise<void> {
+    await Promise.all(schedulers.map((app) => app.waitForLog('learning deadlines from', timeoutMs)));
   }
 
   /** Until the gateway answers a list through a token-service. */
@@ -95,7 +101,8 @@ export class FaultSystem {
     return this.apps.map((app) => `--- ${app.label} (${app.logFile})\n${app.logTail(lines)}`).join('\n');
   }
 
-  async stop({ keepLogs = false }: { keepLogs?: boolean } = {}): Promise<void> {
+  /** Logs are kept (and their directory printed) with FAULTS_KEEP_LOGS=1. */
+  async stop({ keepLogs = process.env.FAULTS_KEEP_LOGS === '1' }: { keepLogs?: boolean } = {}): Promise<void> {
     await Promise.all(this.apps.map((app) => app.stop()));
     const admin = new Client({ connectionString: this.options.postgresAdminUrl, connectionTimeoutMillis: 5000 });
     try {
@@ -106,6 +113,7 @@ export class FaultSystem {
     } finally {
       await admin.end().catch(() => undefined);
     }
-    if (!keepLogs) rmSync(this.logDir, { recursive: true, force: true });
+    if (keepLogs) process.stdout.write(`logs of ${this.name}: ${this.logDir}\n`);
+    else rmSync(this.logDir, { recursive: true, force: true });
   }
 }

@@ -118,6 +118,15 @@ export class AppProcess {
     }
   }
 
+  /** Waits until the current run of this process has logged `text` (each start appends to the same log). */
+  async waitForLog(text: string, timeoutMs: number): Promise<void> {
+    await waitUntil(`${this.label} to log "${text}"`, timeoutMs, async () => {
+      if (!this.running) throw new Error(`${this.label} is not running:\n${this.logTail(15)}`);
+      const times = readFileSync(this.logFile, 'utf8').split(text).length - 1;
+      if (times < this.starts) throw new Error('not yet');
+    });
+  }
+
   logTail(lines = 40): string {
     try {
       return readFileSync(this.logFile, 'utf8').split('\n').slice(-lines).join('\n');
