@@ -18,8 +18,10 @@ export async function ensureDatabaseExists(databaseUrl: string): Promise<void> {
     const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (found.rowCount === 0) {
       await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((error) => {
-        // 42P04: created meanwhile by another service or instance starting at the same moment.
-        if ((error as { code?: string }).code !== '42P04') throw error;
+        // Created meanwhile by another service or instance starting at the same moment: 42P04,
+        // or 23505 when both inserts reach pg_database's unique index together.
+        const code = (error as { code?: string }).code;
+        if (code !== '42P04' && code !== '23505') throw error;
       });
     }
   } finally {

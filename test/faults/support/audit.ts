@@ -20,6 +20,8 @@ export interface AuditResult {
   tokensWithSeveralTerminalEvents: string[];
   storedEvents: number;
   jetStreamMessages: number;
+  /** Acknowledged completions of tokens that had already timed out (a 200 that changes nothing). */
+  completionsAfterTimeout: number;
 }
 
 export const lostCount = (a: AuditResult) => a.lostWrites.length + a.eventsMissingFromJetStream.length;
@@ -27,6 +29,8 @@ export const duplicatedCount = (a: AuditResult) =>
   a.duplicateJetStreamMessages.length + a.unknownJetStreamMessages.length + a.tokensWithSeveralTerminalEvents.length;
 
 const TERMINAL = ['TokenCompleted', 'TokenTimedOut', 'TokenCancelled'];
+/** PostgreSQL and this process read the same host clock; the slack covers rounding only. */
+const CLOCK_SLACK_MS = 5;
 
 export async function withDatabase<T>(databaseUrl: string, work: (db: Client) => Promise<T>): Promise<T> {
   const db = new Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
@@ -91,11 +95,12 @@ export async function audit(options: {
   const { databaseUrl, natsUrl, subjectPrefix, load } = options;
   await waitForOutbox(databaseUrl, natsUrl, subjectPrefix);
   const { events, tokens } = await withDatabase(databaseUrl, async (db) => ({
-    events: (await db.query('SELECT event_id::text AS id, stream_id, event_type FROM es_events')).rows as {
-      id: string;
-      stream_id: string;
-      event_type: string;
-    }[],
+    events: (
+      await db.query(
+        `SELECT event_id::text AS id, stream_id, event_type, (extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_ms
+           FROM es_events`,
+      )
+    ).rows as { id: string; stream_id: string; event_type: string; recorded_ms: number }[],
     tokens: (await db.query('SELECT id, status, output FROM waitpoint_tokens')).rows as {
       id: string;
       status: string;
@@ -104,10 +109,12 @@ export async function audit(options: {
   }));
 
   const typesByStream = new Map<string, string[]>();
+  const finishedAt = new Map<string, { type: string; atMs: number }>();
   for (const event of events) {
     const types = typesByStream.get(event.stream_id) ?? [];
     types.push(event.event_type);
     typesByStream.set(event.stream_id, types);
+    if (TERMINAL.includes(event.event_type)) finishedAt.set(event.stream_id, { type: event.event_type, atMs: Number(event.recorded_ms) });
   }
   const projected = new Map(tokens.map((t) => [t.id, t]));
 
@@ -117,12 +124,20 @@ export async function audit(options: {
     if (!types.includes('TokenCreated')) lostWrites.push(`create ${tokenId}: no TokenCreated in es_events`);
     if (!projected.has(tokenId)) lostWrites.push(`create ${tokenId}: no row in waitpoint_tokens`);
   }
-  for (const [tokenId, output] of load.ackedCompletes) {
-    const types = typesByStream.get(tokenStreamId(tokenId)) ?? [];
-    if (!types.includes('TokenCompleted')) lostWrites.push(`complete ${tokenId}: no TokenCompleted in es_events`);
+  let completionsAfterTimeout = 0;
+  for (const [tokenId, { output, ackedAt }] of load.ackedCompletes) {
+    const streamId = tokenStreamId(tokenId);
     const row = projected.get(tokenId);
-    if (row?.status !== 'COMPLETED' || row.output !== output) {
-      lostWrites.push(`complete ${tokenId}: projection says ${row?.status ?? 'nothing'} with output ${row?.output ?? 'none'}`);
+    const finished = finishedAt.get(streamId);
+    if (finished?.type === 'TokenCompleted') {
+      if (row?.status !== 'COMPLETED' || row.output !== output) {
+        lostWrites.push(`complete ${tokenId}: projection says ${row?.status ?? 'nothing'} with output ${row?.output ?? 'none'}, not ours`);
+      }
+    } else if (finished && finished.atMs <= ackedAt + CLOCK_SLACK_MS && row?.status !== 'WAITING') {
+      // "Already finished" is a 200 too: the token had ended before this completion was answered.
+      completionsAfterTimeout++;
+    } else {
+      lostWrites.push(`complete ${tokenId}: acknowledged, but the token is ${row?.status ?? 'missing'} (${finished?.type ?? 'no terminal event'})`);
     }
   }
 
@@ -147,6 +162,7 @@ export async function audit(options: {
     tokensWithSeveralTerminalEvents,
     storedEvents: events.length,
     jetStreamMessages: messages.length,
+    completionsAfterTimeout,
   };
 }
 

@@ -45,6 +45,7 @@ export async function auditAndReport(
     details: {
       acknowledgedCreates: load.ackedCreates.size,
       acknowledgedCompletes: load.ackedCompletes.size,
+      completionsAfterTimeout: result.completionsAfterTimeout,
       storedEvents: result.storedEvents,
       jetStreamMessages: result.jetStreamMessages,
       slowestAnswerMs: load.slowestMs(),

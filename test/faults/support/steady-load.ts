@@ -43,8 +43,12 @@ export class SteadyLoad {
   readonly records: RequestRecord[] = [];
   /** Token id (internal) → when its create was acknowledged. */
   readonly ackedCreates = new Map<string, number>();
-  /** Token id → the output of its acknowledged completion. */
-  readonly ackedCompletes = new Map<string, string>();
+  /**
+   * Token id → the output of its acknowledged completion and when the answer came. A 200 means
+   * "completed, or already finished" (the Trigger.dev contract), so the audit accepts a token that
+   * had timed out before this completion was answered.
+   */
+  readonly ackedCompletes = new Map<string, { output: string; ackedAt: number }>();
   /** Token ids whose completion was sent (acknowledged or not). */
   readonly attemptedCompletes = new Set<string>();
   skippedTicks = 0;
@@ -118,7 +122,7 @@ export class SteadyLoad {
     const { status } = await this.request('complete', `/api/v1/waitpoints/tokens/waitpoint_${tokenId}/complete`, {
       data: output,
     });
-    if (status === 200) this.ackedCompletes.set(tokenId, JSON.stringify(output));
+    if (status === 200) this.ackedCompletes.set(tokenId, { output: JSON.stringify(output), ackedAt: Date.now() });
   }
 
   private async request(kind: RequestRecord['kind'], path: string, body: object): Promise<{ status: number; body?: unknown }> {
