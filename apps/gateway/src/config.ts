@@ -17,6 +17,8 @@ export interface GatewayConfig {
   /** First secret signs callback URLs and public access tokens; the rest still verify. */
   signingSecrets: string[];
   nats: NatsConfig;
+  /** Replicas of the JetStream object-store buckets (same variable as the token-service). */
+  jetStreamReplicas: number;
 }
 
 const MIN_KEY_LENGTH = 16;
@@ -76,6 +78,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     usingDevKey: !rawKeys && !production,
     signingSecrets,
     nats: readNatsConfig(read),
+    jetStreamReplicas: read.integer('JETSTREAM_REPLICAS', 1, 1, 5),
   };
   read.done();
   return config;

@@ -8,6 +8,7 @@ import { GatewayConfig } from './config';
 import { TokenLinks } from './tokens/token-links';
 import { TokensController } from './tokens/tokens.controller';
 import {
+  JETSTREAM_REPLICAS,
   NATS_REQUEST_TIMEOUT_MS,
   NATS_SUBJECT_PREFIX,
   TOKEN_SERVICE_TRANSPORT,
@@ -46,6 +47,7 @@ export class GatewayModule {
         },
         { provide: NATS_REQUEST_TIMEOUT_MS, useValue: config.nats.requestTimeoutMs },
         { provide: NATS_SUBJECT_PREFIX, useValue: config.nats.subjectPrefix },
+        { provide: JETSTREAM_REPLICAS, useValue: config.jetStreamReplicas },
         TokenServiceClient,
         SecretKeyGuard,
         SecretKeyOrPublicTokenGuard,

@@ -24,6 +24,8 @@ import { ApiError } from '../http/api-error';
 export const TOKEN_SERVICE_TRANSPORT = Symbol('TokenServiceTransport');
 export const NATS_REQUEST_TIMEOUT_MS = Symbol('NatsRequestTimeoutMs');
 export const NATS_SUBJECT_PREFIX = Symbol('NatsSubjectPrefix');
+/** Replicas of the object-store buckets, should the gateway be the first to create them. */
+export const JETSTREAM_REPLICAS = Symbol('JetStreamReplicas');
 
 /**
  * Request/reply to the token-service over NATS. Always bounded by a timeout (Nest's NATS
@@ -37,6 +39,7 @@ export class TokenServiceClient implements OnApplicationShutdown {
     @Inject(TOKEN_SERVICE_TRANSPORT) private readonly transport: ClientProxy,
     @Inject(NATS_REQUEST_TIMEOUT_MS) private readonly timeoutMs: number,
     @Inject(NATS_SUBJECT_PREFIX) private readonly subjectPrefix: string,
+    @Inject(JETSTREAM_REPLICAS) private readonly jetStreamReplicas: number,
   ) {}
 
   createToken = (command: CreateTokenCommand) => this.request<CreateTokenResult>(TokenCommandSubjects.create, command);
@@ -67,7 +70,7 @@ export class TokenServiceClient implements OnApplicationShutdown {
     try {
       this.largeOutputs ??= this.transport
         .connect()
-        .then((connection: NatsConnection) => LargeOutputStore.open(connection, this.subjectPrefix));
+        .then((connection: NatsConnection) => LargeOutputStore.open(connection, this.subjectPrefix, this.jetStreamReplicas));
       return await work(await this.largeOutputs);
     } catch (error) {
       this.largeOutputs = undefined;
