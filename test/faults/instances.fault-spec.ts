@@ -37,7 +37,7 @@ describe('fault: two token-services and two schedulers racing under load', () =>
     await sleep(12_000);
     await load.stop();
 
-    const result = await auditAndReport('2 token-services + 2 schedulers', system, load, nats.server.url, load.recoveryMs(killedAt));
+    const result = await auditAndReport('5 two token-services + two schedulers', system, load, nats.server.url, load.recoveryMs(killedAt));
     // The races did happen: some completions came after the timeout (and changed nothing).
     expect(result.completionsAfterTimeout).toBeGreaterThan(0);
     expect(load.errorSummary()).toEqual([]);

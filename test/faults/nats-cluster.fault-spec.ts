@@ -55,7 +55,7 @@ describe('fault: one node of a three-node NATS cluster killed under load (stream
     const survivors = cluster.nodes.filter((node) => node !== victim).map((node) => node.url).join(',');
     const recoveryMs = load.recoveryMs(killedAt);
     const info = await streamInfo(survivors, streamName);
-    await auditAndReport('NATS cluster: stream leader killed', system, load, survivors, recoveryMs, {
+    await auditAndReport('6 NATS cluster: stream leader killed', system, load, survivors, recoveryMs, {
       killedNode: leaderName,
       newLeader: info.cluster?.leader,
     });

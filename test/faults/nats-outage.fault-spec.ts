@@ -36,7 +36,7 @@ describe('fault: NATS stopped for 10 s under load, then started again', () => {
 
     const recoveryMs = load.recoveryMs(restartedAt);
     const during = load.records.filter((r) => r.startedAt >= stoppedAt + 500 && r.startedAt < restartedAt);
-    await auditAndReport('NATS stopped 10 s', system, load, nats.server.url, recoveryMs, {
+    await auditAndReport('2 NATS stopped 10 s', system, load, nats.server.url, recoveryMs, {
       downMs: restartedAt - stoppedAt,
       answersWhileDown: during.length,
       slowestAnswerWhileDownMs: load.slowestMs(stoppedAt, restartedAt),

@@ -37,7 +37,7 @@ describe('fault: PostgreSQL stopped and restarted under load', () => {
     await load.stop();
 
     const recoveryMs = load.recoveryMs(restartedAt);
-    await auditAndReport('PostgreSQL restarted', system, load, nats.server.url, recoveryMs, {
+    await auditAndReport('3 PostgreSQL restarted', system, load, nats.server.url, recoveryMs, {
       downMs: restartedAt - stoppedAt,
     });
     expect(recoveryMs).toBeDefined();

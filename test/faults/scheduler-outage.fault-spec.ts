@@ -61,7 +61,7 @@ describe(`fault: the scheduler down for ${OUTAGE_MS / 1000} s of deadlines, then
     const notTimedOutOnce = outcomes.filter((t) => t.status !== 'TIMED_OUT' || t.timeouts !== 1);
     const completedThenTimedOut = [...load.ackedCompletes.keys()].filter((id) => outcomes.some((t) => t.id === id));
 
-    await auditAndReport(`scheduler down ${OUTAGE_MS / 1000} s`, system, load, nats.server.url, recoveryMs, {
+    await auditAndReport(`4 scheduler down ${OUTAGE_MS / 1000} s`, system, load, nats.server.url, recoveryMs, {
       downMs: restartedAt - killedAt,
       overdueAtRestart: overdueAtRestart.length,
       catchUpMs: caughtUp.waitedMs,

@@ -31,7 +31,7 @@ describe('fault: kill -9 of the token-service under load, then a restart', () =>
     await load.stop();
 
     const recoveryMs = load.recoveryMs(restartedAt);
-    await auditAndReport('kill -9 token-service + restart', system, load, nats.server.url, recoveryMs, {
+    await auditAndReport('1 kill -9 token-service + restart', system, load, nats.server.url, recoveryMs, {
       downMs: 2_000,
     });
     expect(recoveryMs).toBeDefined();

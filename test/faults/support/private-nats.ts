@@ -3,7 +3,7 @@ import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
-import { freePort, waitForExit, waitUntil } from './processes';
+import { cleanUpOnExit, freePort, waitForExit, waitUntil } from './processes';
 
 /**
  * Private nats-server processes for fault injection. The machine's shared NATS (4222) is
@@ -60,8 +60,11 @@ export class PrivateNatsServer {
       );
     }
     const log = openSync(this.logFile, 'a');
-    this.process = spawn(NATS_SERVER_BIN, args, { stdio: ['ignore', log, log] });
-    this.process.on('error', () => undefined);
+    const child = spawn(NATS_SERVER_BIN, args, { stdio: ['ignore', log, log] });
+    child.on('error', () => undefined);
+    const forget = cleanUpOnExit(() => child.kill('SIGKILL'));
+    child.once('exit', forget);
+    this.process = child;
     await waitUntil(`nats-server ${name} accepting clients on ${port}`, 15_000, async () => {
       if (!this.running) throw new Error(`nats-server ${name} exited (see ${this.logFile})`);
       const nc = await connect({ servers: this.url, timeout: 1000, reconnect: false });

@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import { freePort, waitUntil } from './processes';
+import { cleanUpOnExit, freePort, waitUntil } from './processes';
 
 const run = promisify(execFile);
 
@@ -16,10 +16,18 @@ const run = promisify(execFile);
 export const PG_BIN = process.env.FAULTS_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 
 export class PrivatePostgres {
+  private readonly forget: () => void;
+
   private constructor(
     readonly dir: string,
     readonly port: number,
-  ) {}
+  ) {
+    this.forget = cleanUpOnExit(() => {
+      const [file, argv] = this.command('pg_ctl', ['-D', this.dataDir, '-m', 'immediate', 'stop']);
+      execFileSync(file, argv, { stdio: 'ignore', timeout: 10_000 });
+      rmSync(this.dir, { recursive: true, force: true });
+    });
+  }
 
   get dataDir(): string {
     return join(this.dir, 'data');
@@ -73,14 +81,18 @@ export class PrivatePostgres {
   }
 
   async dispose(): Promise<void> {
+    this.forget();
     await this.pg('pg_ctl', ['-D', this.dataDir, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private async pg(command: string, args: string[]): Promise<void> {
+  private command(command: string, args: string[]): [string, string[]] {
     const binary = join(PG_BIN, command);
-    const [file, argv] =
-      userInfo().uid === 0 ? ['runuser', ['-u', 'postgres', '--', binary, ...args]] : [binary, args];
+    return userInfo().uid === 0 ? ['runuser', ['-u', 'postgres', '--', binary, ...args]] : [binary, args];
+  }
+
+  private async pg(command: string, args: string[]): Promise<void> {
+    const [file, argv] = this.command(command, args);
     try {
       await run(file, argv, { cwd: this.dir, timeout: 90_000 });
     } catch (error) {

@@ -5,6 +5,39 @@ import { join, resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(__dirname, '../../..');
 
+/**
+ * Last-resort cleanup: `afterAll` stops everything on success and failure alike, but an
+ * interrupted run (Ctrl-C, a CI timeout) must not leave servers behind either. Only synchronous
+ * work is possible here.
+ */
+const leftovers = new Set<() => void>();
+let cleanupInstalled = false;
+
+export function cleanUpOnExit(cleanup: () => void): () => void {
+  if (!cleanupInstalled) {
+    cleanupInstalled = true;
+    const runAll = () => {
+      for (const step of leftovers) {
+        try {
+          step();
+        } catch {
+          // keep cleaning the rest
+        }
+      }
+      leftovers.clear();
+    };
+    process.once('exit', runAll);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        runAll();
+        process.exit(130);
+      });
+    }
+  }
+  leftovers.add(cleanup);
+  return () => leftovers.delete(cleanup);
+}
+
 export type AppName = 'gateway' | 'token-service' | 'scheduler';
 
 export function freePort(): Promise<number> {
@@ -91,7 +124,9 @@ export class AppProcess {
       env: { PATH: process.env.PATH ?? '', NODE_ENV: 'development', ...this.env },
       stdio: ['ignore', log, log],
     });
+    const forget = cleanUpOnExit(() => child.kill('SIGKILL'));
     child.on('exit', (code, signal) => {
+      forget();
       if (!this.expectingExit) this.unexpectedExits.push(`${this.label} exited on its own (code ${code}, signal ${signal})`);
     });
     this.child = child;

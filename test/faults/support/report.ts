@@ -39,9 +39,10 @@ export function startRun(): void {
 export function finishRun(): string | undefined {
   const dir = process.env[RUN_DIR_VARIABLE];
   if (!dir) return undefined;
+  // Faults are named "<number> <what>": the table follows the issue's order, not Jest's.
   const reports: FaultReport[] = readdirSync(dir)
-    .sort()
-    .map((file) => JSON.parse(readFileSync(join(dir, file), 'utf8')));
+    .map((file) => JSON.parse(readFileSync(join(dir, file), 'utf8')) as FaultReport)
+    .sort((a, b) => a.fault.localeCompare(b.fault, 'en', { numeric: true }));
   rmSync(dir, { recursive: true, force: true });
   if (reports.length === 0) return undefined;
   const file = join(REPO_ROOT, 'bench', 'results', `faults-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
