@@ -62,6 +62,9 @@ export class FaultSystem {
       // A restarted scheduler takes over a killed one's leases after this (must exceed look-ahead + poll).
       SCHEDULER_LOOKAHEAD_MS: '3000',
       SCHEDULER_LEASE_MS: '8000',
+      // Small pools: the shared PostgreSQL serves other test runs too (max_connections 100).
+      DATABASE_POOL_SIZE: '8',
+      SCHEDULER_DATABASE_POOL_SIZE: '4',
       ...this.options.env,
     };
     const make = (app: AppName, label: string) => new AppProcess(app, label, env, this.logDir);
