@@ -14,6 +14,8 @@ export async function createScheduler(
       queue: 'scheduler',
       name: 'waitpoints-scheduler',
       maxReconnectAttempts: -1,
+      // NATS that is not up yet (or restarting) is waited for, like the database.
+      waitOnFirstConnect: true,
     }),
     logger: process.env.LOG_LEVEL === 'silent' ? false : undefined,
   });

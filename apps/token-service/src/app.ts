@@ -17,6 +17,8 @@ export async function createTokenService(
       queue: TOKEN_SERVICE_QUEUE,
       name: 'waitpoints-token-service',
       maxReconnectAttempts: -1,
+      // NATS that is not up yet (or restarting) is waited for, like the database.
+      waitOnFirstConnect: true,
     }),
     logger: process.env.LOG_LEVEL === 'silent' ? false : undefined,
   });
