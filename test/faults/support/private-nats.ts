@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
@@ -50,6 +50,9 @@ export class PrivateNatsServer {
   /** (Re)starts the server on the same port and store directory, so JetStream keeps its data. */
   async start(): Promise<void> {
     if (this.running) return;
+    if (!existsSync(NATS_SERVER_BIN)) {
+      throw new Error(`${NATS_SERVER_BIN} not found: the fault suite starts its own nats-server (set FAULTS_NATS_SERVER)`);
+    }
     const { name, port, cluster } = this.options;
     const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', this.storeDir, '-n', name];
     if (cluster) {

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -47,6 +47,9 @@ export class PrivatePostgres {
   }
 
   static async create(): Promise<PrivatePostgres> {
+    if (!existsSync(join(PG_BIN, 'initdb'))) {
+      throw new Error(`${PG_BIN}/initdb not found: the fault suite starts its own PostgreSQL (set FAULTS_PG_BIN)`);
+    }
     const dir = mkdtempSync(join(tmpdir(), 'waitpoints-faults-pg-'));
     const asRoot = userInfo().uid === 0;
     if (asRoot) {
