@@ -24,6 +24,8 @@ export interface GatewayConfig {
   realtimeHeartbeatMs: number;
   /** Token-service requests arriving together go in one NATS message, at most this many (1: never). */
   natsRequestBatchSize: number;
+  /** Replicas of the JetStream object-store buckets (same variable as the token-service). */
+  jetStreamReplicas: number;
 }
 
 const MIN_KEY_LENGTH = 16;
@@ -86,6 +88,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     logLevel: readLogLevel(read),
     realtimeHeartbeatMs: read.integer('REALTIME_HEARTBEAT_MS', 15_000, 100, 300_000),
     natsRequestBatchSize: read.integer('NATS_REQUEST_BATCH_SIZE', 64, 1, 1000),
+    jetStreamReplicas: read.integer('JETSTREAM_REPLICAS', 1, 1, 5),
   };
   read.done();
   return config;

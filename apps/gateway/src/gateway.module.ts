@@ -21,6 +21,7 @@ import { TokenLinks } from './tokens/token-links';
 import { TokensController } from './tokens/tokens.controller';
 import {
   NATS_REQUEST_BATCH_SIZE,
+  JETSTREAM_REPLICAS,
   NATS_REQUEST_TIMEOUT_MS,
   NATS_SUBJECT_PREFIX,
   TOKEN_SERVICE_TRANSPORT,
@@ -96,6 +97,7 @@ export class GatewayModule {
         { provide: NATS_REQUEST_TIMEOUT_MS, useValue: config.nats.requestTimeoutMs },
         { provide: NATS_SUBJECT_PREFIX, useValue: config.nats.subjectPrefix },
         { provide: NATS_REQUEST_BATCH_SIZE, useValue: config.natsRequestBatchSize },
+        { provide: JETSTREAM_REPLICAS, useValue: config.jetStreamReplicas },
         TokenServiceClient,
         SecretKeyGuard,
         SecretKeyOrPublicTokenGuard,

@@ -92,6 +92,8 @@ export class SchedulerModule {
       queue: 'scheduler',
       name: 'waitpoints-scheduler',
       maxReconnectAttempts: -1,
+      // NATS that is not up yet (or restarting) is waited for, like the database.
+      waitOnFirstConnect: true,
     });
     return {
       module: SchedulerModule,

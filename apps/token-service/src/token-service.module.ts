@@ -81,6 +81,8 @@ export class TokenServiceModule {
       queue: TOKEN_SERVICE_QUEUE,
       name: 'waitpoints-token-service',
       maxReconnectAttempts: -1,
+      // NATS that is not up yet (or restarting) is waited for, like the database.
+      waitOnFirstConnect: true,
       // A stack trace captured per request costs CPU on the hot path (measured in bench).
       noAsyncTraces: true,
     });

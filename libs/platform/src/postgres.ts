@@ -18,8 +18,10 @@ export async function ensureDatabaseExists(databaseUrl: string): Promise<void> {
     const found = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (found.rowCount === 0) {
       await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((error) => {
-        // 42P04: created meanwhile by another service or instance starting at the same moment.
-        if ((error as { code?: string }).code !== '42P04') throw error;
+        // Created meanwhile by another service or instance starting at the same moment: 42P04,
+        // or 23505 when both inserts reach pg_database's unique index together.
+        const code = (error as { code?: string }).code;
+        if (code !== '42P04' && code !== '23505') throw error;
       });
     }
   } finally {
@@ -37,5 +39,59 @@ export async function migrateUnderLock(dataSource: DataSource, lockName: string)
   } finally {
     await runner.query(`SELECT pg_advisory_unlock(hashtext($1))`, [lockName]).catch(() => undefined);
     await runner.release();
+  }
+}
+
+/** SQLSTATE classes and codes that mean "the server is not there right now", not "the query is wrong". */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[1-4])/; // connection exception, insufficient resources, shutting down / starting up
+const UNAVAILABLE_NODE_CODE = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH)$/;
+const UNAVAILABLE_MESSAGE = /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed|terminating connection/i;
+/** TypeORM releases a transaction's connection when the connection errors; the next query then fails with these. */
+const RELEASED_BY_CONNECTION_ERROR = /^QueryRunner(Provider)?AlreadyReleasedError$/;
+
+/**
+ * True when a failure comes from PostgreSQL being unreachable (restarting, stopped, network),
+ * whatever layer reports it (pg, pg-pool or a TypeORM wrapper). Callers answer "try again"
+ * instead of "internal error"; the pool reconnects on its own once the server is back.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 5; depth++) {
+    const { code, message, driverError, cause } = current as {
+      code?: unknown;
+      message?: unknown;
+      driverError?: unknown;
+      cause?: unknown;
+    };
+    if (typeof code === 'string' && (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_NODE_CODE.test(code))) return true;
+    if (typeof message === 'string' && UNAVAILABLE_MESSAGE.test(message)) return true;
+    if (current instanceof Error && RELEASED_BY_CONNECTION_ERROR.test(current.name)) return true;
+    if (current instanceof AggregateError && current.errors.some((inner) => isDatabaseUnavailable(inner))) return true;
+    current = driverError ?? cause;
+  }
+  return false;
+}
+
+/**
+ * Runs a startup step, retrying while PostgreSQL is unreachable (a database that starts after
+ * the app, or restarts while it boots), for at most `timeoutMs`. Other errors fail at once.
+ */
+export async function whenDatabaseReachable<T>(
+  what: string,
+  step: () => Promise<T>,
+  { timeoutMs = 60_000, log = (message: string) => console.warn(message) }: { timeoutMs?: number; log?: (message: string) => void } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastLogAt = 0;
+  for (;;) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!isDatabaseUnavailable(error) || Date.now() > deadline) throw error;
+      if (Date.now() - lastLogAt > 5_000) {
+        lastLogAt = Date.now();
+        log(`${what}: PostgreSQL is unreachable (${(error as Error).message}); retrying for up to ${Math.round(timeoutMs / 1000)} s`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
   }
 }

@@ -25,6 +25,7 @@ import {
 } from '@waitpoints/contracts';
 import { LargeOutputStore, OUTPUT_CHUNK_CHARS, needsOffload } from '@waitpoints/contracts/nats/output-store';
 import { headers as natsHeaders, NatsConnection } from 'nats';
+import { NatsUnreachableError } from '@waitpoints/contracts/nats/prefixed-transport';
 import { currentCorrelationId, secondsSince } from '@waitpoints/platform';
 import { ApiError } from '../http/api-error';
 import { GatewayMetrics } from '../ops/gateway-metrics';
@@ -35,6 +36,8 @@ export const NATS_REQUEST_TIMEOUT_MS = Symbol('NatsRequestTimeoutMs');
 export const NATS_SUBJECT_PREFIX = Symbol('NatsSubjectPrefix');
 /** Most requests sent together in one NATS message (1: each on its own). */
 export const NATS_REQUEST_BATCH_SIZE = Symbol('NatsRequestBatchSize');
+/** Replicas of the object-store buckets, should the gateway be the first to create them. */
+export const JETSTREAM_REPLICAS = Symbol('JetStreamReplicas');
 
 /**
  * Request/reply to the token-service over NATS. Always bounded by a timeout (Nest's NATS
@@ -50,6 +53,7 @@ export class TokenServiceClient implements OnApplicationShutdown {
     @Inject(NATS_REQUEST_TIMEOUT_MS) private readonly timeoutMs: number,
     @Inject(NATS_SUBJECT_PREFIX) private readonly subjectPrefix: string,
     private readonly metrics: GatewayMetrics,
+    @Inject(JETSTREAM_REPLICAS) private readonly jetStreamReplicas: number,
     @Optional() @Inject(NATS_REQUEST_BATCH_SIZE) batchSize = DEFAULT_COALESCER_OPTIONS.maxRequests,
   ) {
     this.coalescer = new RequestCoalescer(
@@ -96,7 +100,7 @@ export class TokenServiceClient implements OnApplicationShutdown {
     try {
       this.largeOutputs ??= this.transport
         .connect()
-        .then((connection: NatsConnection) => LargeOutputStore.open(connection, this.subjectPrefix));
+        .then((connection: NatsConnection) => LargeOutputStore.open(connection, this.subjectPrefix, this.jetStreamReplicas));
       return await work(await this.largeOutputs);
     } catch (error) {
       this.largeOutputs = undefined;
@@ -114,6 +118,9 @@ export class TokenServiceClient implements OnApplicationShutdown {
       observe(error instanceof TimeoutError ? 'timeout' : 'unavailable');
       if (error instanceof TimeoutError) {
         throw ApiError.unavailable(`The token service did not answer within ${this.timeoutMs} ms; try again shortly`);
+      }
+      if (error instanceof NatsUnreachableError) {
+        throw ApiError.unavailable('The message bus (NATS) is unreachable; the gateway is reconnecting, try again shortly');
       }
       const detail = error instanceof Error ? error.message : (error as { message?: string })?.message ?? String(error);
       // NATS answers "no responders" (code 503) when no subscriber listens on the subject.

@@ -1,4 +1,5 @@
-import { ensureDatabaseExists, migrateUnderLock } from '@waitpoints/platform';
+import { Logger } from '@nestjs/common';
+import { ensureDatabaseExists, migrateUnderLock, whenDatabaseReachable } from '@waitpoints/platform';
 import { DataSource } from 'typeorm';
 import { schedulerMigrations } from './migrations';
 
@@ -29,15 +30,22 @@ export function createSchedulerDataSource(options: SchedulerDatabaseOptions): Da
 }
 
 /** Opens the pool and runs pending migrations under an advisory lock (instances may start together). */
-export async function openSchedulerDatabase(options: SchedulerDatabaseOptions): Promise<DataSource> {
-  await ensureDatabaseExists(options.url);
-  const dataSource = createSchedulerDataSource(options);
-  await dataSource.initialize();
-  try {
-    await migrateUnderLock(dataSource, 'waitpoints:scheduler-migrations');
-  } catch (error) {
-    await dataSource.destroy();
-    throw error;
-  }
-  return dataSource;
+export function openSchedulerDatabase(options: SchedulerDatabaseOptions): Promise<DataSource> {
+  // A database that is still starting (or restarting) is waited for, not a reason to exit.
+  return whenDatabaseReachable(
+    'scheduler database',
+    async () => {
+      await ensureDatabaseExists(options.url);
+      const dataSource = createSchedulerDataSource(options);
+      try {
+        await dataSource.initialize();
+        await migrateUnderLock(dataSource, 'waitpoints:scheduler-migrations');
+      } catch (error) {
+        if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
+        throw error;
+      }
+      return dataSource;
+    },
+    { log: (message) => new Logger('SchedulerDatabase').warn(message) },
+  );
 }

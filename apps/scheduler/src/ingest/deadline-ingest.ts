@@ -30,8 +30,15 @@ export interface IngestListener {
   forgotten(tokenIds: string[]): void;
 }
 
-/** How long an ingested batch may stay unacknowledged before JetStream hands it out again. */
-const ACK_WAIT_MS = 30_000;
+/**
+ * How long an ingested batch may stay unacknowledged before JetStream hands it out again. It
+ * bounds how late a deadline is learned after a scheduler crashes holding unacknowledged events
+ * (the fault suite measured 30 s at 30 s), while a slow write that outlives it only costs an
+ * idempotent second write. Pull requests expire as quickly, so a dead instance's open pull
+ * does not keep collecting new events for long.
+ */
+const ACK_WAIT_MS = 10_000;
+const PULL_EXPIRES_MS = 10_000;
 
 /**
  * Learns deadlines from the token events on JetStream through a durable pull consumer that
@@ -116,6 +123,7 @@ export class DeadlineIngest {
     const consumer = await js.consumers.get(this.streamName, this.options.consumerName);
     this.messages = await consumer.consume({
       max_messages: this.options.batchSize,
+      expires: PULL_EXPIRES_MS,
       callback: (message) => this.receive(message),
     });
     this.logger.log(`learning deadlines from ${this.streamName} as durable consumer "${this.options.consumerName}"`);

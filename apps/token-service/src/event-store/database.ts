@@ -1,4 +1,5 @@
-import { ensureDatabaseExists, migrateUnderLock } from '@waitpoints/platform';
+import { Logger } from '@nestjs/common';
+import { ensureDatabaseExists, migrateUnderLock, whenDatabaseReachable } from '@waitpoints/platform';
 import { DataSource } from 'typeorm';
 import { tokenServiceMigrations } from '../migrations';
 
@@ -25,10 +26,22 @@ export function createDataSource(options: DatabaseOptions): DataSource {
   });
 }
 
-export async function openDatabase(options: DatabaseOptions): Promise<DataSource> {
-  await ensureDatabaseExists(options.url);
-  const dataSource = createDataSource(options);
-  await dataSource.initialize();
-  await migrateUnderLock(dataSource, 'waitpoints:migrations');
-  return dataSource;
+export function openDatabase(options: DatabaseOptions): Promise<DataSource> {
+  // A database that is still starting (or restarting) is waited for, not a reason to exit.
+  return whenDatabaseReachable(
+    'token-service database',
+    async () => {
+      await ensureDatabaseExists(options.url);
+      const dataSource = createDataSource(options);
+      try {
+        await dataSource.initialize();
+        await migrateUnderLock(dataSource, 'waitpoints:migrations');
+      } catch (error) {
+        if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
+        throw error;
+      }
+      return dataSource;
+    },
+    { log: (message) => new Logger('TokenServiceDatabase').warn(message) },
+  );
 }

@@ -23,6 +23,7 @@ import {
   rpcError,
   rpcOk,
 } from '@waitpoints/contracts';
+import { isDatabaseUnavailable } from '@waitpoints/platform';
 import { TokenCommandHandler } from '../commands/token-command-handler';
 import { TokenInsights } from '../projections/token-insights';
 import { TokenReadService } from '../projections/token-read.service';
@@ -31,6 +32,7 @@ import { TokenReadService } from '../projections/token-read.service';
 @Controller()
 export class TokenMessagesController {
   private readonly logger = new Logger(TokenMessagesController.name);
+  private lastOutageWarningAt = 0;
 
   constructor(
     private readonly commands: TokenCommandHandler,
@@ -120,6 +122,17 @@ export class TokenMessagesController {
       return rpcOk(await work());
     } catch (error) {
       if (error instanceof WaitpointError) return rpcError(error.toBody());
+      if (isDatabaseUnavailable(error)) {
+        // Every request fails the same way during an outage: one warning a second is enough.
+        if (Date.now() - this.lastOutageWarningAt > 1000) {
+          this.lastOutageWarningAt = Date.now();
+          this.logger.warn(`PostgreSQL is unavailable: ${(error as Error).message}`);
+        }
+        return rpcError({
+          code: ErrorCode.ServiceUnavailable,
+          message: 'The token store (PostgreSQL) is unavailable; try again shortly',
+        });
+      }
       this.logger.error((error as Error).stack ?? String(error));
       return rpcError({ code: ErrorCode.Internal, message: 'The token service failed to handle the request' });
     }

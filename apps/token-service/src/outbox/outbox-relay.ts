@@ -29,6 +29,8 @@ export class OutboxRelay {
   private running = false;
   private loop?: Promise<void>;
   private readonly pause = new WakeableSleep();
+  /** After a failure the relay waits its full second: commits must not turn the pause into a busy retry. */
+  private backingOff = false;
   private checkpoint = { transactionId: '0', globalPosition: '0' };
   private publishedCount = 0;
 
@@ -58,12 +60,12 @@ export class OutboxRelay {
 
   /** Called after a local commit so the relay does not wait for its next poll. */
   wake(): void {
-    this.pause.wake();
+    if (!this.backingOff) this.pause.wake();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake();
+    this.pause.wake();
     await this.loop;
     await this.disconnect();
   }
@@ -79,9 +81,11 @@ export class OutboxRelay {
         if (published < this.options.batchSize) await this.pause.sleep(this.options.pollIntervalMs);
       } catch (error) {
         if (!this.running) break;
-        this.logger.error(`outbox relay failed, retrying in 1s: ${(error as Error).message}`);
+        this.logger.error(`outbox relay failed, retrying in 1s: ${describeFailure(error)}`);
         await this.disconnect();
+        this.backingOff = true;
         await this.pause.sleep(1000);
+        this.backingOff = false;
       }
     }
   }
@@ -146,4 +150,11 @@ export class OutboxRelay {
     this.client = undefined;
     await client?.end().catch(() => undefined);
   }
+}
+
+/** nats.js reports a JetStream publish nobody answered as a bare "503". */
+function describeFailure(error: unknown): string {
+  const { code, message } = error as { code?: string; message?: string };
+  if (code === '503') return 'JetStream did not answer (503: no responders; NATS reconnecting or the stream electing a leader)';
+  return message ?? String(error);
 }

@@ -26,6 +26,14 @@ export class PrefixedNatsServer extends ServerNats {
   }
 }
 
+/** The connection to NATS is lost; the client is reconnecting in the background. */
+export class NatsUnreachableError extends Error {
+  constructor(detail: string) {
+    super(`NATS is unreachable (${detail})`);
+    this.name = 'NatsUnreachableError';
+  }
+}
+
 export class PrefixedNatsClient extends ClientNats {
   constructor(
     private readonly prefix: string,
@@ -34,6 +42,19 @@ export class PrefixedNatsClient extends ClientNats {
     private readonly requestTimeoutMs = 30_000,
   ) {
     super(options);
+  }
+
+  /**
+   * While NATS is unreachable Nest rejects every request at once with a bare string; an Error
+   * of our own keeps the reason readable in logs and lets callers recognise it.
+   */
+  override async connect(): Promise<any> {
+    try {
+      return await super.connect();
+    } catch (error) {
+      if (error instanceof Error) throw error;
+      throw new NatsUnreachableError(String(error).replace(/^Error: /, ''));
+    }
   }
 
   protected override normalizePattern(pattern: unknown): string {

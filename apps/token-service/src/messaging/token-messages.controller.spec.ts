@@ -1,0 +1,26 @@
+import { ErrorCode } from '@waitpoints/contracts';
+import type { TokenCommandHandler } from '../commands/token-command-handler';
+import type { TokenReadService } from '../projections/token-read.service';
+import { TokenMessagesController } from './token-messages.controller';
+
+describe('TokenMessagesController replies', () => {
+  const controllerFailingWith = (error: unknown) =>
+    new TokenMessagesController(
+      { create: () => Promise.reject(error) } as unknown as TokenCommandHandler,
+      {} as TokenReadService,
+    );
+  const create = (controller: TokenMessagesController) => controller.create({} as never);
+
+  it('tells the caller to try again when PostgreSQL is unreachable', async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    expect(await create(controllerFailingWith(refused))).toEqual({
+      ok: false,
+      error: { code: ErrorCode.ServiceUnavailable, message: 'The token store (PostgreSQL) is unavailable; try again shortly' },
+    });
+  });
+
+  it('still reports a bug as an internal error', async () => {
+    const reply = await create(controllerFailingWith(new TypeError('oops')));
+    expect(reply).toEqual({ ok: false, error: { code: ErrorCode.Internal, message: expect.any(String) } });
+  });
+});

@@ -1,0 +1,5 @@
+import { startRun } from './support/report';
+
+export default function globalSetup(): void {
+  startRun();
+}

@@ -1,0 +1,5 @@
+import { finishRun } from './support/report';
+
+export default function globalTeardown(): void {
+  finishRun();
+}

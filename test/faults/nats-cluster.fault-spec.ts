@@ -1,0 +1,68 @@
+import { connect } from 'nats';
+import { eventStreamName } from '@waitpoints/contracts';
+import { outputsBucketName, uploadsBucketName } from '@waitpoints/contracts/nats/output-store';
+import { FaultSystem } from './support/fault-system';
+import { PrivateNatsCluster, startPrivateNatsCluster } from './support/private-nats';
+import { sleep } from './support/processes';
+import { auditAndReport, SHARED_PG_ADMIN_URL, steadyLoad } from './support/scenario';
+
+describe('fault: one node of a three-node NATS cluster killed under load (streams with 3 replicas)', () => {
+  let cluster: PrivateNatsCluster;
+  let system: FaultSystem;
+
+  beforeAll(async () => {
+    cluster = await startPrivateNatsCluster(3);
+    system = new FaultSystem({
+      natsUrl: cluster.urls,
+      postgresAdminUrl: SHARED_PG_ADMIN_URL,
+      env: { JETSTREAM_REPLICAS: '3' },
+    });
+    await system.start();
+  });
+
+  afterAll(async () => {
+    await system?.stop();
+    await cluster?.dispose();
+  });
+
+  async function streamInfo(servers: string, name: string) {
+    const nc = await connect({ servers: servers.split(','), timeout: 5000 });
+    try {
+      return await (await nc.jetstreamManager()).streams.info(name);
+    } finally {
+      await nc.close();
+    }
+  }
+
+  it('keeps serving and loses nothing when the node leading the event stream dies', async () => {
+    const streamName = eventStreamName(system.subjectPrefix);
+    // The event stream and both object-store buckets are replicated on all three nodes.
+    for (const name of [streamName, `OBJ_${uploadsBucketName(system.subjectPrefix)}`, `OBJ_${outputsBucketName(system.subjectPrefix)}`]) {
+      expect((await streamInfo(cluster.urls, name)).config.num_replicas).toBe(3);
+    }
+
+    const load = steadyLoad(system);
+    load.start();
+    await sleep(8_000);
+    const leaderName = (await streamInfo(cluster.urls, streamName)).cluster?.leader;
+    const victim = cluster.nodes.find((node) => node.logFile.endsWith(`${leaderName}.log`))!;
+    expect(victim).toBeDefined();
+    await victim.kill();
+    const killedAt = Date.now();
+    await sleep(15_000);
+    await load.stop();
+
+    const survivors = cluster.nodes.filter((node) => node !== victim).map((node) => node.url).join(',');
+    const recoveryMs = load.recoveryMs(killedAt);
+    const info = await streamInfo(survivors, streamName);
+    await auditAndReport('6 NATS cluster: stream leader killed', system, load, survivors, recoveryMs, {
+      killedNode: leaderName,
+      newLeader: info.cluster?.leader,
+    });
+    expect(info.cluster?.leader).not.toBe(leaderName);
+    expect(recoveryMs).toBeDefined();
+    // Requests caught mid-failover get a clean 503; afterwards the service simply continues.
+    expect(load.errorSummary().filter((line) => !/× 503 /.test(line))).toEqual([]);
+    expect(load.errorSummary(killedAt + recoveryMs! + 1_000)).toEqual([]);
+  });
+});

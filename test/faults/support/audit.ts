@@ -1,0 +1,226 @@
+import { connect, JsMsg } from 'nats';
+import { Client } from 'pg';
+import { eventStreamName, NATS_MSG_ID_HEADER, tokenStreamId } from '@waitpoints/contracts';
+import { sleep } from './processes';
+import type { SteadyLoad } from './steady-load';
+
+/**
+ * Holds the system to what it acknowledged: compares the client's acknowledged ids with the
+ * event store, the projection and the JetStream stream.
+ */
+export interface AuditResult {
+  /** Acknowledged creates/completes missing from the event store or the projection. */
+  lostWrites: string[];
+  /** Stored events that never reached JetStream. */
+  eventsMissingFromJetStream: string[];
+  /** JetStream messages whose event id appears more than once, or is not in the event store. */
+  duplicateJetStreamMessages: string[];
+  unknownJetStreamMessages: string[];
+  /** Tokens with more than one terminal event (completed/timed out/cancelled). */
+  tokensWithSeveralTerminalEvents: string[];
+  storedEvents: number;
+  jetStreamMessages: number;
+  /** Acknowledged completions of tokens that had already timed out (a 200 that changes nothing). */
+  completionsAfterTimeout: number;
+}
+
+export const lostCount = (a: AuditResult) => a.lostWrites.length + a.eventsMissingFromJetStream.length;
+export const duplicatedCount = (a: AuditResult) =>
+  a.duplicateJetStreamMessages.length + a.unknownJetStreamMessages.length + a.tokensWithSeveralTerminalEvents.length;
+
+const TERMINAL = ['TokenCompleted', 'TokenTimedOut', 'TokenCancelled'];
+/** PostgreSQL and this process read the same host clock; the slack covers rounding only. */
+const CLOCK_SLACK_MS = 5;
+
+export async function withDatabase<T>(databaseUrl: string, work: (db: Client) => Promise<T>): Promise<T> {
+  const db = new Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+  await db.connect();
+  try {
+    return await work(db);
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}
+
+/** Waits until the outbox relay has published every stored event (or the time is up). */
+export async function waitForOutbox(databaseUrl: string, natsUrl: string, subjectPrefix: string, timeoutMs = 60_000): Promise<void> {
+  const nc = await connect({ servers: natsUrl.split(','), timeout: 5000 });
+  try {
+    const jsm = await nc.jetstreamManager();
+    const deadline = Date.now() + timeoutMs;
+    let stored = 0;
+    let published = 0;
+    while (Date.now() < deadline) {
+      stored = await withDatabase(databaseUrl, async (db) => Number((await db.query('SELECT count(*) AS n FROM es_events')).rows[0].n));
+      published = (await jsm.streams.info(eventStreamName(subjectPrefix)).catch(() => undefined))?.state.messages ?? 0;
+      if (published >= stored) return;
+      await sleep(250);
+    }
+    // The audit will name what is missing.
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Every message of the stream: its Nats-Msg-Id and the event id inside. */
+export async function readEventStream(natsUrl: string, streamName: string): Promise<{ msgId?: string; eventId: string }[]> {
+  const nc = await connect({ servers: natsUrl.split(','), timeout: 5000 });
+  try {
+    const jsm = await nc.jetstreamManager();
+    const info = await jsm.streams.info(streamName);
+    const total = info.state.messages;
+    const result: { msgId?: string; eventId: string }[] = [];
+    if (total === 0) return result;
+    const consumer = await nc.jetstream().consumers.get(streamName);
+    const messages = await consumer.consume({ max_messages: 1000 });
+    const deadline = setTimeout(() => void messages.close(), 60_000);
+    for await (const message of messages as AsyncIterable<JsMsg>) {
+      result.push({ msgId: message.headers?.get(NATS_MSG_ID_HEADER), eventId: message.json<{ eventId: string }>().eventId });
+      if (message.info.pending === 0) break;
+    }
+    clearTimeout(deadline);
+    await messages.close();
+    return result;
+  } finally {
+    await nc.close();
+  }
+}
+
+export async function audit(options: {
+  databaseUrl: string;
+  natsUrl: string;
+  subjectPrefix: string;
+  load: SteadyLoad;
+}): Promise<AuditResult> {
+  const { databaseUrl, natsUrl, subjectPrefix, load } = options;
+  await waitForOutbox(databaseUrl, natsUrl, subjectPrefix);
+  const { events, tokens } = await withDatabase(databaseUrl, async (db) => ({
+    events: (
+      await db.query(
+        `SELECT event_id::text AS id, stream_id, event_type, (extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_ms
+           FROM es_events`,
+      )
+    ).rows as { id: string; stream_id: string; event_type: string; recorded_ms: number }[],
+    tokens: (await db.query('SELECT id, status, output FROM waitpoint_tokens')).rows as {
+      id: string;
+      status: string;
+      output: string | null;
+    }[],
+  }));
+
+  const typesByStream = new Map<string, string[]>();
+  const finishedAt = new Map<string, { type: string; atMs: number }>();
+  for (const event of events) {
+    const types = typesByStream.get(event.stream_id) ?? [];
+    types.push(event.event_type);
+    typesByStream.set(event.stream_id, types);
+    if (TERMINAL.includes(event.event_type)) finishedAt.set(event.stream_id, { type: event.event_type, atMs: Number(event.recorded_ms) });
+  }
+  const projected = new Map(tokens.map((t) => [t.id, t]));
+
+  const lostWrites: string[] = [];
+  for (const tokenId of load.ackedCreates.keys()) {
+    const types = typesByStream.get(tokenStreamId(tokenId)) ?? [];
+    if (!types.includes('TokenCreated')) lostWrites.push(`create ${tokenId}: no TokenCreated in es_events`);
+    if (!projected.has(tokenId)) lostWrites.push(`create ${tokenId}: no row in waitpoint_tokens`);
+  }
+  let completionsAfterTimeout = 0;
+  for (const [tokenId, { output, ackedAt }] of load.ackedCompletes) {
+    const streamId = tokenStreamId(tokenId);
+    const row = projected.get(tokenId);
+    const finished = finishedAt.get(streamId);
+    if (finished?.type === 'TokenCompleted') {
+      if (row?.status !== 'COMPLETED' || row.output !== output) {
+        lostWrites.push(`complete ${tokenId}: projection says ${row?.status ?? 'nothing'} with output ${row?.output ?? 'none'}, not ours`);
+      }
+    } else if (finished && finished.atMs <= ackedAt + CLOCK_SLACK_MS && row?.status !== 'WAITING') {
+      // "Already finished" is a 200 too: the token had ended before this completion was answered.
+      completionsAfterTimeout++;
+    } else {
+      lostWrites.push(`complete ${tokenId}: acknowledged, but the token is ${row?.status ?? 'missing'} (${finished?.type ?? 'no terminal event'})`);
+    }
+  }
+
+  const tokensWithSeveralTerminalEvents = [...typesByStream.entries()]
+    .filter(([, types]) => types.filter((t) => TERMINAL.includes(t)).length > 1)
+    .map(([streamId, types]) => `${streamId}: ${types.join(', ')}`);
+
+  const messages = await readEventStream(natsUrl, eventStreamName(subjectPrefix));
+  const seen = new Map<string, number>();
+  for (const message of messages) {
+    if (message.msgId !== message.eventId) {
+      throw new Error(`JetStream message with Nats-Msg-Id ${message.msgId} carries event ${message.eventId}`);
+    }
+    seen.set(message.eventId, (seen.get(message.eventId) ?? 0) + 1);
+  }
+  const storedIds = new Set(events.map((e) => e.id));
+  return {
+    lostWrites,
+    eventsMissingFromJetStream: events.filter((e) => !seen.has(e.id)).map((e) => `${e.event_type} ${e.id} of ${e.stream_id}`),
+    duplicateJetStreamMessages: [...seen.entries()].filter(([, n]) => n > 1).map(([id, n]) => `${id} ×${n}`),
+    unknownJetStreamMessages: [...seen.keys()].filter((id) => !storedIds.has(id)),
+    tokensWithSeveralTerminalEvents,
+    storedEvents: events.length,
+    jetStreamMessages: messages.length,
+    completionsAfterTimeout,
+  };
+}
+
+/** Readable summary of what an audit found (first few of each kind). */
+export function describeAudit(result: AuditResult): string {
+  const part = (title: string, items: string[]) =>
+    items.length === 0 ? '' : `\n${title} (${items.length}):\n  ${items.slice(0, 10).join('\n  ')}`;
+  return (
+    `stored events ${result.storedEvents}, JetStream messages ${result.jetStreamMessages}` +
+    part('acknowledged but lost', result.lostWrites) +
+    part('stored but not on JetStream', result.eventsMissingFromJetStream) +
+    part('on JetStream more than once', result.duplicateJetStreamMessages) +
+    part('on JetStream but not stored', result.unknownJetStreamMessages) +
+    part('tokens with several terminal events', result.tokensWithSeveralTerminalEvents)
+  );
+}
+
+/** Tokens still WAITING although their deadline passed more than `graceMs` ago. */
+export async function overdueWaitingTokens(databaseUrl: string, graceMs = 1_000): Promise<number> {
+  return withDatabase(databaseUrl, async (db) =>
+    Number(
+      (
+        await db.query(
+          `SELECT count(*) AS n FROM waitpoint_tokens WHERE status = 'WAITING' AND timeout_at < now() - make_interval(secs => $1)`,
+          [graceMs / 1000],
+        )
+      ).rows[0].n,
+    ),
+  );
+}
+
+/**
+ * Waits until every token due within `horizonMs` has fired (so no timeout lands between the
+ * audit's two reads); returns how long that took and how many overdue tokens were left.
+ */
+export async function waitForOverdueTimeouts(
+  databaseUrl: string,
+  timeoutMs: number,
+  horizonMs = 60_000,
+): Promise<{ waitedMs: number; stillWaiting: number }> {
+  const started = Date.now();
+  const dueSoon = () =>
+    withDatabase(databaseUrl, async (db) =>
+      Number(
+        (
+          await db.query(
+            `SELECT count(*) AS n FROM waitpoint_tokens WHERE status = 'WAITING' AND timeout_at < now() + make_interval(secs => $1)`,
+            [horizonMs / 1000],
+          )
+        ).rows[0].n,
+      ),
+    );
+  while ((await dueSoon()) > 0 && Date.now() - started < timeoutMs) await sleep(250);
+  return { waitedMs: Date.now() - started, stillWaiting: await overdueWaitingTokens(databaseUrl) };
+}
+
+export async function countTimedOut(databaseUrl: string): Promise<number> {
+  return withDatabase(databaseUrl, async (db) =>
+    Number((await db.query(`SELECT count(*) AS n FROM es_events WHERE event_type = 'TokenTimedOut'`)).rows[0].n),
+  );
+}
