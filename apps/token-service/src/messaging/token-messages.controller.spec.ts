@@ -1,5 +1,6 @@
 import { ErrorCode } from '@waitpoints/contracts';
 import type { TokenCommandHandler } from '../commands/token-command-handler';
+import type { TokenInsights } from '../projections/token-insights';
 import type { TokenReadService } from '../projections/token-read.service';
 import { TokenMessagesController } from './token-messages.controller';
 
@@ -8,6 +9,7 @@ describe('TokenMessagesController replies', () => {
     new TokenMessagesController(
       { create: () => Promise.reject(error) } as unknown as TokenCommandHandler,
       {} as TokenReadService,
+      {} as TokenInsights,
     );
   const create = (controller: TokenMessagesController) => controller.create({} as never);
 
