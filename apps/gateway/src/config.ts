@@ -1,4 +1,5 @@
 import { Env, EnvReader, isSubjectToken, NatsConfig, readNatsConfig } from '@waitpoints/contracts';
+import { RATE_LIMIT_HINT, RateLimit, parseRateLimit } from './http/rate-limits';
 
 /** The documented development key, used only when API_KEYS is unset outside production. */
 export const DEV_API_KEY = 'tr_dev_waitpoints_local_dev_key';
@@ -17,7 +18,16 @@ export interface GatewayConfig {
   /** First secret signs callback URLs and public access tokens; the rest still verify. */
   signingSecrets: string[];
   nats: NatsConfig;
+  /** Requests per API key and gateway instance; null = unlimited. */
+  rateLimit: RateLimit | null;
+  /** Completions without an API key (callback URLs, public access tokens) per waitpoint token; null = unlimited. */
+  callbackRateLimit: RateLimit | null;
 }
+
+/** Production default: a bound per key that one busy client stays under, and a runaway loop does not. */
+export const DEFAULT_PRODUCTION_RATE_LIMIT = '3000/1s';
+/** A token is completed once; a sender retrying a few times stays far below this. */
+export const DEFAULT_CALLBACK_RATE_LIMIT = '60/1m';
 
 const MIN_KEY_LENGTH = 16;
 
@@ -67,6 +77,16 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     read.check(secret.length >= 32, 'every SIGNING_SECRETS entry must be at least 32 characters');
   }
 
+  const readRateLimit = (name: string, fallback: string): RateLimit | null => {
+    const raw = read.string(name, fallback);
+    const limit = parseRateLimit(raw);
+    if (limit === undefined) {
+      read.problems.push(`${name}="${raw}" is not a rate limit: ${RATE_LIMIT_HINT}`);
+      return null;
+    }
+    return limit;
+  };
+
   const config: GatewayConfig = {
     host,
     port,
@@ -76,6 +96,8 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     usingDevKey: !rawKeys && !production,
     signingSecrets,
     nats: readNatsConfig(read),
+    rateLimit: readRateLimit('RATE_LIMIT', production ? DEFAULT_PRODUCTION_RATE_LIMIT : 'off'),
+    callbackRateLimit: readRateLimit('CALLBACK_RATE_LIMIT', DEFAULT_CALLBACK_RATE_LIMIT),
   };
   read.done();
   return config;

@@ -5,6 +5,7 @@ import { SecretKeyGuard, SecretKeyOrPublicTokenGuard } from './auth/auth.guards'
 import { CallbackSignature } from './auth/callback-signature';
 import { PublicAccessTokens } from './auth/public-access-token';
 import { GatewayConfig } from './config';
+import { RateLimits } from './http/rate-limits';
 import { TokenLinks } from './tokens/token-links';
 import { TokensController } from './tokens/tokens.controller';
 import {
@@ -32,6 +33,7 @@ export class GatewayModule {
           provide: PublicAccessTokens,
           useValue: new PublicAccessTokens(config.signingSecrets, (env) => apiKeys.keysOf(env)),
         },
+        { provide: RateLimits, useValue: new RateLimits(config.rateLimit, config.callbackRateLimit) },
         { provide: TokenLinks, useValue: new TokenLinks(config.publicUrl, callbackSignature) },
         {
           provide: TOKEN_SERVICE_TRANSPORT,

@@ -14,6 +14,7 @@ import { AuthenticatedRequest, SecretKeyGuard, SecretKeyOrPublicTokenGuard } fro
 import { CallbackSignature } from '../auth/callback-signature';
 import { PublicAccessTokens } from '../auth/public-access-token';
 import { ApiError } from '../http/api-error';
+import { RateLimits } from '../http/rate-limits';
 import { correlationIdOf } from '../http/correlation-id';
 import { TokenServiceClient } from '../transport/token-service.client';
 import { CreateTokenBody } from './create-token.dto';
@@ -50,6 +51,7 @@ export class TokensController {
     private readonly links: TokenLinks,
     private readonly publicTokens: PublicAccessTokens,
     private readonly callbackSignature: CallbackSignature,
+    private readonly limits: RateLimits,
   ) {}
 
   @Post()
@@ -144,11 +146,18 @@ export class TokensController {
   /** The token's `url`: no API key; the HMAC in the path is the credential. */
   @Post(':id/callback/:hash')
   @HttpCode(200)
-  async callback(@Req() request: Request, @Param('id') id: string, @Param('hash') hash: string, @Body() body: unknown) {
+  async callback(
+    @Req() request: Request,
+    @Param('id') id: string,
+    @Param('hash') hash: string,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) response: Response,
+  ) {
     const tokenId = toInternalTokenId(id);
     if (!isInternalTokenId(tokenId) || !this.callbackSignature.verify(tokenId, hash)) {
       throw ApiError.unauthorized("Invalid callback URL: the hash doesn't match this token");
     }
+    await this.limits.admitTokenCompletion(tokenId, response);
     await this.tokenService.completeToken({
       tokenId,
       output: serializeOutput(body),
