@@ -5,10 +5,14 @@ import cors from 'cors';
 import { GatewayConfig } from './config';
 import { GatewayModule } from './gateway.module';
 import { jsonBody, KiB, MiB } from './http/body-parsers';
+import { answerClientErrorsAsJson } from './http/client-errors';
 import { correlationIdMiddleware } from './http/correlation-id';
 import { JsonErrorFilter } from './http/error.filter';
 
 const TOKENS = '/api/v1/waitpoints/tokens';
+
+/** Create and cancel bodies are flat (tags is the deepest field, at level 2); a little slack. */
+const FLAT_BODY_DEPTH = 8;
 
 /** Body limits per route (the SDK's payload limits): create 10 KiB, outputs 3 MiB. */
 function registerBodyParsers(app: NestExpressApplication): void {
@@ -22,8 +26,8 @@ function registerBodyParsers(app: NestExpressApplication): void {
   });
   express.options(`${TOKENS}/:id/complete`, completeCors);
   express.post(`${TOKENS}/:id/complete`, completeCors, jsonBody('json-object', 3 * MiB));
-  express.post(TOKENS, jsonBody('json-object', 10 * KiB));
-  express.post(`${TOKENS}/:id/cancel`, jsonBody('optional-json-object', 10 * KiB));
+  express.post(TOKENS, jsonBody('json-object', 10 * KiB, { maxDepth: FLAT_BODY_DEPTH }));
+  express.post(`${TOKENS}/:id/cancel`, jsonBody('optional-json-object', 10 * KiB, { maxDepth: FLAT_BODY_DEPTH }));
   express.post(`${TOKENS}/:id/callback/:hash`, jsonBody('lenient-json', 3 * MiB));
 }
 
@@ -38,6 +42,7 @@ export async function createGateway(config: GatewayConfig): Promise<INestApplica
   registerBodyParsers(app);
   app.useGlobalFilters(new JsonErrorFilter());
   app.enableShutdownHooks();
+  answerClientErrorsAsJson(app.getHttpServer());
   await app.listen(config.port, config.host);
 
   const logger = new Logger('Gateway');

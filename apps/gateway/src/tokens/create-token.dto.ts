@@ -1,12 +1,13 @@
 import {
-  IsOptional,
   IsString,
   MaxLength,
   MinLength,
   ValidateBy,
+  ValidateIf,
   ValidationOptions,
   buildMessage,
 } from 'class-validator';
+import { unstorableText } from '../http/storable-text';
 import { DURATION_HINT, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, parseDuration, parseTimeout } from '@waitpoints/contracts';
 
 function IsDurationString(options?: ValidationOptions) {
@@ -46,6 +47,8 @@ function IsTags(options?: ValidationOptions) {
     for (const tag of tags) {
       if (typeof tag !== 'string') return 'tags must be a string or an array of strings';
       if (tag.length > MAX_TAG_LENGTH) return `tags: each tag must be at most ${MAX_TAG_LENGTH} characters (one has ${tag.length})`;
+      const unstorable = unstorableText(tag);
+      if (unstorable) return `tags: a tag ${unstorable}`;
     }
     return undefined;
   };
@@ -61,23 +64,43 @@ function IsTags(options?: ValidationOptions) {
   );
 }
 
+function IsStorableText(options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'isStorableText',
+      validator: {
+        validate: (value: unknown) => typeof value !== 'string' || unstorableText(value) === undefined,
+        defaultMessage: (args) => `${args?.property} ${unstorableText(String(args?.value))}`,
+      },
+    },
+    options,
+  );
+}
+
+/**
+ * Optional means absent, as in the SDK's schema: unlike class-validator's IsOptional, a
+ * `null` is validated (and refused) rather than waved through to the command.
+ */
+const Optional = () => ValidateIf((_object, value) => value !== undefined);
+
 /** Body of `POST /api/v1/waitpoints/tokens` (Trigger.dev's CreateWaitpointTokenRequestBody). */
 export class CreateTokenBody {
-  @IsOptional()
+  @Optional()
   @IsString({ message: 'idempotencyKey must be a string' })
   @MinLength(1, { message: 'idempotencyKey must not be empty' })
   @MaxLength(MAX_IDEMPOTENCY_KEY_LENGTH, { message: `idempotencyKey must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters` })
+  @IsStorableText()
   idempotencyKey?: string;
 
-  @IsOptional()
+  @Optional()
   @IsDurationString()
   idempotencyKeyTTL?: string;
 
-  @IsOptional()
+  @Optional()
   @IsTimeout()
   timeout?: string;
 
-  @IsOptional()
+  @Optional()
   @IsTags()
   tags?: string | string[];
 }

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, Body, Controller, Get, HttpCode, Param, PipeTransform, Post, Query, Req, Res, UseGuards, ValidationPipe } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import {
   DEFAULT_IDEMPOTENCY_KEY_TTL,
@@ -15,6 +15,7 @@ import { CallbackSignature } from '../auth/callback-signature';
 import { PublicAccessTokens } from '../auth/public-access-token';
 import { ApiError } from '../http/api-error';
 import { RateLimits } from '../http/rate-limits';
+import { unstorableText } from '../http/storable-text';
 import { correlationIdOf } from '../http/correlation-id';
 import { TokenServiceClient } from '../transport/token-service.client';
 import { CreateTokenBody } from './create-token.dto';
@@ -24,7 +25,7 @@ import { toListItem, toRetrievedToken } from './token.presenter';
 
 const CREATE_FIELDS = ['idempotencyKey', 'idempotencyKeyTTL', 'timeout', 'tags'];
 
-const createBodyPipe = new ValidationPipe({
+const createBodyValidation = new ValidationPipe({
   transform: true,
   whitelist: true,
   forbidNonWhitelisted: true,
@@ -39,6 +40,22 @@ const createBodyPipe = new ValidationPipe({
         .join('; '),
     ),
 });
+
+/**
+ * Unknown keys are refused on the raw body, before class-transformer builds the DTO: it drops
+ * keys such as `__proto__` and `constructor` silently, so the whitelist would never see them.
+ */
+const createBodyPipe: PipeTransform = {
+  transform(value: unknown, metadata: ArgumentMetadata) {
+    if (value !== null && typeof value === 'object') {
+      const unknown = Object.keys(value).find((key) => !CREATE_FIELDS.includes(key));
+      if (unknown !== undefined) {
+        throw ApiError.badRequest(`unknown field "${unknown.slice(0, 100)}"; accepted fields: ${CREATE_FIELDS.join(', ')}`);
+      }
+    }
+    return createBodyValidation.transform(value, metadata);
+  },
+};
 
 /**
  * The waitpoint token REST API (Trigger.dev wire format). Thin adapter: HTTP → command or
@@ -133,6 +150,9 @@ export class TokensController {
     if (unknown.length > 0) throw ApiError.badRequest(`unknown field "${unknown[0]}"; accepted fields: reason`);
     if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > 1000)) {
       throw ApiError.badRequest('reason must be a string of at most 1000 characters');
+    }
+    if (typeof body.reason === 'string' && unstorableText(body.reason)) {
+      throw ApiError.badRequest(`reason ${unstorableText(body.reason)}`);
     }
     const result = await this.tokenService.cancelToken({
       environment: request.auth.environment,
