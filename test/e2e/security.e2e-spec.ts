@@ -234,6 +234,11 @@ describe('credentials', () => {
       const response = await preflight(`${TOKENS}/${token.id}/complete`);
       expect(response.headers.get('access-control-allow-origin')).toBe(ORIGIN);
       expect(response.headers.get('access-control-allow-credentials')).toBeNull();
+      const completed = await complete(token.id, token.publicAccessToken, { data: 1 }, { origin: ORIGIN });
+      expect(completed.status).toBe(200);
+      expect(completed.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+      // A browser may read when to retry after a 429.
+      expect(completed.headers.get('access-control-expose-headers')).toMatch(/x-ratelimit-reset/);
     });
 
     it('is not spoken by create, list, retrieve, cancel or the callback URL, preflight or not', async () => {

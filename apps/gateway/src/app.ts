@@ -21,7 +21,8 @@ function registerBodyParsers(app: NestExpressApplication): void {
   const completeCors = cors({
     origin: true,
     methods: ['POST', 'OPTIONS'],
-    exposedHeaders: ['x-trigger-jwt', 'x-trigger-jwt-claims'],
+    // The rate-limit headers too, so a browser client can wait for x-ratelimit-reset after a 429.
+    exposedHeaders: ['x-trigger-jwt', 'x-trigger-jwt-claims', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'retry-after'],
     maxAge: 600,
   });
   express.options(`${TOKENS}/:id/complete`, completeCors);
