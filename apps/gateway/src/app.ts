@@ -9,6 +9,7 @@ import { GatewayConfig } from './config';
 import { registerDashboardHttp } from './dashboard/dashboard-http';
 import { GatewayModule } from './gateway.module';
 import { jsonBody, KiB, MiB } from './http/body-parsers';
+import { answerClientErrorsAsJson } from './http/client-errors';
 import { correlationIdMiddleware } from './http/correlation-id';
 import { JsonErrorFilter } from './http/error.filter';
 import { CorrelationInterceptor } from './http/correlation.interceptor';
@@ -18,6 +19,9 @@ import { GatewayMetrics } from './ops/gateway-metrics';
 
 const TOKENS = '/api/v1/waitpoints/tokens';
 
+/** Create and cancel bodies are flat (tags is the deepest field, at level 2); a little slack. */
+const FLAT_BODY_DEPTH = 8;
+
 /** Body limits per route (the SDK's payload limits): create 10 KiB, outputs 3 MiB. */
 function registerBodyParsers(app: NestExpressApplication): void {
   const express = app.getHttpAdapter().getInstance();
@@ -25,17 +29,18 @@ function registerBodyParsers(app: NestExpressApplication): void {
   const completeCors = cors({
     origin: true,
     methods: ['POST', 'OPTIONS'],
-    exposedHeaders: ['x-trigger-jwt', 'x-trigger-jwt-claims'],
+    // The rate-limit headers too, so a browser client can wait for x-ratelimit-reset after a 429.
+    exposedHeaders: ['x-trigger-jwt', 'x-trigger-jwt-claims', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'retry-after'],
     maxAge: 600,
   });
   express.options(`${TOKENS}/:id/complete`, completeCors);
   express.post(`${TOKENS}/:id/complete`, completeCors, jsonBody('json-object', 3 * MiB));
-  express.post(TOKENS, jsonBody('json-object', 10 * KiB));
+  express.post(TOKENS, jsonBody('json-object', 10 * KiB, { maxDepth: FLAT_BODY_DEPTH }));
   // A token's event stream is read from browsers too (EventSource, or fetch with a header).
   const eventsCors = cors({ origin: true, methods: ['GET', 'OPTIONS'], maxAge: 600 });
   express.options(`${TOKENS}/:id/events`, eventsCors);
   express.get(`${TOKENS}/:id/events`, eventsCors);
-  express.post(`${TOKENS}/:id/cancel`, jsonBody('optional-json-object', 10 * KiB));
+  express.post(`${TOKENS}/:id/cancel`, jsonBody('optional-json-object', 10 * KiB, { maxDepth: FLAT_BODY_DEPTH }));
   express.post(`${TOKENS}/:id/callback/:hash`, jsonBody('lenient-json', 3 * MiB));
 }
 
@@ -63,6 +68,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   app.useGlobalInterceptors(new CorrelationInterceptor(logger));
   setUpApiDocs(app, config);
   app.enableShutdownHooks();
+  answerClientErrorsAsJson(app.getHttpServer());
   await app.listen(config.port, config.host);
 
   const startup = new Logger('Gateway');

@@ -50,4 +50,16 @@ describe('gateway configuration', () => {
       expect(problems).toContain('PUBLIC_URL="nope" is not a valid URL');
     }
   });
+
+  it('limits requests per API key in production only, and keyless completions per token everywhere', () => {
+    const development = loadGatewayConfig({});
+    expect(development.rateLimit).toBeNull();
+    expect(development.callbackRateLimit).toEqual({ requests: 60, windowMs: 60_000 });
+    const production = loadGatewayConfig({ NODE_ENV: 'production', API_KEYS: 'prod:prod-key-0123456789a', SIGNING_SECRETS: secret });
+    expect(production.rateLimit).toEqual({ requests: 3000, windowMs: 1000 });
+    const tuned = loadGatewayConfig({ RATE_LIMIT: '100/1m', CALLBACK_RATE_LIMIT: 'off' });
+    expect(tuned.rateLimit).toEqual({ requests: 100, windowMs: 60_000 });
+    expect(tuned.callbackRateLimit).toBeNull();
+    expect(() => loadGatewayConfig({ RATE_LIMIT: 'lots' })).toThrow(/RATE_LIMIT="lots" is not a rate limit/);
+  });
 });

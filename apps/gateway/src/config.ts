@@ -1,5 +1,6 @@
 import { Env, EnvReader, isSubjectToken, NatsConfig, readNatsConfig } from '@waitpoints/contracts';
 import { LogLevel, readLogLevel } from '@waitpoints/platform';
+import { RATE_LIMIT_HINT, RateLimit, parseRateLimit } from './http/rate-limits';
 
 /** The documented development key, used only when API_KEYS is unset outside production. */
 export const DEV_API_KEY = 'tr_dev_waitpoints_local_dev_key';
@@ -26,7 +27,16 @@ export interface GatewayConfig {
   natsRequestBatchSize: number;
   /** Replicas of the JetStream object-store buckets (same variable as the token-service). */
   jetStreamReplicas: number;
+  /** Requests per API key and gateway instance; null = unlimited. */
+  rateLimit: RateLimit | null;
+  /** Completions without an API key (callback URLs, public access tokens) per waitpoint token; null = unlimited. */
+  callbackRateLimit: RateLimit | null;
 }
+
+/** Production default: a bound per key that one busy client stays under, and a runaway loop does not. */
+export const DEFAULT_PRODUCTION_RATE_LIMIT = '3000/1s';
+/** A token is completed once; a sender retrying a few times stays far below this. */
+export const DEFAULT_CALLBACK_RATE_LIMIT = '60/1m';
 
 const MIN_KEY_LENGTH = 16;
 
@@ -76,6 +86,16 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     read.check(secret.length >= 32, 'every SIGNING_SECRETS entry must be at least 32 characters');
   }
 
+  const readRateLimit = (name: string, fallback: string): RateLimit | null => {
+    const raw = read.string(name, fallback);
+    const limit = parseRateLimit(raw);
+    if (limit === undefined) {
+      read.problems.push(`${name}="${raw}" is not a rate limit: ${RATE_LIMIT_HINT}`);
+      return null;
+    }
+    return limit;
+  };
+
   const config: GatewayConfig = {
     host,
     port,
@@ -89,6 +109,8 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     realtimeHeartbeatMs: read.integer('REALTIME_HEARTBEAT_MS', 15_000, 100, 300_000),
     natsRequestBatchSize: read.integer('NATS_REQUEST_BATCH_SIZE', 64, 1, 1000),
     jetStreamReplicas: read.integer('JETSTREAM_REPLICAS', 1, 1, 5),
+    rateLimit: readRateLimit('RATE_LIMIT', production ? DEFAULT_PRODUCTION_RATE_LIMIT : 'off'),
+    callbackRateLimit: readRateLimit('CALLBACK_RATE_LIMIT', DEFAULT_CALLBACK_RATE_LIMIT),
   };
   read.done();
   return config;

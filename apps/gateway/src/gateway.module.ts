@@ -17,6 +17,7 @@ import { SseConnections } from './realtime/sse';
 import { TokenEventFeed } from './realtime/token-event-feed';
 import { TokenEventsController } from './realtime/token-events.controller';
 import { TokenReaderGuard } from './realtime/token-reader.guard';
+import { RateLimits } from './http/rate-limits';
 import { TokenLinks } from './tokens/token-links';
 import { TokensController } from './tokens/tokens.controller';
 import {
@@ -80,6 +81,7 @@ export class GatewayModule {
           provide: PublicAccessTokens,
           useValue: new PublicAccessTokens(config.signingSecrets, (env) => apiKeys.keysOf(env)),
         },
+        { provide: RateLimits, useValue: new RateLimits(config.rateLimit, config.callbackRateLimit) },
         { provide: TokenLinks, useValue: new TokenLinks(config.publicUrl, callbackSignature) },
         {
           provide: TOKEN_SERVICE_TRANSPORT,

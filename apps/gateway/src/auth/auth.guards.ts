@@ -1,7 +1,8 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
-import type { Request } from 'express';
-import { Actor } from '@waitpoints/contracts';
+import type { Request, Response } from 'express';
+import { Actor, toInternalTokenId } from '@waitpoints/contracts';
 import { ApiError } from '../http/api-error';
+import { RateLimits } from '../http/rate-limits';
 import { ApiKeyRegistry } from './api-keys';
 import { PublicAccessTokens } from './public-access-token';
 
@@ -22,12 +23,15 @@ function bearer(request: Request): string {
 
 const looksLikeJwt = (value: string) => value.split('.').length === 3;
 
-/** Routes for servers: the environment's secret key only. */
+/** Routes for servers: the environment's secret key only. Counted against the key's rate limit. */
 @Injectable()
 export class SecretKeyGuard implements CanActivate {
-  constructor(private readonly keys: ApiKeyRegistry) {}
+  constructor(
+    private readonly keys: ApiKeyRegistry,
+    private readonly limits: RateLimits,
+  ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const presented = bearer(request);
     const environment = this.keys.environmentOf(presented);
@@ -38,30 +42,38 @@ export class SecretKeyGuard implements CanActivate {
           : 'Invalid API key',
       );
     }
+    await this.limits.admitApiKey(presented, context.switchToHttp().getResponse<Response>());
     request.auth = { environment, actor: { type: 'api_key', id: environment } };
     return true;
   }
 }
 
-/** Complete: a secret key, or a public access token scoped to this very token. */
+/**
+ * Complete: a secret key (counted per key), or a public access token scoped to this very token
+ * (counted per waitpoint token, like callbacks).
+ */
 @Injectable()
 export class SecretKeyOrPublicTokenGuard implements CanActivate {
   constructor(
     private readonly keys: ApiKeyRegistry,
     private readonly publicTokens: PublicAccessTokens,
+    private readonly limits: RateLimits,
   ) {}
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const response = context.switchToHttp().getResponse<Response>();
     const presented = bearer(request);
     const environment = this.keys.environmentOf(presented);
     if (environment) {
+      await this.limits.admitApiKey(presented, response);
       request.auth = { environment, actor: { type: 'api_key', id: environment } };
       return true;
     }
     if (!looksLikeJwt(presented)) throw ApiError.unauthorized('Invalid API key');
     const check = this.publicTokens.checkWriteAccess(presented, String(request.params.id));
     if (!check.ok) throw new ApiError(check.status, check.message);
+    await this.limits.admitTokenCompletion(toInternalTokenId(String(request.params.id)), response);
     request.auth = { environment: check.environment, actor: { type: 'public_token', id: check.environment } };
     return true;
   }

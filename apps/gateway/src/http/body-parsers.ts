@@ -12,23 +12,47 @@ export type BodyMode =
   /** Anything goes: invalid or empty JSON becomes `{}` (callback URLs, per the seeds). */
   | 'lenient-json';
 
+export interface JsonBodyOptions {
+  /**
+   * Deepest nesting of arrays and objects accepted. Routes whose fields are flat say so: a
+   * validator walking a body nested thousands deep would run out of stack (a 500), so such a
+   * body is refused up front with a 400.
+   */
+  maxDepth?: number;
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
  * Reads the body whatever its Content-Type (curl's default is form-encoded), enforces the
- * route's size limit, and parses JSON with messages a caller can act on.
+ * route's size limit, and parses JSON with messages a caller can act on. The bytes must be
+ * UTF-8 (JSON's encoding): invalid sequences are refused, never silently replaced.
  */
-export function jsonBody(mode: BodyMode, limitBytes: number): RequestHandler {
+export function jsonBody(mode: BodyMode, limitBytes: number, options: JsonBodyOptions = {}): RequestHandler {
   const readRaw = raw({ type: () => true, limit: limitBytes });
   return (req: Request, res: Response, next: NextFunction) => {
     readRaw(req, res, (error?: unknown) => {
       if (error) return sendParserError(res, error, limitBytes);
       const buffer: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const text = buffer.toString('utf8').trim();
+      let text: string;
+      try {
+        text = strictUtf8.decode(buffer).trim();
+      } catch {
+        if (mode === 'lenient-json') {
+          req.body = {};
+          return next();
+        }
+        return sendError(res, 400, 'Request body is not valid UTF-8: send JSON encoded as UTF-8');
+      }
       if (text === '') {
         if (mode === 'json-object') {
           return sendError(res, 400, 'Request body is empty: send a JSON object (for example {})');
         }
         req.body = {};
         return next();
+      }
+      if (options.maxDepth !== undefined && nestingDeeperThan(text, options.maxDepth)) {
+        return sendError(res, 400, `Request body is nested too deeply: this route accepts at most ${options.maxDepth} levels`);
       }
       let parsed: unknown;
       try {
@@ -47,6 +71,25 @@ export function jsonBody(mode: BodyMode, limitBytes: number): RequestHandler {
       next();
     });
   };
+}
+
+const [QUOTE, BACKSLASH, OPEN_ARRAY, CLOSE_ARRAY, OPEN_OBJECT, CLOSE_OBJECT] = ['"', '\\', '[', ']', '{', '}'].map((c) => c.charCodeAt(0));
+
+/** Whether arrays/objects in a JSON text nest deeper than `max` (brackets inside strings ignored). */
+export function nestingDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      if (++depth > max) return true;
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) depth--;
+  }
+  return false;
 }
 
 function sendParserError(res: Response, error: unknown, limitBytes: number) {

@@ -1,13 +1,14 @@
 import {
-  IsOptional,
   IsString,
   MaxLength,
   MinLength,
   ValidateBy,
+  ValidateIf,
   ValidationOptions,
   buildMessage,
 } from 'class-validator';
 import { ApiPropertyOptional } from '@nestjs/swagger';
+import { unstorableText } from '../http/storable-text';
 import { DURATION_HINT, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, parseDuration, parseTimeout } from '@waitpoints/contracts';
 
 function IsDurationString(options?: ValidationOptions) {
@@ -47,6 +48,8 @@ function IsTags(options?: ValidationOptions) {
     for (const tag of tags) {
       if (typeof tag !== 'string') return 'tags must be a string or an array of strings';
       if (tag.length > MAX_TAG_LENGTH) return `tags: each tag must be at most ${MAX_TAG_LENGTH} characters (one has ${tag.length})`;
+      const unstorable = unstorableText(tag);
+      if (unstorable) return `tags: a tag ${unstorable}`;
     }
     return undefined;
   };
@@ -62,6 +65,25 @@ function IsTags(options?: ValidationOptions) {
   );
 }
 
+function IsStorableText(options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'isStorableText',
+      validator: {
+        validate: (value: unknown) => typeof value !== 'string' || unstorableText(value) === undefined,
+        defaultMessage: (args) => `${args?.property} ${unstorableText(String(args?.value))}`,
+      },
+    },
+    options,
+  );
+}
+
+/**
+ * Optional means absent, as in the SDK's schema: unlike class-validator's IsOptional, a
+ * `null` is validated (and refused) rather than waved through to the command.
+ */
+const Optional = () => ValidateIf((_object, value) => value !== undefined);
+
 /** Body of `POST /api/v1/waitpoints/tokens` (Trigger.dev's CreateWaitpointTokenRequestBody). */
 export class CreateTokenBody {
   @ApiPropertyOptional({
@@ -69,14 +91,15 @@ export class CreateTokenBody {
     maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
     description: 'While its reservation lives, a create with the same key returns the original token (isCached: true)',
   })
-  @IsOptional()
+  @Optional()
   @IsString({ message: 'idempotencyKey must be a string' })
   @MinLength(1, { message: 'idempotencyKey must not be empty' })
   @MaxLength(MAX_IDEMPOTENCY_KEY_LENGTH, { message: `idempotencyKey must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters` })
+  @IsStorableText()
   idempotencyKey?: string;
 
   @ApiPropertyOptional({ default: '1h', example: '24h', description: 'How long the idempotency key stays reserved: a duration (30s, 10m, 2h, 3d, 4w, 1h30m)' })
-  @IsOptional()
+  @Optional()
   @IsDurationString()
   idempotencyKeyTTL?: string;
 
@@ -85,7 +108,7 @@ export class CreateTokenBody {
     example: '1h',
     description: 'A duration (30s, 10m, 2h/2hr, 3d, 4w, 1h30m) or a future ISO 8601 date; at most 100 years',
   })
-  @IsOptional()
+  @Optional()
   @IsTimeout()
   timeout?: string;
 
@@ -96,7 +119,7 @@ export class CreateTokenBody {
     ],
     description: `One tag or at most ${MAX_TAGS}, each at most ${MAX_TAG_LENGTH} characters`,
   })
-  @IsOptional()
+  @Optional()
   @IsTags()
   tags?: string | string[];
 }

@@ -11,6 +11,7 @@ import {
   parseIsoDate,
   toInternalTokenId,
 } from '@waitpoints/contracts';
+import { unstorableText } from '../http/storable-text';
 
 export const DEFAULT_PAGE_SIZE = 25;
 export const MAX_PAGE_SIZE = 100;
@@ -31,6 +32,8 @@ export type ListQueryParameter = (typeof LIST_QUERY_PARAMETERS)[number];
 
 const KNOWN_KEYS = new Set<string>(LIST_QUERY_PARAMETERS);
 
+const LIST_KEYS = new Set(['filter[status]', 'filter[tags]']);
+
 export type ListQueryParse = { ok: true; value: Omit<ListTokensQuery, 'environment'> } | { ok: false; message: string };
 
 /**
@@ -42,7 +45,12 @@ export function parseListQuery(raw: Record<string, unknown>, now: Date): ListQue
   const value = (key: string): string | undefined => {
     const v = raw[key];
     if (v === undefined) return undefined;
-    if (Array.isArray(v)) return v.map(String).join(',');
+    if (Array.isArray(v)) {
+      // Lists may be repeated (`filter[tags]=a&filter[tags]=b` reads as "a,b"); a single value may not.
+      if (LIST_KEYS.has(key)) return v.map(String).join(',');
+      problems.push(`${key} was given ${v.length} times; give it once`);
+      return undefined;
+    }
     return typeof v === 'string' ? v : undefined;
   };
 
@@ -85,14 +93,19 @@ export function parseListQuery(raw: Record<string, unknown>, now: Date): ListQue
   if (idempotencyKey !== undefined) {
     if (idempotencyKey.length === 0 || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
       problems.push(`filter[idempotencyKey] must have 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+    } else if (unstorableText(idempotencyKey)) {
+      problems.push(`filter[idempotencyKey] ${unstorableText(idempotencyKey)}`);
     } else query.idempotencyKey = idempotencyKey;
   }
 
   const tags = value('filter[tags]');
   if (tags !== undefined) {
     const list = tags.split(',').map((t) => t.trim()).filter(Boolean);
+    const unstorable = list.map(unstorableText).find(Boolean);
     if (list.length === 0 || list.length > 100 || list.some((t) => t.length > MAX_TAG_LENGTH)) {
       problems.push(`filter[tags] must be a comma-separated list of 1 to 100 tags of at most ${MAX_TAG_LENGTH} characters`);
+    } else if (unstorable) {
+      problems.push(`filter[tags]: a tag ${unstorable}`);
     } else query.tags = [...new Set(list)];
   }
 

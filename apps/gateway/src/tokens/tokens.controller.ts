@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, Body, Controller, Get, HttpCode, Param, PipeTransform, Post, Query, Req, Res, UseGuards, ValidationPipe } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import {
   DEFAULT_IDEMPOTENCY_KEY_TTL,
@@ -14,6 +14,8 @@ import { AuthenticatedRequest, SecretKeyGuard, SecretKeyOrPublicTokenGuard } fro
 import { CallbackSignature } from '../auth/callback-signature';
 import { PublicAccessTokens } from '../auth/public-access-token';
 import { ApiError } from '../http/api-error';
+import { RateLimits } from '../http/rate-limits';
+import { unstorableText } from '../http/storable-text';
 import { correlationIdOf } from '../http/correlation-id';
 import { TokenRouteDocs } from '../openapi/route-docs';
 import { TokenServiceClient } from '../transport/token-service.client';
@@ -24,7 +26,7 @@ import { toListItem, toRetrievedToken } from './token.presenter';
 
 const CREATE_FIELDS = ['idempotencyKey', 'idempotencyKeyTTL', 'timeout', 'tags'];
 
-const createBodyPipe = new ValidationPipe({
+const createBodyValidation = new ValidationPipe({
   transform: true,
   whitelist: true,
   forbidNonWhitelisted: true,
@@ -41,6 +43,22 @@ const createBodyPipe = new ValidationPipe({
 });
 
 /**
+ * Unknown keys are refused on the raw body, before class-transformer builds the DTO: it drops
+ * keys such as `__proto__` and `constructor` silently, so the whitelist would never see them.
+ */
+const createBodyPipe: PipeTransform = {
+  transform(value: unknown, metadata: ArgumentMetadata) {
+    if (value !== null && typeof value === 'object') {
+      const unknown = Object.keys(value).find((key) => !CREATE_FIELDS.includes(key));
+      if (unknown !== undefined) {
+        throw ApiError.badRequest(`unknown field "${unknown.slice(0, 100)}"; accepted fields: ${CREATE_FIELDS.join(', ')}`);
+      }
+    }
+    return createBodyValidation.transform(value, metadata);
+  },
+};
+
+/**
  * The waitpoint token REST API (Trigger.dev wire format). Thin adapter: HTTP → command or
  * query over NATS → wire shape. Body limits and parsing are set up in `app.ts`.
  */
@@ -52,6 +70,7 @@ export class TokensController {
     private readonly links: TokenLinks,
     private readonly publicTokens: PublicAccessTokens,
     private readonly callbackSignature: CallbackSignature,
+    private readonly limits: RateLimits,
   ) {}
 
   @Post()
@@ -145,6 +164,9 @@ export class TokensController {
     if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > 1000)) {
       throw ApiError.badRequest('reason must be a string of at most 1000 characters');
     }
+    if (typeof body.reason === 'string' && unstorableText(body.reason)) {
+      throw ApiError.badRequest(`reason ${unstorableText(body.reason)}`);
+    }
     const result = await this.tokenService.cancelToken({
       environment: request.auth.environment,
       tokenId: tokenIdParam(id),
@@ -158,11 +180,18 @@ export class TokensController {
   @Post(':id/callback/:hash')
   @HttpCode(200)
   @TokenRouteDocs.callback()
-  async callback(@Req() request: Request, @Param('id') id: string, @Param('hash') hash: string, @Body() body: unknown) {
+  async callback(
+    @Req() request: Request,
+    @Param('id') id: string,
+    @Param('hash') hash: string,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) response: Response,
+  ) {
     const tokenId = toInternalTokenId(id);
     if (!isInternalTokenId(tokenId) || !this.callbackSignature.verify(tokenId, hash)) {
       throw ApiError.unauthorized("Invalid callback URL: the hash doesn't match this token");
     }
+    await this.limits.admitTokenCompletion(tokenId, response);
     await this.tokenService.completeToken({
       tokenId,
       output: serializeOutput(body),
