@@ -283,9 +283,19 @@ export class TokenCommandHandler {
         }
         return result;
       } catch (error) {
-        if (!(error instanceof ConcurrencyError) || attempt >= MAX_ATTEMPTS) throw error;
-        this.logger.debug(`retrying after a lost race (attempt ${attempt}): ${error.message}`);
+        if (!(error instanceof ConcurrencyError || isTransientConflict(error)) || attempt >= MAX_ATTEMPTS) throw error;
+        this.logger.debug(`retrying after a lost race (attempt ${attempt}): ${(error as Error).message}`);
       }
     }
   }
+}
+
+/**
+ * A deadlock (40P01) or serialization failure (40001) rolled the whole transaction back:
+ * nothing was written, so deciding again from a fresh read is safe (e.g. a command that met
+ * a projection rebuild's table locks).
+ */
+function isTransientConflict(error: unknown): boolean {
+  const code = (error as { driverError?: { code?: string }; code?: string }).driverError?.code ?? (error as { code?: string }).code;
+  return code === '40P01' || code === '40001';
 }

@@ -52,8 +52,10 @@ export async function rebuildProjections(db: DataSource, options: RebuildOptions
   const log = options.log ?? (() => undefined);
   const maxRounds = options.maxCatchUpRounds ?? 5;
   const swapWhenBehindBy = options.swapWhenBehindBy ?? 1_000;
-  const lockTimeoutMs = options.lockTimeoutMs ?? 1_000;
-  const lockAttempts = options.lockAttempts ?? 30;
+  // Below PostgreSQL's deadlock_timeout (1 s by default): when a command holds one table and
+  // waits for another we hold, our lock wait ends first and the command is never the deadlock victim.
+  const lockTimeoutMs = options.lockTimeoutMs ?? 200;
+  const lockAttempts = options.lockAttempts ?? 100;
 
   const guard = db.createQueryRunner();
   await guard.connect();
