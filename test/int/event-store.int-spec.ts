@@ -16,6 +16,14 @@ const completed = (tokenId: string): TokenEvent => ({
   data: { tokenId, environment: 'dev', outputType: 'application/json', channel: 'api', completedAt: new Date().toISOString() },
 });
 
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
 describe('event store on PostgreSQL', () => {
   let db: DataSource;
   let databaseUrl: string;
@@ -38,6 +46,24 @@ describe('event store on PostgreSQL', () => {
     await again.destroy();
     // Each migration recorded exactly once.
     expect(migrations.map((m) => m.name)).toEqual(tokenServiceMigrations.map((migration) => new migration().name));
+  });
+
+  it('lets instances starting together on a fresh database all finish migrating (no hidden deadlock)', async () => {
+    // The CONCURRENTLY-built index waits for older snapshots; an instance blocked in
+    // pg_advisory_lock held one, so two token-services starting together never answered.
+    const freshUrl = testDatabaseUrl(uniqueRunName());
+    try {
+      const opened = await withTimeout(
+        Promise.all([1, 2, 3].map(() => openDatabase({ url: freshUrl, poolSize: 2 }))),
+        20_000,
+        'three instances opening one fresh database',
+      );
+      const [{ count }] = await opened[0].query(`SELECT count(*)::int AS count FROM typeorm_migrations`);
+      await Promise.all(opened.map((dataSource) => dataSource.destroy()));
+      expect(count).toBe(tokenServiceMigrations.length);
+    } finally {
+      await dropDatabase(freshUrl);
+    }
   });
 
   it('appends events with consecutive versions and metadata, and reads them back in order', async () => {

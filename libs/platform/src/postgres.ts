@@ -29,15 +29,33 @@ export async function ensureDatabaseExists(databaseUrl: string): Promise<void> {
   }
 }
 
-/** Runs pending migrations; an advisory lock keeps instances starting together from racing. */
-export async function migrateUnderLock(dataSource: DataSource, lockName: string): Promise<void> {
+/**
+ * Runs pending migrations; an advisory lock keeps instances starting together from racing.
+ *
+ * The lock is polled with pg_try_advisory_lock rather than awaited with pg_advisory_lock: a
+ * waiting pg_advisory_lock statement holds a snapshot, and a migration that builds an index
+ * CONCURRENTLY waits for every older snapshot to end. The lock holder's migration would then wait
+ * on the waiter, which waits on the holder: a deadlock PostgreSQL cannot see (one side of it is
+ * in our process), seen as two token-services starting together and never answering.
+ */
+export async function migrateUnderLock(
+  dataSource: DataSource,
+  lockName: string,
+  { pollMs = 100 }: { pollMs?: number } = {},
+): Promise<void> {
   const runner = dataSource.createQueryRunner();
   await runner.connect();
+  let locked = false;
   try {
-    await runner.query(`SELECT pg_advisory_lock(hashtext($1))`, [lockName]);
+    for (;;) {
+      const [row] = (await runner.query(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [lockName])) as { locked: boolean }[];
+      if (row.locked) break;
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+    locked = true;
     await dataSource.runMigrations({ transaction: 'each' });
   } finally {
-    await runner.query(`SELECT pg_advisory_unlock(hashtext($1))`, [lockName]).catch(() => undefined);
+    if (locked) await runner.query(`SELECT pg_advisory_unlock(hashtext($1))`, [lockName]).catch(() => undefined);
     await runner.release();
   }
 }
