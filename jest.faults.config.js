@@ -10,7 +10,12 @@ module.exports = {
   ...shared,
   displayName: 'faults',
   testMatch: ['<rootDir>/test/faults/**/*.fault-spec.ts'],
-  testTimeout: 15 * 60_000,
+  // Each fault takes under a minute plus its outage; a bound well past that turns a hang into a
+  // failure instead of holding CI (the scheduler outage is 2 minutes unless FAULTS_SCHEDULER_OUTAGE_MS says).
+  testTimeout: Number(process.env.FAULTS_SCHEDULER_OUTAGE_MS ?? 120_000) + 5 * 60_000,
+  // Private servers and child processes are stopped in afterAll; a client left hanging by a
+  // failed step must not keep the run alive after the report.
+  forceExit: true,
   globalSetup: '<rootDir>/test/faults/global-setup.ts',
   globalTeardown: '<rootDir>/test/faults/global-teardown.ts',
 };

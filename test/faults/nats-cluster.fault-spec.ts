@@ -1,9 +1,10 @@
 import { connect } from 'nats';
+import { WaitpointsClient } from '@waitpoints/sdk';
 import { eventStreamName } from '@waitpoints/contracts';
 import { outputsBucketName, uploadsBucketName } from '@waitpoints/contracts/nats/output-store';
-import { FaultSystem } from './support/fault-system';
+import { FAULTS_API_KEY, FaultSystem } from './support/fault-system';
 import { PrivateNatsCluster, startPrivateNatsCluster } from './support/private-nats';
-import { sleep } from './support/processes';
+import { sleep, step } from './support/processes';
 import { auditAndReport, SHARED_PG_ADMIN_URL, steadyLoad } from './support/scenario';
 
 describe('fault: one node of a three-node NATS cluster killed under load (streams with 3 replicas)', () => {
@@ -38,23 +39,33 @@ describe('fault: one node of a three-node NATS cluster killed under load (stream
     const streamName = eventStreamName(system.subjectPrefix);
     // The event stream and both object-store buckets are replicated on all three nodes.
     for (const name of [streamName, `OBJ_${uploadsBucketName(system.subjectPrefix)}`, `OBJ_${outputsBucketName(system.subjectPrefix)}`]) {
-      expect((await streamInfo(cluster.urls, name)).config.num_replicas).toBe(3);
+      expect((await step(`stream info of ${name}`, 15_000, () => streamInfo(cluster.urls, name))).config.num_replicas).toBe(3);
     }
 
     const load = steadyLoad(system);
     load.start();
     await sleep(8_000);
-    const leaderName = (await streamInfo(cluster.urls, streamName)).cluster?.leader;
+    const leaderName = (await step('finding the stream leader', 15_000, () => streamInfo(cluster.urls, streamName))).cluster?.leader;
     const victim = cluster.nodes.find((node) => node.logFile.endsWith(`${leaderName}.log`))!;
     expect(victim).toBeDefined();
-    await victim.kill();
+    await step(`killing ${leaderName}`, 20_000, () => victim.kill());
     const killedAt = Date.now();
     await sleep(15_000);
-    await load.stop();
+    await step('stopping the load', 30_000, () => load.stop());
+
+    // Waiters are served from the gateway's JetStream feed, whose consumer may have lived on the
+    // dead node: completions after the failover must still reach them.
+    const client = new WaitpointsClient({ baseURL: system.baseUrl, secretKey: FAULTS_API_KEY });
+    const tokens = await Promise.all(Array.from({ length: 10 }, () => client.createToken({ timeout: '1h' })));
+    const waits = tokens.map((token) => client.forToken<{ n: number }>(token.id, { maxWait: '15s' }));
+    await sleep(500);
+    await Promise.all(tokens.map((token, n) => client.completeToken(token.id, { n })));
+    const results = await step('waiters after the failover', 20_000, () => Promise.all(waits));
+    expect(results.map((result) => (result.ok ? result.output.n : result.error.message))).toEqual(tokens.map((_, n) => n));
 
     const survivors = cluster.nodes.filter((node) => node !== victim).map((node) => node.url).join(',');
     const recoveryMs = load.recoveryMs(killedAt);
-    const info = await streamInfo(survivors, streamName);
+    const info = await step('stream info from the survivors', 15_000, () => streamInfo(survivors, streamName));
     await auditAndReport('6 NATS cluster: stream leader killed', system, load, survivors, recoveryMs, {
       killedNode: leaderName,
       newLeader: info.cluster?.leader,

@@ -1,7 +1,7 @@
-import { connect, JsMsg } from 'nats';
+import { connect } from 'nats';
 import { Client } from 'pg';
 import { eventStreamName, NATS_MSG_ID_HEADER, tokenStreamId } from '@waitpoints/contracts';
-import { sleep } from './processes';
+import { sleep, step } from './processes';
 import type { SteadyLoad } from './steady-load';
 
 /**
@@ -62,24 +62,34 @@ export async function waitForOutbox(databaseUrl: string, natsUrl: string, subjec
   }
 }
 
-/** Every message of the stream: its Nats-Msg-Id and the event id inside. */
+/**
+ * Every message of the stream: its Nats-Msg-Id and the event id inside. Read message by message
+ * from the stream leader, with no consumer: after a cluster node died, creating a consumer could
+ * time out (NATS may place it on the dead peer), and an ordered consumer's resets could stall.
+ */
 export async function readEventStream(natsUrl: string, streamName: string): Promise<{ msgId?: string; eventId: string }[]> {
   const nc = await connect({ servers: natsUrl.split(','), timeout: 5000 });
   try {
     const jsm = await nc.jetstreamManager();
-    const info = await jsm.streams.info(streamName);
-    const total = info.state.messages;
+    const { state } = await jsm.streams.info(streamName);
     const result: { msgId?: string; eventId: string }[] = [];
-    if (total === 0) return result;
-    const consumer = await nc.jetstream().consumers.get(streamName);
-    const messages = await consumer.consume({ max_messages: 1000 });
-    const deadline = setTimeout(() => void messages.close(), 60_000);
-    for await (const message of messages as AsyncIterable<JsMsg>) {
-      result.push({ msgId: message.headers?.get(NATS_MSG_ID_HEADER), eventId: message.json<{ eventId: string }>().eventId });
-      if (message.info.pending === 0) break;
+    const readOne = async (seq: number) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const message = await jsm.streams.getMessage(streamName, { seq });
+          return { msgId: message.header?.get(NATS_MSG_ID_HEADER), eventId: message.json<{ eventId: string }>().eventId };
+        } catch (error) {
+          if (/no message found/i.test((error as Error).message)) return undefined; // removed from the stream
+          if (attempt >= 3) throw error;
+          await sleep(500);
+        }
+      }
+    };
+    const parallel = 32;
+    for (let from = state.first_seq; from <= state.last_seq; from += parallel) {
+      const seqs = Array.from({ length: Math.min(parallel, state.last_seq - from + 1) }, (_, i) => from + i);
+      for (const message of await Promise.all(seqs.map(readOne))) if (message) result.push(message);
     }
-    clearTimeout(deadline);
-    await messages.close();
     return result;
   } finally {
     await nc.close();
@@ -93,8 +103,8 @@ export async function audit(options: {
   load: SteadyLoad;
 }): Promise<AuditResult> {
   const { databaseUrl, natsUrl, subjectPrefix, load } = options;
-  await waitForOutbox(databaseUrl, natsUrl, subjectPrefix);
-  const { events, tokens } = await withDatabase(databaseUrl, async (db) => ({
+  await step('waiting for the outbox', 75_000, () => waitForOutbox(databaseUrl, natsUrl, subjectPrefix));
+  const { events, tokens } = await step('reading the event store', 15_000, () => withDatabase(databaseUrl, async (db) => ({
     events: (
       await db.query(
         `SELECT event_id::text AS id, stream_id, event_type, (extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_ms
@@ -106,7 +116,7 @@ export async function audit(options: {
       status: string;
       output: string | null;
     }[],
-  }));
+  })));
 
   const typesByStream = new Map<string, string[]>();
   const finishedAt = new Map<string, { type: string; atMs: number }>();
@@ -145,7 +155,7 @@ export async function audit(options: {
     .filter(([, types]) => types.filter((t) => TERMINAL.includes(t)).length > 1)
     .map(([streamId, types]) => `${streamId}: ${types.join(', ')}`);
 
-  const messages = await readEventStream(natsUrl, eventStreamName(subjectPrefix));
+  const messages = await step('reading the JetStream stream', 75_000, () => readEventStream(natsUrl, eventStreamName(subjectPrefix)));
   const seen = new Map<string, number>();
   for (const message of messages) {
     if (message.msgId !== message.eventId) {

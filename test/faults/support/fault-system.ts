@@ -65,6 +65,10 @@ export class FaultSystem {
       // Small pools: the shared PostgreSQL serves other test runs too (max_connections 100).
       DATABASE_POOL_SIZE: '8',
       SCHEDULER_DATABASE_POOL_SIZE: '4',
+      // Any free port for each process's /metrics: two instances of one app on their default
+      // ports (3001, 3002) would clash, and so would a developer's running system.
+      METRICS_PORT: '0',
+      SCHEDULER_METRICS_PORT: '0',
       ...this.options.env,
     };
     const make = (app: AppName, label: string) => new AppProcess(app, label, env, this.logDir);

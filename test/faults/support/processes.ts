@@ -54,6 +54,26 @@ export function freePort(): Promise<number> {
 
 export const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
+/**
+ * Awaits one step of a fault with a bound: a step that hangs fails with its name instead of
+ * holding the suite until Jest's test timeout. With FAULTS_TRACE=1 each step's start and
+ * duration are printed.
+ */
+export async function step<T>(what: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
+  const startedAt = Date.now();
+  if (process.env.FAULTS_TRACE === '1') process.stderr.write(`[faults] ${new Date().toISOString()} ${what}…\n`);
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([work(), expired]);
+  } finally {
+    clearTimeout(timer);
+    if (process.env.FAULTS_TRACE === '1') process.stderr.write(`[faults] ${what}: ${Date.now() - startedAt} ms\n`);
+  }
+}
+
 /** Retries `check` until it passes; then rethrows its last failure, naming what was awaited. */
 export async function waitUntil(what: string, timeoutMs: number, check: () => Promise<unknown>, everyMs = 200): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,5 +1,6 @@
 import { audit, AuditResult, countTimedOut, describeAudit, duplicatedCount, lostCount, waitForOverdueTimeouts } from './audit';
 import { FaultSystem, FAULTS_API_KEY, FAULTS_REQUEST_TIMEOUT_MS } from './fault-system';
+import { step } from './processes';
 import { recordFault } from './report';
 import { mixedTokens, SteadyLoad, SteadyLoadOptions } from './steady-load';
 
@@ -33,8 +34,13 @@ export async function auditAndReport(
   details: Record<string, unknown> = {},
 ): Promise<AuditResult> {
   // Deadlines that passed during the fault must still fire (the scheduler recovered too).
-  const timeouts = system.schedulers.length > 0 ? await waitForOverdueTimeouts(system.databaseUrl, 30_000) : undefined;
-  const result = await audit({ databaseUrl: system.databaseUrl, natsUrl, subjectPrefix: system.subjectPrefix, load });
+  const timeouts =
+    system.schedulers.length > 0
+      ? await step('waiting for overdue timeouts', 45_000, () => waitForOverdueTimeouts(system.databaseUrl, 30_000))
+      : undefined;
+  const result = await step('the audit', 150_000, () =>
+    audit({ databaseUrl: system.databaseUrl, natsUrl, subjectPrefix: system.subjectPrefix, load }),
+  );
   recordFault({
     fault,
     requestsSent: load.sent,

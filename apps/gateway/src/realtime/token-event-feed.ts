@@ -1,6 +1,15 @@
 import { Logger } from '@nestjs/common';
-import { connect, ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import { connect, ConsumerEvents, ConsumerMessages, JsMsg, NatsConnection } from 'nats';
 import { EventEnvelope, eventStreamName } from '@waitpoints/contracts';
+
+/**
+ * How long one pull of the feed's consumer lasts. nats.js derives the idle heartbeat from it
+ * (half), so a consumer whose node died is noticed within a few seconds (the default, 30 s,
+ * made that over a minute).
+ */
+const FEED_PULL_EXPIRES_MS = 5_000;
+/** Missed heartbeats (each half of FEED_PULL_EXPIRES_MS) before the feed replaces its consumer. */
+const FEED_MISSED_HEARTBEATS_LIMIT = 3;
 
 export type TokenEventListener = (event: EventEnvelope) => void;
 
@@ -50,6 +59,8 @@ export class TokenEventFeed {
   private isLive = false;
   private liveWaiters: (() => void)[] = [];
   private receivedCount = 0;
+  /** The stream sequence after the last event delivered: where a replacement consumer starts. */
+  private nextSequence = 1;
 
   constructor(private readonly options: TokenEventFeedOptions) {
     this.streamName = eventStreamName(options.subjectPrefix);
@@ -160,17 +171,26 @@ export class TokenEventFeed {
   }
 
   private async consumeFromNow(): Promise<void> {
-    const connection = this.connection!;
-    const jsm = await connection.jetstreamManager();
+    const jsm = await this.connection!.jetstreamManager();
     const { state } = await jsm.streams.info(this.streamName);
     // An explicit start sequence rather than DeliverPolicy.New: should the ordered consumer be
     // re-created before its first message, it resumes from here instead of from "now again".
-    const consumer = await connection.jetstream().consumers.get(this.streamName, {
+    this.nextSequence = state.last_seq + 1;
+    await this.consumeFrom(this.nextSequence);
+    if (!this.running) return;
+    this.isLive = true;
+    for (const waiter of this.liveWaiters.splice(0)) waiter();
+    this.logger.log(`following token events on ${this.streamName} from sequence ${state.last_seq + 1}`);
+  }
+
+  private async consumeFrom(sequence: number): Promise<void> {
+    const consumer = await this.connection!.jetstream().consumers.get(this.streamName, {
       filterSubjects: this.filterSubject,
-      opt_start_seq: state.last_seq + 1,
+      opt_start_seq: sequence,
     });
     const messages = await consumer.consume({
       max_messages: 256,
+      expires: FEED_PULL_EXPIRES_MS,
       callback: (message) => this.dispatch(message),
     });
     if (!this.running) {
@@ -178,13 +198,53 @@ export class TokenEventFeed {
       return;
     }
     this.messages = messages;
-    this.isLive = true;
-    for (const waiter of this.liveWaiters.splice(0)) waiter();
-    this.logger.log(`following token events on ${this.streamName} from sequence ${state.last_seq + 1}`);
+    void this.superviseConsumer(messages);
+  }
+
+  /**
+   * nats.js re-creates an ordered consumer that the server deleted, but not one whose NATS node
+   * died: its health checks then time out forever and the feed stays silent (seen in the fault
+   * suite's three-node cluster). After a few missed heartbeats the feed drops that consumer and
+   * creates a new one from the sequence after the last event it delivered, so nothing is skipped.
+   */
+  private async superviseConsumer(messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const status of await messages.status()) {
+        if (status.type === ConsumerEvents.HeartbeatsMissed && Number(status.data) >= FEED_MISSED_HEARTBEATS_LIMIT) {
+          void this.replaceConsumer(messages, Number(status.data));
+          return;
+        }
+      }
+    } catch {
+      // the consumer was closed
+    }
+  }
+
+  private async replaceConsumer(stale: ConsumerMessages, missedHeartbeats: number): Promise<void> {
+    if (!this.running || stale !== this.messages) return;
+    this.messages = undefined;
+    this.logger.warn(
+      `token event feed: ${missedHeartbeats} heartbeats missed from JetStream; replacing its consumer from sequence ${this.nextSequence}`,
+    );
+    // Not awaited: closing asks the server, which may be the node that is gone.
+    void stale.close().catch(() => undefined);
+    for (let attempt = 1; this.running; attempt++) {
+      try {
+        await this.consumeFrom(this.nextSequence);
+        this.logger.log(`token event feed: following again from sequence ${this.nextSequence} (attempt ${attempt})`);
+        return;
+      } catch (error) {
+        if (attempt === 1 || attempt % 10 === 0) {
+          this.logger.warn(`token event feed: cannot create a consumer yet (${(error as Error).message}); retrying`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
   }
 
   private dispatch(message: JsMsg): void {
     this.receivedCount++;
+    if (message.seq >= this.nextSequence) this.nextSequence = message.seq + 1;
     const tokenId = message.subject.slice(message.subject.lastIndexOf('.') + 1);
     const listeners = this.byToken.get(tokenId);
     if (!listeners && this.everyToken.size === 0) return;
