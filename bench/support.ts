@@ -42,6 +42,7 @@ export async function startBenchSystem(options: BenchSystemOptions | number = {}
     PORT: String(port),
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     API_KEYS: `dev:${apiKey}`,
+    SIGNING_SECRETS: 'bench-signing-secret-0123456789abcdef',
     LOG_LEVEL: 'silent',
     ...extraEnv,
   };

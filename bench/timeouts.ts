@@ -478,8 +478,9 @@ async function main(): Promise<void> {
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 
   const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && a > 0 ? `${(b / a).toFixed(1)}×` : 'n/a');
+  // NaN: no counterpart measured for graphile-worker (it runs inside the bench process).
   const row = (label: string, a: number, b: number, unit: string, r = ratio(a, b)) =>
-    `| ${label.padEnd(40)} | ${`${a} ${unit}`.padStart(14)} | ${(WITH_GRAPHILE ? `${b} ${unit}` : '-').padStart(16)} | ${(WITH_GRAPHILE ? r : '-').padStart(8)} |`;
+    `| ${label.padEnd(40)} | ${`${a} ${unit}`.padStart(14)} | ${(WITH_GRAPHILE && !Number.isNaN(b) ? `${b} ${unit}` : '-').padStart(16)} | ${(WITH_GRAPHILE ? r : '-').padStart(8)} |`;
   const w = results.waitpoints as { burstDrainRate: number };
   const g = (results.graphileWorker as { burstDrainRate: number } | null) ?? { burstDrainRate: NaN };
   const rss = (results.scheduler as { rssMb: Record<string, number> }).rssMb;

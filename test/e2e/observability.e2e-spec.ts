@@ -261,8 +261,14 @@ describe('observability of a running system', () => {
 
   describe('logs', () => {
     it('are one JSON object per line with time, level, service and message, and never carry credentials', async () => {
-      const { url } = await (await post('', {})).json();
+      const created = await post('', {});
+      const { id, url } = await created.json();
+      const publicAccessToken = created.headers.get('x-trigger-jwt')!;
       await fetch(url, { method: 'POST', body: '{}' });
+      // EventSource cannot send headers, so browsers pass the public access token in the URL.
+      const stream = await fetch(`${system.baseUrl}/api/v1/waitpoints/tokens/${id}/events?access_token=${publicAccessToken}`);
+      expect(stream.status).toBe(200);
+      await stream.text(); // a finished token's stream ends after its state
       await eventually(async () => expect(logs.find((line) => String(line.msg).includes('/callback/'))).not.toHaveLength(0));
       for (const line of logs.lines) {
         expect(line).toEqual(expect.objectContaining({ time: expect.any(String), level: expect.any(String), service: expect.any(String) }));
@@ -271,6 +277,8 @@ describe('observability of a running system', () => {
       expect(everything).not.toContain(TEST_KEYS.dev);
       expect(everything).not.toContain(url.split('/callback/')[1]);
       expect(everything).toContain('/callback/[redacted]');
+      expect(everything).not.toContain(publicAccessToken);
+      expect(everything).toContain('access_token=[redacted]');
     });
   });
 });

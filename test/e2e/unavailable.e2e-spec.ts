@@ -2,7 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { createGateway } from '../../apps/gateway/src/app';
 import { loadGatewayConfig } from '../../apps/gateway/src/config';
 import { requireNats, uniqueRunName } from '../support/services';
-import { TEST_KEYS } from '../support/system';
+import { TEST_KEYS, TEST_SIGNING_SECRETS } from '../support/system';
 
 /** The gateway answers 503 with a clear message, promptly, whenever it cannot get an answer. */
 describe('gateway without a token-service behind it', () => {
@@ -15,6 +15,7 @@ describe('gateway without a token-service behind it', () => {
         PORT: '0',
         HOST: '127.0.0.1',
         API_KEYS: `dev:${TEST_KEYS.dev}`,
+        SIGNING_SECRETS: TEST_SIGNING_SECRETS.join(','),
         NATS_SUBJECT_PREFIX: uniqueRunName(),
         NATS_REQUEST_TIMEOUT_MS: '800',
         ...env,

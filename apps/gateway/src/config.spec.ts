@@ -14,7 +14,10 @@ describe('gateway configuration', () => {
   });
 
   it('reads several environments, each with one or more keys', () => {
-    const config = loadGatewayConfig({ API_KEYS: 'dev:dev-key-0123456789ab, prod:prod-key-0123456789a,prod:prod-key-rotated-01234' });
+    const config = loadGatewayConfig({
+      API_KEYS: 'dev:dev-key-0123456789ab, prod:prod-key-0123456789a,prod:prod-key-rotated-01234',
+      SIGNING_SECRETS: secret,
+    });
     expect([...config.apiKeys.entries()]).toEqual([
       ['dev-key-0123456789ab', 'dev'],
       ['prod-key-0123456789a', 'prod'],
@@ -34,6 +37,12 @@ describe('gateway configuration', () => {
       ]);
     }
     expect(() => loadGatewayConfig({ NODE_ENV: 'production', API_KEYS: 'prod:prod-key-0123456789a', SIGNING_SECRETS: secret })).not.toThrow();
+  });
+
+  it('refuses real API keys with the public development signing secret, in development too', () => {
+    // The built-in secret is in the source: with it, anyone could forge callback URLs and public access tokens.
+    expect(() => loadGatewayConfig({ API_KEYS: 'dev:dev-key-0123456789ab' })).toThrow(/SIGNING_SECRETS is required once API_KEYS is set/);
+    expect(loadGatewayConfig({ API_KEYS: 'dev:dev-key-0123456789ab', SIGNING_SECRETS: secret }).signingSecrets).toEqual([secret]);
   });
 
   it('lists every problem at once, with the variable and the fix', () => {

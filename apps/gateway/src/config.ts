@@ -72,15 +72,18 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     apiKeys.set(DEV_API_KEY, DEV_ENVIRONMENT);
   }
 
+  // The built-in signing secret is public (it is in this file), so it is only ever used together
+  // with the public development key: once real keys are configured, a real secret must be too,
+  // or anyone could compute callback hashes and sign public access tokens and dashboard sessions.
   const rawSecrets = read.optional('SIGNING_SECRETS');
-  const signingSecrets = rawSecrets
-    ? rawSecrets.split(',').map((s) => s.trim()).filter(Boolean)
-    : production
-      ? []
-      : [DEV_SIGNING_SECRET];
+  const usingDevKey = !rawKeys && !production;
+  const signingSecrets = rawSecrets ? rawSecrets.split(',').map((s) => s.trim()).filter(Boolean) : usingDevKey ? [DEV_SIGNING_SECRET] : [];
   read.check(
     signingSecrets.length > 0,
-    'SIGNING_SECRETS is required when NODE_ENV=production (signs callback URLs and public access tokens)',
+    production
+      ? 'SIGNING_SECRETS is required when NODE_ENV=production (signs callback URLs and public access tokens)'
+      : 'SIGNING_SECRETS is required once API_KEYS is set: the built-in development signing secret is public, so anyone ' +
+          'could forge callback URLs and public access tokens (generate one with: openssl rand -hex 32)',
   );
   for (const secret of signingSecrets) {
     read.check(secret.length >= 32, 'every SIGNING_SECRETS entry must be at least 32 characters');
@@ -102,7 +105,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     publicUrl,
     production,
     apiKeys,
-    usingDevKey: !rawKeys && !production,
+    usingDevKey,
     signingSecrets,
     nats: readNatsConfig(read),
     logLevel: readLogLevel(read),

@@ -74,6 +74,23 @@ export function parseTimeout(value: unknown, now: Date): TimeoutParse {
   return { ok: true, value: { at: date.toISOString() } };
 }
 
+/**
+ * Whether PostgreSQL's timestamptz takes the date as JavaScript writes it: years 1 to 9999.
+ * Year 0, negative years and years past 9999 come out of toISOString in forms it refuses.
+ */
+export function isStorableDate(date: Date): boolean {
+  const year = date.getUTCFullYear();
+  return !Number.isNaN(date.getTime()) && year >= 1 && year <= 9999;
+}
+
+/** A positive duration of at most MAX_TIMEOUT_MS, or the message saying what is wrong with it. */
+export function parseBoundedDuration(field: string, value: unknown): { ok: true; ms: number } | { ok: false; message: string } {
+  const ms = typeof value === 'string' ? parseDuration(value) : undefined;
+  if (ms === undefined || ms <= 0) return { ok: false, message: `${field} "${String(value).slice(0, 64)}" is not valid: ${DURATION_HINT}` };
+  if (ms > MAX_TIMEOUT_MS) return { ok: false, message: `${field} "${String(value).slice(0, 64)}" is longer than 100 years` };
+  return { ok: true, ms };
+}
+
 export function resolveTimeout(spec: TimeoutSpec, now: Date): Date {
   return 'afterMs' in spec ? new Date(now.getTime() + spec.afterMs) : new Date(spec.at);
 }

@@ -33,6 +33,11 @@ export function toFriendlyTokenId(internalId: string): string {
 export const MAX_TAGS = 10;
 export const MAX_TAG_LENGTH = 128;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 2048;
+/**
+ * Also a bound in UTF-8 bytes: the key is indexed, and a btree row holds at most about 2.7 KB,
+ * so 2048 characters outside ASCII (up to 8 KB) failed in PostgreSQL instead of being refused.
+ */
+export const MAX_IDEMPOTENCY_KEY_BYTES = 2048;
 export const DEFAULT_TIMEOUT = '10m';
 export const DEFAULT_IDEMPOTENCY_KEY_TTL = '1h';
 

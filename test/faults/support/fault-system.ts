@@ -59,6 +59,7 @@ export class FaultSystem {
       HOST: '127.0.0.1',
       PUBLIC_URL: this.baseUrl,
       API_KEYS: `dev:${FAULTS_API_KEY}`,
+      SIGNING_SECRETS: 'faults-signing-secret-0123456789abcdef',
       // A restarted scheduler takes over a killed one's leases after this (must exceed look-ahead + poll).
       SCHEDULER_LOOKAHEAD_MS: '3000',
       SCHEDULER_LEASE_MS: '8000',

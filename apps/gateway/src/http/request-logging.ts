@@ -8,9 +8,12 @@ import { correlationIdOf } from './correlation-id';
 /** Paths scraped or probed every few seconds: measured, but not written to the request log. */
 const QUIET_PATHS = new Set(['/metrics', '/health', '/ready']);
 
-/** A callback URL's last segment is a credential (it completes the token); keep it out of logs. */
-export function redactCallbackHash(url: string): string {
-  return url.replace(/(\/callback\/)[^/?#]+/, '$1[redacted]');
+/**
+ * Credentials that travel in URLs, kept out of logs: a callback URL's last segment (it completes
+ * the token) and a public access token given as `?access_token=` (EventSource cannot send headers).
+ */
+export function redactCredentials(url: string): string {
+  return url.replace(/(\/callback\/)[^/?#]+/, '$1[redacted]').replace(/([?&]access_token=)[^&#]*/gi, '$1[redacted]');
 }
 
 /**
@@ -25,11 +28,11 @@ export function requestLogging(logger: Logger): RequestHandler {
     quietReqLogger: true,
     autoLogging: { ignore: (req) => QUIET_PATHS.has((req.url ?? '').split('?')[0]) },
     customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
-    customSuccessMessage: (req, res) => `${req.method} ${redactCallbackHash(req.url ?? '')} ${res.statusCode}`,
-    customErrorMessage: (req, res) => `${req.method} ${redactCallbackHash(req.url ?? '')} ${res.statusCode}`,
+    customSuccessMessage: (req, res) => `${req.method} ${redactCredentials(req.url ?? '')} ${res.statusCode}`,
+    customErrorMessage: (req, res) => `${req.method} ${redactCredentials(req.url ?? '')} ${res.statusCode}`,
     serializers: {
       // Never headers: they hold API keys and public access tokens.
-      req: (req: { method: string; url: string }) => ({ method: req.method, url: redactCallbackHash(req.url) }),
+      req: (req: { method: string; url: string }) => ({ method: req.method, url: redactCredentials(req.url) }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
   }) as unknown as RequestHandler;

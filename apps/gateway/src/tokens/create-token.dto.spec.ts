@@ -21,6 +21,10 @@ describe('CreateTokenBody', () => {
     expect(problems({ timeout: 'later' })[0]).toContain('timeout "later" is not valid');
   });
 
+  it('refuses an idempotency key TTL past 100 years (its expiry date would not exist)', () => {
+    expect(problems({ idempotencyKeyTTL: '100000000d' })).toEqual(['idempotencyKeyTTL "100000000d" is longer than 100 years']);
+  });
+
   it('refuses a timeout in the past', () => {
     expect(problems({ timeout: '2001-01-01T00:00:00Z' })[0]).toContain('in the past');
   });
@@ -31,8 +35,10 @@ describe('CreateTokenBody', () => {
     expect(problems({ tags: [1, 2] })[0]).toContain('string or an array of strings');
   });
 
-  it('limits idempotency keys to 2048 characters', () => {
+  it('limits idempotency keys to 2048 characters and 2048 bytes (the key is indexed)', () => {
     expect(problems({ idempotencyKey: 'k'.repeat(2049) })).toEqual(['idempotencyKey must be at most 2048 characters']);
+    expect(problems({ idempotencyKey: '键'.repeat(683) })).toEqual(['idempotencyKey must be at most 2048 bytes in UTF-8 (this one has 2049)']);
+    expect(problems({ idempotencyKey: '键'.repeat(682) })).toEqual([]);
     expect(problems({ idempotencyKey: 42 })).toContain('idempotencyKey must be a string');
   });
 

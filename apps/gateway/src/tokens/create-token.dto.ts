@@ -5,19 +5,44 @@ import {
   ValidateBy,
   ValidateIf,
   ValidationOptions,
-  buildMessage,
 } from 'class-validator';
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { unstorableText } from '../http/storable-text';
-import { DURATION_HINT, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, parseDuration, parseTimeout } from '@waitpoints/contracts';
+import {
+  MAX_IDEMPOTENCY_KEY_BYTES,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_TAG_LENGTH,
+  MAX_TAGS,
+  parseBoundedDuration,
+  parseTimeout,
+} from '@waitpoints/contracts';
 
-function IsDurationString(options?: ValidationOptions) {
+/** A positive duration of at most 100 years (a longer one would overflow the stored date). */
+function IsBoundedDuration(options?: ValidationOptions) {
   return ValidateBy(
     {
-      name: 'isDurationString',
+      name: 'isBoundedDuration',
       validator: {
-        validate: (value: unknown) => typeof value === 'string' && (parseDuration(value) ?? 0) > 0,
-        defaultMessage: buildMessage((each) => `${each}$property "$value" is not valid: ${DURATION_HINT}`, options),
+        validate: (value: unknown, args) => parseBoundedDuration(args?.property ?? 'value', value).ok,
+        defaultMessage: (args) => {
+          const result = parseBoundedDuration(args?.property ?? 'value', args?.value);
+          return result.ok ? '' : result.message;
+        },
+      },
+    },
+    options,
+  );
+}
+
+function IsWithinUtf8Bytes(max: number, options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'isWithinUtf8Bytes',
+      validator: {
+        // A string already too long in characters gets that message alone.
+        validate: (value: unknown) => typeof value !== 'string' || value.length > max || Buffer.byteLength(value, 'utf8') <= max,
+        defaultMessage: (args) =>
+          `${args?.property} must be at most ${max} bytes in UTF-8 (this one has ${Buffer.byteLength(String(args?.value), 'utf8')})`,
       },
     },
     options,
@@ -89,18 +114,19 @@ export class CreateTokenBody {
   @ApiPropertyOptional({
     minLength: 1,
     maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
-    description: 'While its reservation lives, a create with the same key returns the original token (isCached: true)',
+    description: `While its reservation lives, a create with the same key returns the original token (isCached: true). At most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters and ${MAX_IDEMPOTENCY_KEY_BYTES} bytes in UTF-8`,
   })
   @Optional()
   @IsString({ message: 'idempotencyKey must be a string' })
   @MinLength(1, { message: 'idempotencyKey must not be empty' })
   @MaxLength(MAX_IDEMPOTENCY_KEY_LENGTH, { message: `idempotencyKey must be at most ${MAX_IDEMPOTENCY_KEY_LENGTH} characters` })
+  @IsWithinUtf8Bytes(MAX_IDEMPOTENCY_KEY_BYTES)
   @IsStorableText()
   idempotencyKey?: string;
 
-  @ApiPropertyOptional({ default: '1h', example: '24h', description: 'How long the idempotency key stays reserved: a duration (30s, 10m, 2h, 3d, 4w, 1h30m)' })
+  @ApiPropertyOptional({ default: '1h', example: '24h', description: 'How long the idempotency key stays reserved: a duration (30s, 10m, 2h, 3d, 4w, 1h30m); at most 100 years' })
   @Optional()
-  @IsDurationString()
+  @IsBoundedDuration()
   idempotencyKeyTTL?: string;
 
   @ApiPropertyOptional({

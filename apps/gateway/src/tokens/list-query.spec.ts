@@ -55,6 +55,10 @@ describe('list query', () => {
     [{ 'filter[createdAt][period]': 'forever' }, 'filter[createdAt][period]'],
     [{ 'filter[createdAt][from]': 'yesterday' }, 'filter[createdAt][from]'],
     [{ 'filter[stauts]': 'WAITING' }, 'unknown query parameter filter[stauts]'],
+    // Dates PostgreSQL cannot store were 500s: far periods, year 0, epochs past year 9999.
+    [{ 'filter[createdAt][period]': '1000000d' }, 'longer than 100 years'],
+    [{ 'filter[createdAt][from]': '0000-01-01' }, 'out of range'],
+    [{ 'filter[createdAt][to]': '999999999999999' }, 'out of range'],
   ])('rejects %p naming %s', (query, name) => {
     const parsed = parseListQuery(query, now);
     expect(parsed.ok).toBe(false);

@@ -1,13 +1,13 @@
 import {
-  DURATION_HINT,
   ListTokensQuery,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_TAG_LENGTH,
   TOKEN_STATUSES,
   TokenStatus,
   isInternalTokenId,
+  isStorableDate,
   isTokenStatus,
-  parseDuration,
+  parseBoundedDuration,
   parseIsoDate,
   toInternalTokenId,
 } from '@waitpoints/contracts';
@@ -112,14 +112,15 @@ export function parseListQuery(raw: Record<string, unknown>, now: Date): ListQue
   const lowerBounds: Date[] = [];
   const period = value('filter[createdAt][period]');
   if (period !== undefined) {
-    const ms = parseDuration(period);
-    if (ms === undefined || ms <= 0) problems.push(`filter[createdAt][period] "${truncate(period)}" is not valid: ${DURATION_HINT}`);
-    else lowerBounds.push(new Date(now.getTime() - ms));
+    const result = parseBoundedDuration('filter[createdAt][period]', period);
+    if (!result.ok) problems.push(result.message);
+    else lowerBounds.push(new Date(now.getTime() - result.ms));
   }
   const from = value('filter[createdAt][from]');
   if (from !== undefined) {
     const date = parseDateParam(from);
     if (!date) problems.push(`filter[createdAt][from] "${truncate(from)}" must be a millisecond timestamp or an ISO 8601 date`);
+    else if (!isStorableDate(date)) problems.push(`filter[createdAt][from] "${truncate(from)}" is out of range (years 1 to 9999)`);
     else lowerBounds.push(date);
   }
   if (lowerBounds.length > 0) {
@@ -129,6 +130,7 @@ export function parseListQuery(raw: Record<string, unknown>, now: Date): ListQue
   if (to !== undefined) {
     const date = parseDateParam(to);
     if (!date) problems.push(`filter[createdAt][to] "${truncate(to)}" must be a millisecond timestamp or an ISO 8601 date`);
+    else if (!isStorableDate(date)) problems.push(`filter[createdAt][to] "${truncate(to)}" is out of range (years 1 to 9999)`);
     else query.createdTo = date.toISOString();
   }
 
