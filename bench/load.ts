@@ -19,11 +19,15 @@ import { BenchSystem, startBenchSystem } from './support';
  * separate processes (HTTP → gateway → NATS → token-service → PostgreSQL), against the
  * ceiling: the same SQL sent straight to PostgreSQL from a pg pool at the same concurrency.
  *
- * Flags: --seconds 8 --warmup 2 --connections 32,128 --only create,complete,retrieve,list
+ * Flags: --seconds 8 --warmup 2 --connections 32,128 --only create,create-sdk,complete,retrieve,list
  *        --token-services 1 --no-ceiling --label text
  */
-type Scenario = 'create' | 'complete' | 'retrieve' | 'list';
-const SCENARIOS: Scenario[] = ['create', 'complete', 'retrieve', 'list'];
+/**
+ * `create-sdk` is a create as both SDKs send it: with a fresh `x-trigger-request-idempotency-key`
+ * header (recorded in waitpoint_request_keys, so a retry after a network error finds its token).
+ */
+type Scenario = 'create' | 'create-sdk' | 'complete' | 'retrieve' | 'list';
+const SCENARIOS: Scenario[] = ['create', 'create-sdk', 'complete', 'retrieve', 'list'];
 
 function flag(name: string): string | undefined {
   const index = process.argv.indexOf(`--${name}`);
@@ -138,7 +142,7 @@ function authorized(system: BenchSystem) {
   return { authorization: `Bearer ${system.apiKey}`, 'content-type': 'application/json' };
 }
 
-function createRequest(system: BenchSystem): autocannon.Options {
+function createRequest(system: BenchSystem, { requestKeys = false } = {}): autocannon.Options {
   return {
     url: system.baseUrl,
     requests: [
@@ -147,6 +151,12 @@ function createRequest(system: BenchSystem): autocannon.Options {
         path: TOKENS,
         headers: authorized(system),
         body: CREATE_BODY,
+        ...(requestKeys && {
+          setupRequest: (request: autocannon.Request) => ({
+            ...request,
+            headers: { ...request.headers, 'x-trigger-request-idempotency-key': randomUUID() },
+          }),
+        }),
         onResponse: (status: number, body: string) => {
           if (status === 200) waiting.push(JSON.parse(body).id);
         },
@@ -161,6 +171,8 @@ function requestFor(system: BenchSystem, scenario: Scenario): autocannon.Options
   switch (scenario) {
     case 'create':
       return createRequest(system);
+    case 'create-sdk':
+      return createRequest(system, { requestKeys: true });
     case 'complete':
       return {
         url: system.baseUrl,
@@ -224,17 +236,20 @@ async function sql(pool: Pool, scenario: Scenario, connections: number, seconds:
   const environment = 'dev';
   const metadata = { correlationId: 'bench', actor: { type: 'api_key' as const, id: environment } };
   const timeoutMs = parseDuration('1h')!;
+  const createOnce = async (requestIdempotencyKey?: string) => {
+    const now = new Date();
+    const tokenId = ulid();
+    const event: TokenCreated = {
+      type: 'TokenCreated',
+      data: { tokenId, environment, timeoutAt: new Date(now.getTime() + timeoutMs).toISOString(), tags: ['bench'], createdAt: now.toISOString() },
+    };
+    if (requestIdempotencyKey !== undefined) event.data.requestIdempotencyKey = requestIdempotencyKey;
+    await pool.query(createTokensStatement([{ eventId: randomUUID(), event, metadata }]));
+    ceilingWaiting.push(tokenId);
+  };
   const once: Record<Scenario, () => Promise<unknown>> = {
-    create: async () => {
-      const now = new Date();
-      const tokenId = ulid();
-      const event: TokenCreated = {
-        type: 'TokenCreated',
-        data: { tokenId, environment, timeoutAt: new Date(now.getTime() + timeoutMs).toISOString(), tags: ['bench'], createdAt: now.toISOString() },
-      };
-      await pool.query(createTokensStatement([{ eventId: randomUUID(), event, metadata }]));
-      ceilingWaiting.push(tokenId);
-    },
+    create: () => createOnce(),
+    'create-sdk': () => createOnce(randomUUID()),
     complete: async () => {
       const tokenId = ceilingWaiting.pop();
       if (tokenId === undefined) throw new Error('the ceiling ran out of waiting tokens (create runs first)');

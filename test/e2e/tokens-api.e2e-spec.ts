@@ -976,6 +976,25 @@ describe('idempotency', () => {
     expect(await listIds({ 'filter[tags]': tag })).toHaveLength(2);
   });
 
+  it('x-trigger-request-idempotency-key: concurrent repeats amid other creates (batched together) still make one token', async () => {
+    // Creates with request keys share batch statements; a repeated key fails its batch, which is
+    // then written one command at a time, so the repeats find the first token and the rest go through.
+    const tag = uniqueTag('request-key-batch');
+    const repeated = randomUUID();
+    const replies = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        call('POST', TOKENS, {
+          json: { tags: [tag] },
+          headers: { 'x-trigger-request-idempotency-key': i % 3 === 0 ? repeated : randomUUID() },
+        }),
+      ),
+    );
+    expect(replies.map((r) => r.status)).toEqual(Array(30).fill(200));
+    const repeatedIds = new Set(replies.filter((_, i) => i % 3 === 0).map((r) => (r.body as { id: string }).id));
+    expect(repeatedIds.size).toBe(1);
+    expect(await listIds({ 'filter[tags]': tag, 'page[size]': '100' })).toHaveLength(21);
+  });
+
   it('20 concurrent creates with the same idempotencyKey yield exactly one token', async () => {
     const key = `idem-${randomUUID()}`;
     const tag = uniqueTag('concurrent');

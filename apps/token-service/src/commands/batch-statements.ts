@@ -31,13 +31,16 @@ export interface NewToken {
 
 /**
  * Appends `TokenCreated` as version 1 of each new stream and inserts the token rows, returning
- * them. Only for creates without idempotency keys: their reservations can conflict and take
- * the one-command path. A stream that already exists fails the whole statement (new ids
- * never collide; the caller falls back to one command at a time if they do).
+ * them; records the request idempotency keys (`x-trigger-request-idempotency-key`, sent by the
+ * SDKs with every create) in the same statement. Creates with an idempotency key take the
+ * one-command path: their reservations may legitimately be taken over. A request key already
+ * recorded (an SDK retrying a create that was in fact stored) or a stream that already exists
+ * fails the whole statement with a unique violation, and the caller then runs each command on
+ * the one-command path, which answers a retry with the token it first created.
  */
 export function createTokensStatement(tokens: NewToken[]): SqlStatement {
   return {
-    name: 'waitpoints-create-tokens-v1',
+    name: 'waitpoints-create-tokens-v2',
     text: `
       WITH input AS (
         SELECT * FROM unnest($2::text[], $3::uuid[], $4::jsonb[], $5::jsonb[]) WITH ORDINALITY
@@ -46,6 +49,10 @@ export function createTokensStatement(tokens: NewToken[]): SqlStatement {
         INSERT INTO es_events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
         SELECT i.stream_id, 1, i.event_id, 'TokenCreated', $1, i.data, i.metadata FROM input i ORDER BY i.ord
         RETURNING data
+      ), request_keys AS (
+        INSERT INTO waitpoint_request_keys (environment, request_key, token_id, created_at)
+        SELECT a.data->>'environment', a.data->>'requestIdempotencyKey', a.data->>'tokenId', (a.data->>'createdAt')::timestamptz
+          FROM appended a WHERE a.data ? 'requestIdempotencyKey'
       )
       INSERT INTO waitpoint_tokens (id, environment, status, idempotency_key, idempotency_key_expires_at,
         timeout_at, tags, created_at, updated_at, version)

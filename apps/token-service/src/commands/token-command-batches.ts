@@ -103,6 +103,7 @@ export class TokenCommandBatches {
             idempotencyKeyTTLMs: command.idempotencyKeyTTLMs,
             timeout: command.timeout,
             tags: command.tags,
+            requestIdempotencyKey: command.requestIdempotencyKey,
             now,
           },
           initialState,

@@ -80,8 +80,9 @@ export class TokenCommandHandler {
   }
 
   create(command: CreateTokenCommand): Promise<CreateTokenResult> {
-    const keyed = command.idempotencyKey !== undefined || command.requestIdempotencyKey !== undefined;
-    return this.batches && !keyed ? this.batches.create(command) : this.createOne(command);
+    // A request key alone batches (a retry makes the batch fall back to this path); an
+    // idempotency key does not: its reservation is looked up and may be taken over.
+    return this.batches && command.idempotencyKey === undefined ? this.batches.create(command) : this.createOne(command);
   }
 
   private createOne(command: CreateTokenCommand): Promise<CreateTokenResult> {
