@@ -229,7 +229,7 @@ describe('credentials', () => {
         headers: { origin: ORIGIN, 'access-control-request-method': method, 'access-control-request-headers': 'authorization,content-type' },
       });
 
-    it('is spoken by complete only (browsers complete with a public access token)', async () => {
+    it('is spoken by complete (browsers complete with a public access token)', async () => {
       const token = await create();
       const response = await preflight(`${TOKENS}/${token.id}/complete`);
       expect(response.headers.get('access-control-allow-origin')).toBe(ORIGIN);
@@ -239,6 +239,12 @@ describe('credentials', () => {
       expect(completed.headers.get('access-control-allow-origin')).toBe(ORIGIN);
       // A browser may read when to retry after a 429.
       expect(completed.headers.get('access-control-expose-headers')).toMatch(/x-ratelimit-reset/);
+    });
+
+    it('is spoken by a token\'s event stream (browsers watch with EventSource)', async () => {
+      const token = await create();
+      const response = await preflight(`${TOKENS}/${token.id}/events`, 'GET');
+      expect(response.headers.get('access-control-allow-origin')).toBe(ORIGIN);
     });
 
     it('is not spoken by create, list, retrieve, cancel or the callback URL, preflight or not', async () => {

@@ -2,6 +2,7 @@ import { applyDecorators } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
+  ApiHeader,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
@@ -34,12 +35,23 @@ const ERROR_MEANING: Record<number, string> = {
   409: 'The token is already COMPLETED or TIMED_OUT',
   413: 'Body over the route\'s limit',
   415: 'A Content-Encoding the gateway cannot decode',
+  429: 'Over the rate limit of the API key (RATE_LIMIT) or, without a key, of the token (CALLBACK_RATE_LIMIT); wait until x-ratelimit-reset',
   500: 'Unexpected failure',
   503: 'The token-service did not answer in time or NATS is unreachable; retry',
 };
 
+/** Sent with every answer counted against a rate limit (the Trigger.dev SDK waits on x-ratelimit-reset). */
+const RATE_LIMIT_HEADERS = {
+  'x-ratelimit-limit': { description: 'Requests allowed in the window', schema: { type: 'string' } },
+  'x-ratelimit-remaining': { description: 'Requests left in the window', schema: { type: 'string' } },
+  'x-ratelimit-reset': { description: 'When the window resets, in milliseconds since the epoch', schema: { type: 'string' } },
+  'retry-after': { description: 'Seconds to wait (429 only)', schema: { type: 'string' } },
+};
+
 const errors = (...statuses: number[]) =>
-  [...statuses, 500].map((status) => ApiResponse({ status, type: ErrorResponse, description: ERROR_MEANING[status] }));
+  [...statuses, 500].map((status) =>
+    ApiResponse({ status, type: ErrorResponse, description: ERROR_MEANING[status], ...(status === 429 && { headers: RATE_LIMIT_HEADERS }) }),
+  );
 
 const tokenIdParam = ApiParam({
   name: 'id',
@@ -85,6 +97,11 @@ export const TokenRouteDocs = {
           'The x-trigger-request-idempotency-key header (at most 256 characters) makes retries of one request return the same token.',
       }),
       ApiBearerAuth(SECRET_KEY_AUTH),
+      ApiHeader({
+        name: 'x-trigger-request-idempotency-key',
+        required: false,
+        description: 'Sent by the SDKs with every create: a retry of the same request returns the token it created (at most 256 characters)',
+      }),
       ApiBody({ type: CreateTokenBody, required: true }),
       ApiOkResponse({
         type: CreateTokenResponse,
@@ -96,7 +113,7 @@ export const TokenRouteDocs = {
           'x-trigger-jwt-claims': { description: '{"sub":"<environment>","pub":true}', schema: { type: 'string' } },
         },
       }),
-      ...errors(400, 401, 413, 415, 503),
+      ...errors(400, 401, 413, 415, 429, 503),
     ),
 
   list: () =>
@@ -107,7 +124,7 @@ export const TokenRouteDocs = {
         ApiQuery({ name, required: false, description, schema }),
       ),
       ApiOkResponse({ type: ListTokensResponse }),
-      ...errors(400, 401, 503),
+      ...errors(400, 401, 429, 503),
     ),
 
   retrieve: () =>
@@ -116,7 +133,7 @@ export const TokenRouteDocs = {
       ApiBearerAuth(SECRET_KEY_AUTH),
       tokenIdParam,
       ApiOkResponse({ type: WaitpointRetrievedTokenResponse }),
-      ...errors(401, 404, 503),
+      ...errors(401, 404, 429, 503),
     ),
 
   complete: () =>
@@ -133,7 +150,7 @@ export const TokenRouteDocs = {
       tokenIdParam,
       ApiBody({ type: CompleteTokenRequest, required: true }),
       ApiOkResponse({ type: SuccessResponse }),
-      ...errors(400, 401, 403, 404, 413, 415, 503),
+      ...errors(400, 401, 403, 404, 413, 415, 429, 503),
     ),
 
   cancel: () =>
@@ -147,7 +164,7 @@ export const TokenRouteDocs = {
       tokenIdParam,
       ApiBody({ type: CancelTokenRequest, required: false }),
       ApiOkResponse({ type: CancelTokenResponse }),
-      ...errors(400, 401, 404, 409, 413, 415, 503),
+      ...errors(400, 401, 404, 409, 413, 415, 429, 503),
     ),
 
   callback: () =>
@@ -163,7 +180,7 @@ export const TokenRouteDocs = {
       ApiParam({ name: 'hash', description: 'The hex HMAC-SHA256 in the token\'s url', schema: { type: 'string' } }),
       ApiBody({ required: false, description: 'Any JSON', schema: {} }),
       ApiOkResponse({ type: SuccessResponse }),
-      ...errors(401, 404, 413, 415, 503),
+      ...errors(401, 404, 413, 415, 429, 503),
     ),
 
   events: () =>
@@ -180,11 +197,19 @@ export const TokenRouteDocs = {
       ApiBearerAuth(SECRET_KEY_AUTH),
       ApiBearerAuth(PUBLIC_ACCESS_TOKEN_AUTH),
       tokenIdParam,
+      ApiHeader({ name: 'Last-Event-ID', required: false, description: 'The last version received: only newer ones are sent (EventSource sets it on reconnect)' }),
+      ApiQuery({ name: 'lastEventId', required: false, description: 'Same as the Last-Event-ID header, for clients that cannot set headers', schema: { type: 'integer', minimum: 0 } }),
+      ApiQuery({
+        name: 'access_token',
+        required: false,
+        description: 'The token\'s public access token, for EventSource (which cannot send Authorization); secret keys are refused here. Redacted from logs.',
+        schema: { type: 'string' },
+      }),
       ApiOkResponse({
         description: 'An event stream: `event: token` / `id: <version>` / `data: <retrieved token JSON>`, then `event: end`',
         content: { 'text/event-stream': { schema: { type: 'string' } } },
       }),
       ApiResponse({ status: 204, description: 'Last-Event-ID already names the final state: nothing more will come' }),
-      ...errors(401, 403, 404, 503),
+      ...errors(400, 401, 403, 404, 503),
     ),
 };
