@@ -5,6 +5,7 @@ import { outputsBucketName, uploadsBucketName } from '@waitpoints/contracts/nats
 import { FAULTS_API_KEY, FaultSystem } from './support/fault-system';
 import { PrivateNatsCluster, startPrivateNatsCluster } from './support/private-nats';
 import { sleep, step } from './support/processes';
+import { withDatabase } from './support/audit';
 import { auditAndReport, SHARED_PG_ADMIN_URL, steadyLoad } from './support/scenario';
 
 describe('fault: one node of a three-node NATS cluster killed under load (streams with 3 replicas)', () => {
@@ -60,7 +61,19 @@ describe('fault: one node of a three-node NATS cluster killed under load (stream
     const waits = tokens.map((token) => client.forToken<{ n: number }>(token.id, { maxWait: '15s' }));
     await sleep(500);
     await Promise.all(tokens.map((token, n) => client.completeToken(token.id, { n })));
-    const results = await step('waiters after the failover', 20_000, () => Promise.all(waits));
+    const results = await step('waiters after the failover', 20_000, () => Promise.all(waits)).catch(async (error: Error) => {
+      // Where did the completions stop: the event store, JetStream, or the gateway's feed?
+      const survivorsNow = cluster.nodes.filter((node) => node !== victim).map((node) => node.url).join(',');
+      const stream = await streamInfo(survivorsNow, streamName).catch((e: Error) => ({ error: e.message }));
+      const stored = await withDatabase(system.databaseUrl, async (db) =>
+        (await db.query(`SELECT count(*)::int AS n, max(global_position)::text AS last FROM es_events`)).rows[0],
+      );
+      const checkpoint = await withDatabase(system.databaseUrl, async (db) => (await db.query(`SELECT * FROM es_checkpoints`)).rows);
+      throw new Error(
+        `${error.message}\nstream: ${JSON.stringify((stream as { state?: unknown }).state ?? stream)}` +
+          `\nstored: ${JSON.stringify(stored)}\ncheckpoint: ${JSON.stringify(checkpoint)}\n${system.logs(15)}`,
+      );
+    });
     expect(results.map((result) => (result.ok ? result.output.n : result.error.message))).toEqual(tokens.map((_, n) => n));
 
     const survivors = cluster.nodes.filter((node) => node !== victim).map((node) => node.url).join(',');

@@ -2,7 +2,11 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { connect, StringCodec } from 'nats';
+import { parseDuration } from '@waitpoints/contracts';
+import { DEFAULT_REQUEST_KEY_RETENTION } from '../../apps/token-service/src/config';
+import { createDataSource } from '../../apps/token-service/src/event-store/database';
 import { runProjectionsCommand } from '../../apps/token-service/src/projections/maintenance/projections-cli';
+import { RequestKeyRetention } from '../../apps/token-service/src/projections/request-key-retention';
 import { withDatabase } from '../support/scheduler';
 import { TEST_NATS_URL } from '../support/services';
 import { RunningSystem, TEST_KEYS, startSystem } from '../support/system';
@@ -154,6 +158,55 @@ describe('projections:rebuild and projections:verify against real PostgreSQL', (
     expect((failed as { code: number }).code).toBe(1);
     expect((failed as { stdout: string }).stdout).toContain('tags is ["tampered"]');
     expect((await run('rebuild')).code).toBe(0);
+  });
+
+  it('request keys older than REQUEST_KEY_RETENTION are pruned in batches, and verify compares only the keys kept', async () => {
+    // Its own system, whose clock first stands two days back: six creates recorded then, six now.
+    const DAY = 86_400_000;
+    let offsetMs = -2 * DAY;
+    const aged = await startSystem({ tokenService: { clock: { now: () => new Date(Date.now() + offsetMs) } } });
+    try {
+      const create = async (key: string): Promise<string> => {
+        const response = await fetch(aged.tokensUrl, {
+          method: 'POST',
+          headers: { ...auth, 'x-trigger-request-idempotency-key': key },
+          body: JSON.stringify({ timeout: '7d' }),
+        });
+        expect(response.status).toBe(200);
+        return ((await response.json()) as { id: string }).id;
+      };
+      const ids = new Map<string, string>();
+      for (let i = 0; i < 6; i++) ids.set(`old-${i}`, await create(`old-${i}`));
+      offsetMs = 0;
+      for (let i = 0; i < 6; i++) ids.set(`new-${i}`, await create(`new-${i}`));
+
+      const db = createDataSource({ url: aged.databaseUrl, poolSize: 2 });
+      await db.initialize();
+      try {
+        const retention = new RequestKeyRetention(db, { retentionMs: parseDuration(DEFAULT_REQUEST_KEY_RETENTION)!, batchSize: 4 });
+        expect(await retention.prune()).toBe(6);
+        expect(await retention.prune()).toBe(0);
+      } finally {
+        await db.destroy();
+      }
+      const verify = async (env: Record<string, string> = {}) => {
+        const lines: string[] = [];
+        const code = await runProjectionsCommand(['verify'], { DATABASE_URL: aged.databaseUrl, ...env }, (line) => lines.push(line));
+        return { code, output: lines.join('\n') };
+      };
+      // The pruned keys are no difference: they are older than what the table keeps.
+      expect(await verify()).toMatchObject({ code: 0, output: expect.stringContaining('OK   waitpoint_request_keys: 6 live rows, 6 from the events') });
+      // Told to keep keys forever, verify does see them missing.
+      const forever = await verify({ REQUEST_KEY_RETENTION: 'off' });
+      expect(forever.code).toBe(1);
+      expect(forever.output).toContain('DIFF waitpoint_request_keys: 6 live rows, 12 from the events; 6 missing');
+      // A retry within the retention still finds its token; one of a pruned request makes a new
+      // token, as a request without the header would.
+      expect(await create('new-0')).toBe(ids.get('new-0'));
+      expect(await create('old-0')).not.toBe(ids.get('old-0'));
+    } finally {
+      await aged.stop();
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { DEFAULT_DATABASE_URL, Env, EnvReader, NatsConfig, readNatsConfig } from '@waitpoints/contracts';
+import { DEFAULT_DATABASE_URL, DURATION_HINT, Env, EnvReader, NatsConfig, parseDuration, readNatsConfig } from '@waitpoints/contracts';
 import { LogLevel, OpsEndpointConfig, readLogLevel, readOpsEndpoint } from '@waitpoints/platform';
 
 /** Where /metrics, /health and /ready listen by default (the gateway has 3000, the scheduler 3002). */
@@ -19,6 +19,22 @@ export interface TokenServiceConfig {
   /** Concurrent creates/transitions written together: most per statement (0: one transaction each), statements at once. */
   commandBatchSize: number;
   commandBatchesInFlight: number;
+  /** How long a request idempotency key answers retries (`REQUEST_KEY_RETENTION`); undefined keeps them forever. */
+  requestKeyRetentionMs?: number;
+}
+
+export const DEFAULT_REQUEST_KEY_RETENTION = '24h';
+const MIN_REQUEST_KEY_RETENTION_MS = 60_000;
+
+function readRetention(read: EnvReader): number | undefined {
+  const raw = read.string('REQUEST_KEY_RETENTION', DEFAULT_REQUEST_KEY_RETENTION).trim();
+  if (['off', 'forever', 'none'].includes(raw.toLowerCase())) return undefined;
+  const ms = parseDuration(raw);
+  read.check(
+    ms !== undefined && ms >= MIN_REQUEST_KEY_RETENTION_MS,
+    `REQUEST_KEY_RETENTION="${raw}" must be a duration of at least 1m (${DURATION_HINT}), or off to keep the keys forever`,
+  );
+  return ms;
 }
 
 export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConfig {
@@ -35,6 +51,7 @@ export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConf
     logLevel: readLogLevel(read),
     commandBatchSize: read.integer('COMMAND_BATCH_SIZE', 100, 0, 1000),
     commandBatchesInFlight: read.integer('COMMAND_BATCHES_IN_FLIGHT', 4, 1, 64),
+    requestKeyRetentionMs: readRetention(read),
   };
   read.done();
   return config;

@@ -29,6 +29,7 @@ import { EventStore } from './event-store/event-store';
 import { TokenMessagesController } from './messaging/token-messages.controller';
 import { JetStreamPublisher } from './outbox/jetstream-publisher';
 import { OutboxRelay } from './outbox/outbox-relay';
+import { RequestKeyRetention } from './projections/request-key-retention';
 import { TokenProjection } from './projections/token-projection';
 import { TokenInsights } from './projections/token-insights';
 import { TokenQueries } from './projections/token-queries';
@@ -51,21 +52,30 @@ export interface TokenServiceOverrides {
   logDestination?: DestinationStream;
 }
 
-/** Starts the outbox after the app is up and stops it before the database closes. */
+/** Starts the outbox (and request-key pruning) after the app is up and stops them before the database closes. */
 @Injectable()
 class TokenServiceLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly retention?: RequestKeyRetention;
+
   constructor(
     private readonly publisher: JetStreamPublisher,
     private readonly relay: OutboxRelay,
     @Inject(DataSource) private readonly db: DataSource,
-  ) {}
+    @Inject(TOKEN_SERVICE_CONFIG) config: TokenServiceConfig,
+  ) {
+    if (config.requestKeyRetentionMs !== undefined) {
+      this.retention = new RequestKeyRetention(db, { retentionMs: config.requestKeyRetentionMs });
+    }
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.publisher.connect();
     this.relay.start();
+    this.retention?.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.retention?.stop();
     await this.relay.stop();
     await this.publisher.close();
     if (this.db.isInitialized) await this.db.destroy();

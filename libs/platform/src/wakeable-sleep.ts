@@ -11,6 +11,11 @@ export class WakeableSleep {
     else this.wokenWhileBusy = true;
   }
 
+  /** Drops a wake that arrived while busy: a back-off after a failure must last its full time. */
+  forgetPendingWake(): void {
+    this.wokenWhileBusy = false;
+  }
+
   sleep(ms: number): Promise<void> {
     if (this.wokenWhileBusy) {
       this.wokenWhileBusy = false;

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { connect, ConsumerEvents, ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import { randomBytes } from 'node:crypto';
+import { AckPolicy, connect, ConsumerEvents, ConsumerMessages, DeliverPolicy, JsMsg, nanos, NatsConnection } from 'nats';
 import { EventEnvelope, eventStreamName } from '@waitpoints/contracts';
 
 /**
@@ -10,6 +11,13 @@ import { EventEnvelope, eventStreamName } from '@waitpoints/contracts';
 const FEED_PULL_EXPIRES_MS = 5_000;
 /** Missed heartbeats (each half of FEED_PULL_EXPIRES_MS) before the feed replaces its consumer. */
 const FEED_MISSED_HEARTBEATS_LIMIT = 3;
+/**
+ * How long creating the consumer may take before the feed tries again. In a cluster that lost a
+ * node, a creation placed on the lost node never answers; the next try is placed afresh.
+ */
+const FEED_CONSUMER_CREATE_TIMEOUT_MS = 2_000;
+/** The server removes a consumer nobody pulled from for this long (a gateway that died). */
+const FEED_CONSUMER_INACTIVE_MS = 30_000;
 
 export type TokenEventListener = (event: EventEnvelope) => void;
 
@@ -32,14 +40,16 @@ export interface TokenEventFeedStats {
 /**
  * The gateway's one window onto the token events on JetStream.
  *
- * A single ordered consumer on `<prefix>.evt.token.>` feeds every listener of this process:
+ * A single consumer on `<prefix>.evt.token.>` feeds every listener of this process:
  * each message is handed to the listeners of its token (looked up by the subject's last
  * part, so messages nobody waits for are never parsed) and to the listeners of all tokens.
  * Thousands of waiters therefore cost one consumer on the server and one map lookup per event.
  *
  * Gap-free while it runs: the consumer starts right after the stream's last message at the
- * moment the feed goes live and, being ordered, re-creates itself from the last sequence it
- * delivered after a disconnect. A listener that subscribes while the feed is live therefore
+ * moment the feed goes live. It is an ephemeral, unacknowledged pull consumer (one pull
+ * consumer delivers in stream order); when it is lost (its NATS node died, the server
+ * restarted, the gateway was cut off long enough for the server to remove it) the feed creates
+ * a new one from the sequence after the last event it delivered. A listener that subscribes while the feed is live therefore
  * receives every event stored after it subscribed; what was stored before is the caller's to
  * read (subscribe first, then read the current state, then drop what the state already holds).
  *
@@ -61,6 +71,8 @@ export class TokenEventFeed {
   private receivedCount = 0;
   /** The stream sequence after the last event delivered: where a replacement consumer starts. */
   private nextSequence = 1;
+  private consumerName?: string;
+  private consumerGeneration = 0;
 
   constructor(private readonly options: TokenEventFeedOptions) {
     this.streamName = eventStreamName(options.subjectPrefix);
@@ -127,6 +139,15 @@ export class TokenEventFeed {
     await this.messages?.close().catch(() => undefined);
     this.messages = undefined;
     this.isLive = false;
+    const name = this.consumerName;
+    this.consumerName = undefined;
+    if (name && this.connection && !this.connection.isClosed()) {
+      // Bounded by the manager's timeout; the server would remove it when inactive anyway.
+      await this.connection
+        .jetstreamManager({ timeout: FEED_CONSUMER_CREATE_TIMEOUT_MS })
+        .then((jsm) => jsm.consumers.delete(this.streamName, name))
+        .catch(() => undefined);
+    }
     await this.connection?.drain().catch(() => undefined);
     this.connection = undefined;
   }
@@ -184,34 +205,61 @@ export class TokenEventFeed {
   }
 
   private async consumeFrom(sequence: number): Promise<void> {
-    const consumer = await this.connection!.jetstream().consumers.get(this.streamName, {
-      filterSubjects: this.filterSubject,
+    const connection = this.connection!;
+    const name = `gateway_feed_${randomBytes(6).toString('hex')}`;
+    // Our own consumer rather than nats.js' ordered one: that one retries a creation that
+    // never answers for minutes inside consume(), and is not re-created when its node dies.
+    const jsm = await connection.jetstreamManager({ timeout: FEED_CONSUMER_CREATE_TIMEOUT_MS });
+    await jsm.consumers.add(this.streamName, {
+      name,
+      filter_subject: this.filterSubject,
+      deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: sequence,
+      ack_policy: AckPolicy.None,
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(FEED_CONSUMER_INACTIVE_MS),
     });
-    const messages = await consumer.consume({
-      max_messages: 256,
-      expires: FEED_PULL_EXPIRES_MS,
-      callback: (message) => this.dispatch(message),
-    });
-    if (!this.running) {
-      await messages.close().catch(() => undefined);
-      return;
+    // Only the newest consumer delivers: a replaced one may still hand over a late message.
+    const generation = ++this.consumerGeneration;
+    try {
+      const consumer = await connection.jetstream({ timeout: FEED_CONSUMER_CREATE_TIMEOUT_MS }).consumers.get(this.streamName, name);
+      const messages = await consumer.consume({
+        max_messages: 256,
+        expires: FEED_PULL_EXPIRES_MS,
+        callback: (message) => {
+          if (generation === this.consumerGeneration) this.dispatch(message);
+        },
+      });
+      if (!this.running) {
+        await messages.close().catch(() => undefined);
+        throw new Error('the feed is stopping');
+      }
+      this.messages = messages;
+      this.consumerName = name;
+      void this.superviseConsumer(messages);
+    } catch (error) {
+      void jsm.consumers.delete(this.streamName, name).catch(() => undefined);
+      throw error;
     }
-    this.messages = messages;
-    void this.superviseConsumer(messages);
   }
 
   /**
-   * nats.js re-creates an ordered consumer that the server deleted, but not one whose NATS node
-   * died: its health checks then time out forever and the feed stays silent (seen in the fault
-   * suite's three-node cluster). After a few missed heartbeats the feed drops that consumer and
-   * creates a new one from the sequence after the last event it delivered, so nothing is skipped.
+   * Replaces the consumer when it is lost: heartbeats stop when its NATS node died (nats.js
+   * then keeps asking that node forever), and the server reports it missing after a restart or
+   * after removing it for inactivity. The new one starts at the sequence after the last event
+   * delivered, so nothing is skipped; listeners drop what they already had.
    */
   private async superviseConsumer(messages: ConsumerMessages): Promise<void> {
     try {
       for await (const status of await messages.status()) {
-        if (status.type === ConsumerEvents.HeartbeatsMissed && Number(status.data) >= FEED_MISSED_HEARTBEATS_LIMIT) {
-          void this.replaceConsumer(messages, Number(status.data));
+        const lost =
+          (status.type === ConsumerEvents.HeartbeatsMissed && Number(status.data) >= FEED_MISSED_HEARTBEATS_LIMIT) ||
+          status.type === ConsumerEvents.ConsumerNotFound ||
+          status.type === ConsumerEvents.ConsumerDeleted ||
+          status.type === ConsumerEvents.StreamNotFound;
+        if (lost) {
+          void this.replaceConsumer(messages, `${status.type} (${String(status.data)})`);
           return;
         }
       }
@@ -220,26 +268,37 @@ export class TokenEventFeed {
     }
   }
 
-  private async replaceConsumer(stale: ConsumerMessages, missedHeartbeats: number): Promise<void> {
+  private async replaceConsumer(stale: ConsumerMessages, why: string): Promise<void> {
     if (!this.running || stale !== this.messages) return;
     this.messages = undefined;
-    this.logger.warn(
-      `token event feed: ${missedHeartbeats} heartbeats missed from JetStream; replacing its consumer from sequence ${this.nextSequence}`,
-    );
-    // Not awaited: closing asks the server, which may be the node that is gone.
+    this.consumerGeneration++;
+    this.logger.warn(`token event feed: consumer lost (${why}); replacing it from sequence ${this.nextSequence}`);
+    // Not awaited: both ask the server, which may be the node that is gone.
     void stale.close().catch(() => undefined);
+    this.deleteConsumer();
     for (let attempt = 1; this.running; attempt++) {
       try {
         await this.consumeFrom(this.nextSequence);
         this.logger.log(`token event feed: following again from sequence ${this.nextSequence} (attempt ${attempt})`);
         return;
       } catch (error) {
+        if (!this.running) return;
         if (attempt === 1 || attempt % 10 === 0) {
           this.logger.warn(`token event feed: cannot create a consumer yet (${(error as Error).message}); retrying`);
         }
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await new Promise((resolve) => setTimeout(resolve, 250));
       }
     }
+  }
+
+  private deleteConsumer(): void {
+    const name = this.consumerName;
+    this.consumerName = undefined;
+    if (!name || !this.connection || this.connection.isClosed()) return;
+    void this.connection
+      .jetstreamManager({ timeout: FEED_CONSUMER_CREATE_TIMEOUT_MS })
+      .then((jsm) => jsm.consumers.delete(this.streamName, name))
+      .catch(() => undefined); // the server removes it when inactive anyway
   }
 
   private dispatch(message: JsMsg): void {

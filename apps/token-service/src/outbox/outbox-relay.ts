@@ -84,6 +84,9 @@ export class OutboxRelay {
         this.logger.error(`outbox relay failed, retrying in 1s: ${describeFailure(error)}`);
         await this.disconnect();
         this.backingOff = true;
+        // A commit's wake that came during the failed attempt would otherwise cut the pause to
+        // nothing: the relay then retried (and reconnected to PostgreSQL) every few milliseconds.
+        this.pause.forgetPendingWake();
         await this.pause.sleep(1000);
         this.backingOff = false;
       }

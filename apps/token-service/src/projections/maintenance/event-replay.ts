@@ -15,6 +15,8 @@ export class Snapshot {
     private readonly runner: QueryRunner,
     /** `pg_current_snapshot()` of the transaction, as text (xmin:xmax:xip). */
     readonly id: string,
+    /** The server's clock when the snapshot was taken: every commit it sees happened before. */
+    readonly takenAt: Date,
   ) {}
 
   static async take(db: DataSource): Promise<Snapshot> {
@@ -22,8 +24,10 @@ export class Snapshot {
     await runner.connect();
     try {
       await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const [{ snapshot }]: { snapshot: string }[] = await runner.query('SELECT pg_current_snapshot()::text AS snapshot');
-      return new Snapshot(runner, snapshot);
+      const [{ snapshot, taken_at }]: { snapshot: string; taken_at: Date }[] = await runner.query(
+        'SELECT pg_current_snapshot()::text AS snapshot, clock_timestamp() AS taken_at',
+      );
+      return new Snapshot(runner, snapshot, new Date(taken_at));
     } catch (error) {
       await runner.release();
       throw error;

@@ -12,7 +12,7 @@ const USAGE = `Usage: npm run projections:rebuild | npm run projections:verify
   rebuild  Replay the event store into fresh read tables and swap them in (safe while token-services run).
   verify   Replay the event store into scratch tables and compare them with the live read tables.
 
-Reads DATABASE_URL like the token-service. Exit codes: 0 done (verify: tables match),
+Reads DATABASE_URL (and REQUEST_KEY_RETENTION) like the token-service. Exit codes: 0 done (verify: tables match),
 1 verify found differences, 2 could not run.`;
 
 export const EXIT = { ok: 0, different: 1, failed: 2 } as const;
@@ -25,8 +25,9 @@ export async function runProjectionsCommand(args: string[], env: Env, print: (li
     return command === '--help' || command === '-h' ? EXIT.ok : EXIT.failed;
   }
   let databaseUrl: string;
+  let requestKeyRetentionMs: number | undefined;
   try {
-    databaseUrl = loadTokenServiceConfig(env).databaseUrl;
+    ({ databaseUrl, requestKeyRetentionMs } = loadTokenServiceConfig(env));
   } catch (error) {
     print(error instanceof ConfigError ? error.message : String(error));
     return EXIT.failed;
@@ -47,7 +48,7 @@ export async function runProjectionsCommand(args: string[], env: Env, print: (li
       );
       return EXIT.ok;
     }
-    const report = await verifyProjections(db, { log: (line) => print(line) });
+    const report = await verifyProjections(db, { log: (line) => print(line), requestKeyRetentionMs });
     print(formatVerifyReport(report));
     return report.consistent ? EXIT.ok : EXIT.different;
   } catch (error) {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { requestKeysKeptSince } from '../request-key-retention';
 import { EventReplay, Snapshot } from './event-replay';
 import { PROJECTION_TABLES, ProjectionTable, cloneTables, ident, liveSchemaOf, qualified } from './projection-tables';
 
@@ -32,7 +33,14 @@ export interface VerifyReport {
  * is written in the append transaction, so the two agree unless something is wrong). Read-only
  * for the live tables; safe while the service runs. The scratch schema is dropped afterwards.
  */
-export async function verifyProjections(db: DataSource, options: { log?: (message: string) => void } = {}): Promise<VerifyReport> {
+export async function verifyProjections(
+  db: DataSource,
+  options: {
+    log?: (message: string) => void;
+    /** REQUEST_KEY_RETENTION: older request keys may be pruned from the live table, so they are not compared. */
+    requestKeyRetentionMs?: number;
+  } = {},
+): Promise<VerifyReport> {
   const started = Date.now();
   const log = options.log ?? (() => undefined);
   const scratch = `waitpoints_projection_verify_${randomBytes(4).toString('hex')}`;
@@ -49,6 +57,9 @@ export async function verifyProjections(db: DataSource, options: { log?: (messag
     await replayed.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const tables: TableComparison[] = [];
     try {
+      // Every request key newer than this is in a consistent live table; older ones may have been pruned.
+      const keptSince =
+        options.requestKeyRetentionMs === undefined ? undefined : requestKeysKeptSince(snapshot.takenAt, options.requestKeyRetentionMs);
       for (const table of PROJECTION_TABLES) {
         tables.push(
           await compareTable(
@@ -58,6 +69,7 @@ export async function verifyProjections(db: DataSource, options: { log?: (messag
             liveSchema,
             scratch,
             await primaryKeyOf((sql, parameters) => snapshot.query(sql, parameters), liveSchema, table),
+            table === 'waitpoint_request_keys' && keptSince ? `created_at >= '${keptSince.toISOString()}'::timestamptz` : undefined,
           ),
         );
       }
@@ -99,12 +111,15 @@ async function compareTable(
   liveSchema: string,
   scratch: string,
   primaryKey: string[],
+  /** Rows to compare (both sides); all when undefined. */
+  where?: string,
 ): Promise<TableComparison> {
   const order = primaryKey.map((column) => `(${ident(column)}::text) COLLATE "C"`).join(', ');
   const keyArray = `ARRAY[${primaryKey.map((column) => `${ident(column)}::text`).join(', ')}]`;
   const cursor = `verify_${table}`;
   const declare = (schema: string) =>
-    `DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT ${keyArray} AS key, to_jsonb(t) AS row FROM ${qualified(schema, table)} t ORDER BY ${order}`;
+    `DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT ${keyArray} AS key, to_jsonb(t) AS row FROM ${qualified(schema, table)} t ` +
+    `${where ? `WHERE ${where} ` : ''}ORDER BY ${order}`;
   await live(declare(liveSchema));
   await replayed(declare(scratch));
   const liveRows = new RowStream(() => live(`FETCH ${PAGE} FROM ${cursor}`));
