@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { withTimeout } from '@waitpoints/platform';
 import { TokenEvent } from '@waitpoints/contracts';
 import { openDatabase } from '../../apps/token-service/src/event-store/database';
 import { ConcurrencyError, EventStore } from '../../apps/token-service/src/event-store/event-store';
@@ -15,14 +16,6 @@ const completed = (tokenId: string): TokenEvent => ({
   type: 'TokenCompleted',
   data: { tokenId, environment: 'dev', outputType: 'application/json', channel: 'api', completedAt: new Date().toISOString() },
 });
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
 
 describe('event store on PostgreSQL', () => {
   let db: DataSource;

@@ -2,6 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+// Relative, not the alias: Jest's globalSetup loads this file without the module mapper.
+import { withTimeout } from '../../../libs/platform/src/observability/health';
 
 export const REPO_ROOT = resolve(__dirname, '../../..');
 
@@ -62,14 +64,9 @@ export const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms))
 export async function step<T>(what: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
   const startedAt = Date.now();
   if (process.env.FAULTS_TRACE === '1') process.stderr.write(`[faults] ${new Date().toISOString()} ${what}…\n`);
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${timeoutMs} ms`)), timeoutMs);
-  });
   try {
-    return await Promise.race([work(), expired]);
+    return await withTimeout(work(), timeoutMs, what);
   } finally {
-    clearTimeout(timer);
     if (process.env.FAULTS_TRACE === '1') process.stderr.write(`[faults] ${what}: ${Date.now() - startedAt} ms\n`);
   }
 }

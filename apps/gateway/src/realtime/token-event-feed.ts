@@ -18,6 +18,12 @@ const FEED_MISSED_HEARTBEATS_LIMIT = 3;
 const FEED_CONSUMER_CREATE_TIMEOUT_MS = 2_000;
 /** The server removes a consumer nobody pulled from for this long (a gateway that died). */
 const FEED_CONSUMER_INACTIVE_MS = 30_000;
+/**
+ * How often the feed compares its progress with the stream. After a cluster node died, a
+ * consumer was seen to keep answering heartbeats while delivering nothing: the stream held
+ * newer events (every one of them a token event) and waiters waited for ever.
+ */
+const FEED_PROGRESS_CHECK_MS = 3_000;
 
 export type TokenEventListener = (event: EventEnvelope) => void;
 
@@ -73,6 +79,9 @@ export class TokenEventFeed {
   private nextSequence = 1;
   private consumerName?: string;
   private consumerGeneration = 0;
+  private progressTimer?: NodeJS.Timeout;
+  /** nextSequence at the last check that found the stream ahead of the feed. */
+  private behindAt?: number;
 
   constructor(private readonly options: TokenEventFeedOptions) {
     this.streamName = eventStreamName(options.subjectPrefix);
@@ -135,19 +144,12 @@ export class TokenEventFeed {
 
   async stop(): Promise<void> {
     this.running = false;
+    clearInterval(this.progressTimer);
     await this.starting?.catch(() => undefined);
     await this.messages?.close().catch(() => undefined);
     this.messages = undefined;
     this.isLive = false;
-    const name = this.consumerName;
-    this.consumerName = undefined;
-    if (name && this.connection && !this.connection.isClosed()) {
-      // Bounded by the manager's timeout; the server would remove it when inactive anyway.
-      await this.connection
-        .jetstreamManager({ timeout: FEED_CONSUMER_CREATE_TIMEOUT_MS })
-        .then((jsm) => jsm.consumers.delete(this.streamName, name))
-        .catch(() => undefined);
-    }
+    await this.deleteConsumer();
     await this.connection?.drain().catch(() => undefined);
     this.connection = undefined;
   }
@@ -194,12 +196,14 @@ export class TokenEventFeed {
   private async consumeFromNow(): Promise<void> {
     const jsm = await this.connection!.jetstreamManager();
     const { state } = await jsm.streams.info(this.streamName);
-    // An explicit start sequence rather than DeliverPolicy.New: should the ordered consumer be
-    // re-created before its first message, it resumes from here instead of from "now again".
+    // An explicit start sequence rather than DeliverPolicy.New: a consumer replaced before its
+    // first message resumes from here instead of from "now again".
     this.nextSequence = state.last_seq + 1;
     await this.consumeFrom(this.nextSequence);
     if (!this.running) return;
     this.isLive = true;
+    this.progressTimer = setInterval(() => void this.checkProgress(), FEED_PROGRESS_CHECK_MS);
+    this.progressTimer.unref();
     for (const waiter of this.liveWaiters.splice(0)) waiter();
     this.logger.log(`following token events on ${this.streamName} from sequence ${state.last_seq + 1}`);
   }
@@ -268,14 +272,38 @@ export class TokenEventFeed {
     }
   }
 
+  /**
+   * Replaces a consumer that delivered nothing between two checks while the stream held events
+   * after the last one delivered. The stream carries token events only, so those are ours.
+   */
+  private async checkProgress(): Promise<void> {
+    const messages = this.messages;
+    if (!messages || !this.connection || this.connection.isClosed()) return;
+    let lastSequence: number;
+    try {
+      const jsm = await this.connection.jetstreamManager({ timeout: FEED_CONSUMER_CREATE_TIMEOUT_MS });
+      lastSequence = (await jsm.streams.info(this.streamName)).state.last_seq;
+    } catch {
+      return; // the stream is electing a leader, or NATS is away: the next check will tell
+    }
+    if (lastSequence < this.nextSequence) {
+      this.behindAt = undefined;
+    } else if (this.behindAt === this.nextSequence) {
+      void this.replaceConsumer(messages, `no event delivered for ${FEED_PROGRESS_CHECK_MS / 1000} s while the stream is at ${lastSequence}`);
+    } else {
+      this.behindAt = this.nextSequence;
+    }
+  }
+
   private async replaceConsumer(stale: ConsumerMessages, why: string): Promise<void> {
     if (!this.running || stale !== this.messages) return;
     this.messages = undefined;
+    this.behindAt = undefined;
     this.consumerGeneration++;
     this.logger.warn(`token event feed: consumer lost (${why}); replacing it from sequence ${this.nextSequence}`);
     // Not awaited: both ask the server, which may be the node that is gone.
     void stale.close().catch(() => undefined);
-    this.deleteConsumer();
+    void this.deleteConsumer();
     for (let attempt = 1; this.running; attempt++) {
       try {
         await this.consumeFrom(this.nextSequence);
@@ -291,14 +319,15 @@ export class TokenEventFeed {
     }
   }
 
-  private deleteConsumer(): void {
+  /** Bounded by the manager's timeout; the server removes an inactive consumer anyway. */
+  private async deleteConsumer(): Promise<void> {
     const name = this.consumerName;
     this.consumerName = undefined;
     if (!name || !this.connection || this.connection.isClosed()) return;
-    void this.connection
+    await this.connection
       .jetstreamManager({ timeout: FEED_CONSUMER_CREATE_TIMEOUT_MS })
       .then((jsm) => jsm.consumers.delete(this.streamName, name))
-      .catch(() => undefined); // the server removes it when inactive anyway
+      .catch(() => undefined);
   }
 
   private dispatch(message: JsMsg): void {

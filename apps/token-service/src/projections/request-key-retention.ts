@@ -18,12 +18,12 @@ export class RequestKeyRetention {
 
   constructor(
     private readonly db: DataSource,
-    private readonly options: { retentionMs: number; batchSize?: number; intervalMs?: number },
+    private readonly options: { retentionMs: number; batchSize?: number },
   ) {}
 
   /** How often pruning runs: a quarter of the retention, at most every 10 minutes. */
   get intervalMs(): number {
-    return this.options.intervalMs ?? Math.min(this.options.retentionMs / 4, 10 * 60_000);
+    return Math.min(this.options.retentionMs / 4, 10 * 60_000);
   }
 
   start(): void {
