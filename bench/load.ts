@@ -5,11 +5,7 @@ import { cpus, loadavg } from 'node:os';
 import { Client, Pool } from 'pg';
 import { ulid } from 'ulid';
 import { parseDuration, tokenStreamId, TokenCreated, TokenCompleted } from '@waitpoints/contracts';
-import {
-  appendTerminalEventsStatement,
-  createTokensStatement,
-  readStreamsStatement,
-} from '../apps/token-service/src/commands/batch-statements';
+import { appendStatement } from '../apps/token-service/src/event-store/event-store';
 import { TOKEN_VIEW_COLUMNS } from '../apps/token-service/src/projections/token-queries';
 import { measureCpu, pidsNamed, PidsByComponent } from './cpu';
 import { BenchSystem, startBenchSystem } from './support';
@@ -244,7 +240,7 @@ async function sql(pool: Pool, scenario: Scenario, connections: number, seconds:
       data: { tokenId, environment, timeoutAt: new Date(now.getTime() + timeoutMs).toISOString(), tags: ['bench'], createdAt: now.toISOString() },
     };
     if (requestIdempotencyKey !== undefined) event.data.requestIdempotencyKey = requestIdempotencyKey;
-    await pool.query(createTokensStatement([{ eventId: randomUUID(), event, metadata }]));
+    await pool.query(appendStatement([{ streamId: tokenStreamId(tokenId), expectedVersion: 0, eventId: randomUUID(), event, metadata }]));
     ceilingWaiting.push(tokenId);
   };
   const once: Record<Scenario, () => Promise<unknown>> = {
@@ -254,13 +250,17 @@ async function sql(pool: Pool, scenario: Scenario, connections: number, seconds:
       const tokenId = ceilingWaiting.pop();
       if (tokenId === undefined) throw new Error('the ceiling ran out of waiting tokens (create runs first)');
       const streamId = tokenStreamId(tokenId);
-      const { rows } = await pool.query(readStreamsStatement([streamId]));
+      const { rows } = await pool.query({
+        name: 'bench-read-stream',
+        text: `SELECT stream_version FROM es_events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version`,
+        values: [[streamId]],
+      });
       const event: TokenCompleted = {
         type: 'TokenCompleted',
         data: { tokenId, environment, output: COMPLETE_BODY, outputType: 'application/json', channel: 'api', completedAt: new Date().toISOString() },
       };
       const expectedVersion = rows[rows.length - 1].stream_version;
-      await pool.query(appendTerminalEventsStatement([{ streamId, expectedVersion, eventId: randomUUID(), event, metadata }]));
+      await pool.query(appendStatement([{ streamId, expectedVersion, eventId: randomUUID(), event, metadata }]));
       ceilingFinished.push(tokenId);
     },
     retrieve: () =>

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { connect, StringCodec } from 'nats';
 import { parseDuration } from '@waitpoints/contracts';
 import { DEFAULT_REQUEST_KEY_RETENTION } from '../../apps/token-service/src/config';
-import { createDataSource } from '../../apps/token-service/src/event-store/database';
+import { Database } from '../../apps/token-service/src/database/database';
 import { runProjectionsCommand } from '../../apps/token-service/src/projections/maintenance/projections-cli';
 import { RequestKeyRetention } from '../../apps/token-service/src/projections/request-key-retention';
 import { withDatabase } from '../support/scheduler';
@@ -180,14 +180,13 @@ describe('projections:rebuild and projections:verify against real PostgreSQL', (
       offsetMs = 0;
       for (let i = 0; i < 6; i++) ids.set(`new-${i}`, await create(`new-${i}`));
 
-      const db = createDataSource({ url: aged.databaseUrl, poolSize: 2 });
-      await db.initialize();
+      const db = Database.connect({ url: aged.databaseUrl, poolSize: 2 });
       try {
         const retention = new RequestKeyRetention(db, { retentionMs: parseDuration(DEFAULT_REQUEST_KEY_RETENTION)!, batchSize: 4 });
         expect(await retention.prune()).toBe(6);
         expect(await retention.prune()).toBe(0);
       } finally {
-        await db.destroy();
+        await db.close();
       }
       const verify = async (env: Record<string, string> = {}) => {
         const lines: string[] = [];

@@ -20,6 +20,7 @@ import {
   createServiceLogger,
   databaseReachable,
   migrationsApplied,
+  migrationsOf,
   natsHandlerDurations,
   natsReachable,
   natsRequestDurations,
@@ -114,7 +115,7 @@ export class SchedulerModule {
             registries: () => [transportMetrics.registry, metrics.registry],
             readiness: [
               databaseReachable('database', () => db),
-              migrationsApplied('migrations', () => db),
+              migrationsApplied('migrations', () => db, () => migrationsOf(db)),
               natsReachable('nats', () => natsServer.unwrap<NatsConnection>()),
               natsReachable('deadline_ingest', () => scheduler.ingest.natsConnection),
               natsReachable('timeout_sender', () => sender.connection()),

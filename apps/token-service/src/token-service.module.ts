@@ -9,7 +9,6 @@ import {
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream, Logger as PinoLogger } from 'pino';
-import { DataSource } from 'typeorm';
 import { PrefixedNatsServer } from '@waitpoints/contracts/nats/prefixed-transport';
 import {
   OPS_OPTIONS,
@@ -23,14 +22,12 @@ import {
 } from '@waitpoints/platform';
 import { TokenServiceConfig } from './config';
 import { CLOCK, Clock, systemClock, TOKEN_IDS, TokenIdGenerator, ulidTokenIds } from './commands/clock';
-import { COMMAND_BATCHING, TokenCommandHandler } from './commands/token-command-handler';
-import { openDatabase } from './event-store/database';
-import { EventStore } from './event-store/event-store';
+import { COMMAND_BATCHING, COMMIT_LISTENER, CommitListener, TokenCommandHandler } from './commands/token-command-handler';
+import { Database, knownMigrationNames, MIGRATIONS_TABLE, openDatabase } from './database/database';
 import { TokenMessagesController } from './messaging/token-messages.controller';
 import { JetStreamPublisher } from './outbox/jetstream-publisher';
 import { OutboxRelay } from './outbox/outbox-relay';
 import { RequestKeyRetention } from './projections/request-key-retention';
-import { TokenProjection } from './projections/token-projection';
 import { TokenInsights } from './projections/token-insights';
 import { TokenQueries } from './projections/token-queries';
 import { TokenReadService } from './projections/token-read.service';
@@ -60,7 +57,7 @@ class TokenServiceLifecycle implements OnApplicationBootstrap, OnApplicationShut
   constructor(
     private readonly publisher: JetStreamPublisher,
     private readonly relay: OutboxRelay,
-    @Inject(DataSource) private readonly db: DataSource,
+    private readonly db: Database,
     @Inject(TOKEN_SERVICE_CONFIG) config: TokenServiceConfig,
   ) {
     if (config.requestKeyRetentionMs !== undefined) {
@@ -78,7 +75,7 @@ class TokenServiceLifecycle implements OnApplicationBootstrap, OnApplicationShut
     await this.retention?.stop();
     await this.relay.stop();
     await this.publisher.close();
-    if (this.db.isInitialized) await this.db.destroy();
+    await this.db.close().catch(() => undefined);
   }
 }
 
@@ -110,17 +107,17 @@ export class TokenServiceModule {
         { provide: TOKEN_SERVICE_NATS_SERVER, useValue: natsServer },
         {
           provide: TokenServiceMetrics,
-          inject: [DataSource, OutboxRelay],
-          useFactory: (db: DataSource, outbox: OutboxRelay) => new TokenServiceMetrics({ db, outbox }),
+          inject: [Database, OutboxRelay],
+          useFactory: (db: Database, outbox: OutboxRelay) => new TokenServiceMetrics({ db, outbox }),
         },
         {
           provide: OPS_OPTIONS,
-          inject: [TokenServiceMetrics, DataSource, JetStreamPublisher],
-          useFactory: (metrics: TokenServiceMetrics, db: DataSource, publisher: JetStreamPublisher): OpsOptions => ({
+          inject: [TokenServiceMetrics, Database, JetStreamPublisher],
+          useFactory: (metrics: TokenServiceMetrics, db: Database, publisher: JetStreamPublisher): OpsOptions => ({
             registries: () => [metrics.registry],
             readiness: [
               databaseReachable('database', () => db),
-              migrationsApplied('migrations', () => db),
+              migrationsApplied('migrations', () => db, () => ({ table: MIGRATIONS_TABLE, known: knownMigrationNames() })),
               natsReachable('nats', () => natsServer.unwrap<import('nats').NatsConnection>()),
               natsReachable('jetstream_publisher', () => publisher.natsConnection),
             ],
@@ -133,11 +130,20 @@ export class TokenServiceModule {
           useValue: { maxBatchSize: config.commandBatchSize, maxInFlight: config.commandBatchesInFlight },
         },
         {
-          provide: DataSource,
+          provide: Database,
           useFactory: () => openDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize }),
         },
-        { provide: EventStore, useValue: new EventStore() },
-        { provide: TokenProjection, useValue: new TokenProjection() },
+        {
+          // After every commit: the outbox publishes without waiting for its poll, the metrics count.
+          provide: COMMIT_LISTENER,
+          inject: [OutboxRelay, TokenServiceMetrics],
+          useFactory:
+            (outbox: OutboxRelay, metrics: TokenServiceMetrics): CommitListener =>
+            (stored, createdAtOf) => {
+              outbox.wake();
+              metrics.recordCommitted(stored, createdAtOf);
+            },
+        },
         { provide: TokenQueries, useValue: new TokenQueries() },
         {
           provide: JetStreamPublisher,
@@ -167,7 +173,7 @@ export class TokenServiceModule {
         TokenInsights,
         TokenServiceLifecycle,
       ],
-      exports: [TokenCommandHandler, TokenReadService, OutboxRelay, DataSource, TokenServiceMetrics],
+      exports: [TokenCommandHandler, TokenReadService, OutboxRelay, Database, TokenServiceMetrics],
     };
   }
 }

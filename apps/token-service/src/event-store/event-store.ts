@@ -1,21 +1,20 @@
-import { randomUUID } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
 import {
   CURRENT_SCHEMA_VERSION,
   EventEnvelope,
   MessageMetadata,
   TokenEvent,
 } from '@waitpoints/contracts';
+import type { Sql, SqlStatement } from '../database/database';
+import { PROJECTION_CHECK, PROJECTION_CTES } from '../projections/token-projection';
 
-/** The append lost a race: another writer moved the stream (or took a reservation) first. */
-export class ConcurrencyError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConcurrencyError';
-  }
-}
+/**
+ * The event store on PostgreSQL (`es_events`): append-only, one row per event. Versions count
+ * a stream's events: a stream that does not exist is at version 0 and its first event is
+ * version 1. The unique (stream_id, stream_version) constraint is the optimistic-concurrency
+ * check: two writers that decided on the same version cannot both append.
+ */
 
-interface EventRow {
+export interface EventRow {
   global_position: string;
   stream_id: string;
   stream_version: number;
@@ -26,6 +25,9 @@ interface EventRow {
   metadata: MessageMetadata;
   recorded_at: Date;
 }
+
+export const EVENT_COLUMNS = `global_position::text AS global_position, stream_id, stream_version, event_id,
+  event_type, schema_version, data, metadata, recorded_at`;
 
 export function toEnvelope(row: EventRow): EventEnvelope {
   return {
@@ -44,129 +46,92 @@ export function toEnvelope(row: EventRow): EventEnvelope {
 export const toDomainEvent = (envelope: EventEnvelope): TokenEvent =>
   ({ type: envelope.type, data: envelope.data }) as TokenEvent;
 
-export const EVENT_COLUMNS = `global_position::text AS global_position, stream_id, stream_version, event_id,
-  event_type, schema_version, data, metadata, recorded_at`;
-
-/**
- * Append-only event store on PostgreSQL. Versions count events: a stream that does not
- * exist is at version 0 and its first event has version 1. The unique
- * (stream_id, stream_version) constraint is the optimistic-concurrency check.
- */
-export class EventStore {
-  constructor(private readonly newEventId: () => string = randomUUID) {}
-
-  async readStream(m: EntityManager, streamId: string): Promise<{ events: EventEnvelope[]; version: number }> {
-    const rows: EventRow[] = await m.query(
-      `SELECT ${EVENT_COLUMNS} FROM es_events WHERE stream_id = $1 ORDER BY stream_version`,
-      [streamId],
-    );
-    const events = rows.map(toEnvelope);
-    return { events, version: events.length === 0 ? 0 : events[events.length - 1].streamVersion };
-  }
-
-  /** Must run inside the caller's transaction, with the projection writes that go with it. */
-  async append(
-    m: EntityManager,
-    streamId: string,
-    expectedVersion: number,
-    events: TokenEvent[],
-    metadata: MessageMetadata,
-  ): Promise<EventEnvelope[]> {
-    try {
-      const rows: EventRow[] = await m.query(
-        `INSERT INTO es_events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
-         SELECT $1, $2::int + e.ord::int, e.event_id, e.event_type, $3, e.data, $4::jsonb
-         FROM unnest($5::uuid[], $6::text[], $7::jsonb[]) WITH ORDINALITY AS e(event_id, event_type, data, ord)
-         ORDER BY e.ord
-         RETURNING ${EVENT_COLUMNS}`,
-        [
-          streamId,
-          expectedVersion,
-          CURRENT_SCHEMA_VERSION,
-          JSON.stringify(metadata),
-          events.map(() => this.newEventId()),
-          events.map((e) => e.type),
-          events.map((e) => JSON.stringify(e.data)),
-        ],
-      );
-      return rows.map(toEnvelope).sort((a, b) => a.streamVersion - b.streamVersion);
-    } catch (error) {
-      if (isUniqueViolation(error, 'es_events_stream_version_unique')) {
-        throw new ConcurrencyError(`stream ${streamId} moved past version ${expectedVersion}`);
-      }
-      throw error;
-    }
-  }
-
-  /**
-   * Appends one event to each of many streams in one statement. The same optimistic check
-   * as `append` (the unique stream version), but a lost race skips only that stream instead
-   * of failing them all: the caller re-reads the losers and decides again.
-   *
-   * One event per stream is what makes skipping safe: with several, a conflict on the first
-   * could let a later one in and leave a gap.
-   */
-  async appendOneEventPerStream(
-    m: EntityManager,
-    appends: SingleEventAppend[],
-    metadata: MessageMetadata,
-  ): Promise<{ stored: EventEnvelope[]; lostStreamIds: string[] }> {
-    if (appends.length === 0) return { stored: [], lostStreamIds: [] };
-    // Stream order is insert (and so lock) order: two batches touching the same streams
-    // wait for each other instead of deadlocking.
-    const ordered = [...appends].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
-    const rows: EventRow[] = await m.query(
-      `INSERT INTO es_events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
-       SELECT e.stream_id, e.expected_version + 1, e.event_id, e.event_type, $1, e.data, $2::jsonb
-       FROM unnest($3::text[], $4::int[], $5::uuid[], $6::text[], $7::jsonb[]) WITH ORDINALITY
-         AS e(stream_id, expected_version, event_id, event_type, data, ord)
-       ORDER BY e.ord
-       ON CONFLICT ON CONSTRAINT es_events_stream_version_unique DO NOTHING
-       RETURNING ${EVENT_COLUMNS}`,
-      [
-        CURRENT_SCHEMA_VERSION,
-        JSON.stringify(metadata),
-        ordered.map((a) => a.streamId),
-        ordered.map((a) => a.expectedVersion),
-        ordered.map(() => this.newEventId()),
-        ordered.map((a) => a.event.type),
-        ordered.map((a) => JSON.stringify(a.event.data)),
-      ],
-    );
-    const stored = rows.map(toEnvelope);
-    const won = new Set(stored.map((e) => e.streamId));
-    return { stored, lostStreamIds: ordered.map((a) => a.streamId).filter((id) => !won.has(id)) };
-  }
-
-  /** Every event of each given stream, grouped by stream, each in version order. */
-  async readStreams(
-    m: EntityManager,
-    streamIds: string[],
-  ): Promise<Map<string, { events: EventEnvelope[]; version: number }>> {
-    const rows: EventRow[] = await m.query(
-      `SELECT ${EVENT_COLUMNS} FROM es_events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version`,
-      [streamIds],
-    );
-    const streams = new Map<string, { events: EventEnvelope[]; version: number }>();
-    for (const envelope of rows.map(toEnvelope)) {
-      const stream = streams.get(envelope.streamId) ?? { events: [], version: 0 };
-      stream.events.push(envelope);
-      stream.version = envelope.streamVersion;
-      streams.set(envelope.streamId, stream);
-    }
-    return streams;
-  }
+export interface StoredStream {
+  events: EventEnvelope[];
+  /** The version the next append must expect (0 for a stream with no events). */
+  version: number;
 }
 
-/** One event for one stream, expected at a given version (see appendOneEventPerStream). */
-export interface SingleEventAppend {
+/** Every event of each given stream, in version order (a stream without events is absent). */
+export async function readStreams(sql: Sql, streamIds: string[]): Promise<Map<string, StoredStream>> {
+  const rows = await sql.query<EventRow>({
+    name: 'waitpoints-read-streams-v2',
+    text: `SELECT ${EVENT_COLUMNS} FROM es_events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version`,
+    values: [streamIds],
+  });
+  const streams = new Map<string, StoredStream>();
+  for (const envelope of rows.map(toEnvelope)) {
+    const stream = streams.get(envelope.streamId) ?? { events: [], version: 0 };
+    stream.events.push(envelope);
+    stream.version = envelope.streamVersion;
+    streams.set(envelope.streamId, stream);
+  }
+  return streams;
+}
+
+/** One decided event for one stream, expected to follow `expectedVersion`. */
+export interface StreamAppend {
   streamId: string;
   expectedVersion: number;
+  eventId: string;
   event: TokenEvent;
+  metadata: MessageMetadata;
 }
 
-export function isUniqueViolation(error: unknown, constraint?: string): boolean {
-  const driverError = (error as { driverError?: { code?: string; constraint?: string } }).driverError ?? error;
-  const { code, constraint: violated } = driverError as { code?: string; constraint?: string };
-  return code === '23505' && (constraint === undefined || violated === constraint);
+export interface AppendResult {
+  /** The events stored, as the outbox will publish them. */
+  stored: EventEnvelope[];
+  /** Streams that had moved past their expected version: nothing was written for them. */
+  lostStreamIds: string[];
+}
+
+/**
+ * The one append: one event to each of many streams, and their inline projection, in one
+ * statement (so one round trip and one commit). A stream that moved since it was read is
+ * skipped, not failed; the caller decides its command again from a fresh read.
+ *
+ * One event per stream is what makes skipping safe (with several, a conflict on the first
+ * could let a later one in and leave a gap), and it is what the projection requires. Rows go
+ * in stream order, so two appends touching the same streams wait for each other instead of
+ * deadlocking.
+ */
+export async function appendToStreams(sql: Sql, appends: StreamAppend[]): Promise<AppendResult> {
+  if (appends.length === 0) return { stored: [], lostStreamIds: [] };
+  const rows = await sql.query<EventRow>(appendStatement(appends));
+  const stored = rows.map(toEnvelope);
+  const won = new Set(stored.map((envelope) => envelope.streamId));
+  return { stored, lostStreamIds: appends.map((a) => a.streamId).filter((id) => !won.has(id)) };
+}
+
+export function appendStatement(appends: StreamAppend[]): SqlStatement {
+  const ordered = [...appends].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
+  for (let i = 1; i < ordered.length; i++) {
+    if (ordered[i].streamId === ordered[i - 1].streamId) {
+      throw new Error(`two events for stream ${ordered[i].streamId} in one append; append them one after the other`);
+    }
+  }
+  return {
+    name: 'waitpoints-append-v1',
+    text: `
+      WITH input AS (
+        SELECT * FROM unnest($2::text[], $3::int[], $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY
+          AS i(stream_id, expected_version, event_id, event_type, data, metadata, ord)
+      ), source AS (
+        INSERT INTO es_events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
+        SELECT i.stream_id, i.expected_version + 1, i.event_id, i.event_type, $1, i.data, i.metadata
+          FROM input i ORDER BY i.ord
+        ON CONFLICT ON CONSTRAINT es_events_stream_version_unique DO NOTHING
+        RETURNING global_position, stream_id, stream_version, event_id, event_type, schema_version, data, metadata, recorded_at
+      ), ${PROJECTION_CTES}
+      SELECT ${EVENT_COLUMNS} FROM source CROSS JOIN ${PROJECTION_CHECK} ORDER BY source.global_position`,
+    values: [
+      CURRENT_SCHEMA_VERSION,
+      ordered.map((a) => a.streamId),
+      ordered.map((a) => a.expectedVersion),
+      ordered.map((a) => a.eventId),
+      ordered.map((a) => a.event.type),
+      ordered.map((a) => JSON.stringify(a.event.data)),
+      ordered.map((a) => JSON.stringify(a.metadata)),
+    ],
+  };
 }

@@ -1,5 +1,6 @@
 import { ErrorCode } from '@waitpoints/contracts';
 import type { TokenCommandHandler } from '../commands/token-command-handler';
+import type { JetStreamPublisher } from '../outbox/jetstream-publisher';
 import type { TokenInsights } from '../projections/token-insights';
 import type { TokenReadService } from '../projections/token-read.service';
 import { TokenMessagesController } from './token-messages.controller';
@@ -10,6 +11,7 @@ describe('TokenMessagesController replies', () => {
       { create: () => Promise.reject(error) } as unknown as TokenCommandHandler,
       {} as TokenReadService,
       {} as TokenInsights,
+      {} as JetStreamPublisher,
     );
   const create = (controller: TokenMessagesController) => controller.create({} as never);
 

@@ -25,6 +25,7 @@ import {
 } from '@waitpoints/contracts';
 import { isDatabaseUnavailable } from '@waitpoints/platform';
 import { TokenCommandHandler } from '../commands/token-command-handler';
+import { JetStreamPublisher } from '../outbox/jetstream-publisher';
 import { TokenInsights } from '../projections/token-insights';
 import { TokenReadService } from '../projections/token-read.service';
 
@@ -38,6 +39,7 @@ export class TokenMessagesController {
     private readonly commands: TokenCommandHandler,
     private readonly reads: TokenReadService,
     private readonly insights: TokenInsights,
+    private readonly publisher: JetStreamPublisher,
   ) {}
 
   @MessagePattern(TokenCommandSubjects.create)
@@ -47,7 +49,17 @@ export class TokenMessagesController {
 
   @MessagePattern(TokenCommandSubjects.complete)
   complete(@Payload() command: CompleteTokenCommand) {
-    return this.reply(() => this.commands.complete(command));
+    return this.reply(() => this.completeWithOutput(command));
+  }
+
+  /** A large output was parked in the object store by the gateway: fetch it, decide, then drop the upload. */
+  private async completeWithOutput({ outputRef, ...command }: CompleteTokenCommand) {
+    if (outputRef === undefined) return this.commands.complete(command);
+    try {
+      return await this.commands.complete({ ...command, output: await this.publisher.outputs.takeUpload(outputRef) });
+    } finally {
+      await this.publisher.outputs.discardUpload(outputRef);
+    }
   }
 
   @MessagePattern(TokenCommandSubjects.cancel)

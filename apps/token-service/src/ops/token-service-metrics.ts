@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import type { DataSource } from 'typeorm';
+import type { Database } from '../database/database';
 import { EventEnvelope, TokenCompleted, TokenCreated, TokenTimedOut } from '@waitpoints/contracts';
 import { createMetricsRegistry, natsHandlerDurations } from '@waitpoints/platform';
 
@@ -11,7 +11,7 @@ export const COMPLETION_LATENCY_BUCKETS = [
 
 /** What the scrape-time gauges read from (the database, the relay of this instance). */
 export interface TokenServiceMetricSources {
-  db: DataSource;
+  db: Database;
   outbox: { subscriberId: string; isLeader: boolean; published: number };
 }
 
@@ -185,11 +185,11 @@ export class TokenServiceMetrics {
   }
 
   /** A read for a gauge, bounded in time; on failure the gauge is left empty for this scrape. */
-  private async scrapeQuery<T>(db: DataSource, sql: string, parameters: unknown[] = []): Promise<T[] | undefined> {
+  private async scrapeQuery<T>(db: Database, sql: string, parameters: unknown[] = []): Promise<T[] | undefined> {
     try {
       return await db.transaction(async (m) => {
         await m.query(`SET LOCAL statement_timeout = ${SCRAPE_STATEMENT_TIMEOUT_MS}`);
-        return (await m.query(sql, parameters)) as T[];
+        return m.query<T>(sql, parameters);
       });
     } catch (error) {
       this.logger.warn(`metrics query failed: ${(error as Error).message}`);

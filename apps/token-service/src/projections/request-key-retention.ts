@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { Database, Sql } from '../database/database';
 
 /**
  * Request idempotency keys (`x-trigger-request-idempotency-key`, one per create the SDKs send)
@@ -17,7 +17,7 @@ export class RequestKeyRetention {
   private running?: Promise<number>;
 
   constructor(
-    private readonly db: DataSource,
+    private readonly db: Database,
     private readonly options: { retentionMs: number; batchSize?: number },
   ) {}
 
@@ -42,14 +42,14 @@ export class RequestKeyRetention {
     const batchSize = this.options.batchSize ?? 5_000;
     let total = 0;
     for (;;) {
-      const deleted = await pruneRequestKeys(this.db.manager, this.options.retentionMs, batchSize);
+      const deleted = await pruneRequestKeys(this.db, this.options.retentionMs, batchSize);
       total += deleted;
       if (deleted < batchSize) return total;
     }
   }
 
   private async pruneInBackground(): Promise<void> {
-    if (this.running || !this.db.isInitialized) return;
+    if (this.running) return;
     this.running = this.prune();
     try {
       const deleted = await this.running;
@@ -63,9 +63,8 @@ export class RequestKeyRetention {
 }
 
 /** One batch: at most `limit` keys older than the retention (the created_at index finds them). */
-export async function pruneRequestKeys(m: EntityManager, retentionMs: number, limit: number): Promise<number> {
-  // Counted in a SELECT: TypeORM answers a bare DELETE with [rows, affected], not the rows.
-  const [{ deleted }]: { deleted: number }[] = await m.query(
+export async function pruneRequestKeys(sql: Sql, retentionMs: number, limit: number): Promise<number> {
+  const [{ deleted }]: { deleted: number }[] = await sql.query(
     `WITH gone AS (
        DELETE FROM waitpoint_request_keys WHERE ctid = ANY(ARRAY(
          SELECT ctid FROM waitpoint_request_keys

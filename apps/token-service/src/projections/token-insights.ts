@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { encodeTime } from 'ulid';
 import {
   TOKEN_STATUSES,
@@ -13,7 +12,8 @@ import {
   tokenStreamId,
 } from '@waitpoints/contracts';
 import { CLOCK, Clock } from '../commands/clock';
-import { EventStore } from '../event-store/event-store';
+import { Database } from '../database/database';
+import { readStreams } from '../event-store/event-store';
 
 /** Outputs longer than this are cut in the timeline; the full output is read with qry.token.get. */
 export const HISTORY_OUTPUT_PREVIEW_CHARS = 16_384;
@@ -27,13 +27,13 @@ const HOUR_MS = 3_600_000;
 @Injectable()
 export class TokenInsights {
   constructor(
-    private readonly db: DataSource,
-    private readonly store: EventStore,
+    private readonly db: Database,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   async history(query: TokenHistoryQuery): Promise<TokenHistoryResult> {
-    const { events } = await this.store.readStream(this.db.manager, tokenStreamId(query.tokenId));
+    const streamId = tokenStreamId(query.tokenId);
+    const events = (await readStreams(this.db, [streamId])).get(streamId)?.events ?? [];
     // The environment is fixed by the stream's first event: another environment's token is unknown here.
     const first = events[0];
     if (!first || first.type !== 'TokenCreated' || first.data.environment !== query.environment) {
@@ -45,7 +45,7 @@ export class TokenInsights {
   async stats(query: TokenStatsQuery): Promise<TokenStatsResult> {
     const now = this.clock.now();
     const hourAgo = new Date(now.getTime() - HOUR_MS);
-    const m = this.db.manager;
+    const m = this.db;
     const env = query.environment;
 
     const [statusRows, oldestRows, createdRows, finishedRows] = await Promise.all([

@@ -1,110 +1,168 @@
-import type { EntityManager } from 'typeorm';
-import { EventEnvelope, TokenEvent, TokenTimedOut, TokenView } from '@waitpoints/contracts';
-import { ConcurrencyError } from '../event-store/event-store';
-import { terminalColumns } from './terminal-columns';
-import { TOKEN_VIEW_COLUMNS, TokenRow, toTokenView } from './token-queries';
+import { EventEnvelope, TokenCreated, TokenView } from '@waitpoints/contracts';
+import type { Sql, SqlStatement } from '../database/database';
 
 /**
- * Projects token events into the read tables (`waitpoint_tokens`, `waitpoint_idempotency_keys`,
- * `waitpoint_request_keys`). Runs inside the append transaction, so a token is readable the
- * moment its command is answered, and a rejected reservation rolls the append back.
- * Returns the token's row as the event left it (saves the command a read).
+ * The token projection: what every event writes into the read tables (`waitpoint_tokens`,
+ * `waitpoint_idempotency_keys`, `waitpoint_request_keys`), written once, as SQL.
+ *
+ * It reads the events to project from a relation named `source` (columns `stream_version`,
+ * `event_type`, `data`) and is composed into other statements as common table expressions:
+ * - the event store's append puts it after the INSERT into es_events (`source` = the rows just
+ *   appended), so a command's events and their projection commit in one statement;
+ * - a replay (projections:rebuild / verify) feeds stored events as `source` (see projectEvents).
+ *
+ * Rule of use: `source` holds at most one event per token and per key (the data-modifying
+ * CTEs of one statement cannot see each other's writes). A command decides at most one event,
+ * so a batch of commands qualifies; a replay splits its events into such waves.
+ *
+ * Invariant kept here: a key is reserved by one token at a time. A create whose idempotency
+ * key is held (unexpired) by another token, or whose request key is taken, fails the whole
+ * statement with a unique violation (23505): nothing is written, and the command is decided
+ * again from a fresh read, which finds the winner.
  */
-export class TokenProjection {
-  async apply(m: EntityManager, envelope: EventEnvelope): Promise<TokenView> {
-    const event = { type: envelope.type, data: envelope.data } as TokenEvent;
-    const version = envelope.streamVersion;
-    switch (event.type) {
-      case 'TokenCreated': {
-        const d = event.data;
-        const [row]: TokenRow[] = await m.query(
-          `INSERT INTO waitpoint_tokens (id, environment, status, idempotency_key, idempotency_key_expires_at,
-             timeout_at, tags, created_at, updated_at, version)
-           VALUES ($1, $2, 'WAITING', $3, $4, $5, $6, $7, $7, $8)
-           RETURNING ${TOKEN_VIEW_COLUMNS}`,
-          [d.tokenId, d.environment, d.idempotencyKey ?? null, d.idempotencyKeyExpiresAt ?? null,
-            d.timeoutAt, d.tags, d.createdAt, version],
-        );
-        if (d.idempotencyKey !== undefined) {
-          // Takes the key only if it is free or its reservation has expired; otherwise a
-          // concurrent create won it and this one must retry (and find the winner).
-          const taken: unknown[] = await m.query(
-            `INSERT INTO waitpoint_idempotency_keys (environment, idempotency_key, token_id, expires_at)
-             VALUES ($1, $2, $3, $4)
-             ON CONFLICT (environment, idempotency_key) DO UPDATE
-               SET token_id = EXCLUDED.token_id, expires_at = EXCLUDED.expires_at
-               WHERE waitpoint_idempotency_keys.expires_at <= $5
-             RETURNING token_id`,
-            [d.environment, d.idempotencyKey, d.tokenId, d.idempotencyKeyExpiresAt, d.createdAt],
-          );
-          if (taken.length === 0) throw new ConcurrencyError(`idempotency key taken concurrently`);
-        }
-        if (d.requestIdempotencyKey !== undefined) {
-          const taken: unknown[] = await m.query(
-            `INSERT INTO waitpoint_request_keys (environment, request_key, token_id, created_at)
-             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING token_id`,
-            [d.environment, d.requestIdempotencyKey, d.tokenId, d.createdAt],
-          );
-          if (taken.length === 0) throw new ConcurrencyError(`request idempotency key taken concurrently`);
-        }
-        return toTokenView(row);
-      }
-      case 'TokenCompleted':
-      case 'TokenTimedOut':
-      case 'TokenCancelled': {
-        const c = terminalColumns(event);
-        return this.finish(m, event.data.tokenId, c.status, c.finishedAt, c.output, c.outputType, c.outputIsError, c.completedBy, version);
-      }
+export const PROJECTION_CTES = `
+  projected_created AS (
+    INSERT INTO waitpoint_tokens (id, environment, status, idempotency_key, idempotency_key_expires_at,
+                                  timeout_at, tags, created_at, updated_at, version)
+    SELECT s.data->>'tokenId', s.data->>'environment', 'WAITING', s.data->>'idempotencyKey',
+           (s.data->>'idempotencyKeyExpiresAt')::timestamptz, (s.data->>'timeoutAt')::timestamptz,
+           ARRAY(SELECT jsonb_array_elements_text(s.data->'tags')),
+           (s.data->>'createdAt')::timestamptz, (s.data->>'createdAt')::timestamptz, s.stream_version
+      FROM source s WHERE s.event_type = 'TokenCreated'
+    RETURNING 1
+  ), projected_finished AS (
+    -- One mapping from terminal event to columns, for every terminal event type.
+    UPDATE waitpoint_tokens t
+       SET status = CASE s.event_type WHEN 'TokenCompleted' THEN 'COMPLETED' WHEN 'TokenTimedOut' THEN 'TIMED_OUT'
+                                      WHEN 'TokenCancelled' THEN 'CANCELLED' END,
+           completed_at = COALESCE(s.data->>'completedAt', s.data->>'timedOutAt', s.data->>'cancelledAt')::timestamptz,
+           updated_at = COALESCE(s.data->>'completedAt', s.data->>'timedOutAt', s.data->>'cancelledAt')::timestamptz,
+           output = s.data->>'output',
+           output_type = COALESCE(s.data->>'outputType', 'application/json'),
+           output_is_error = s.event_type <> 'TokenCompleted',
+           completed_by = CASE s.event_type
+                            WHEN 'TokenCompleted' THEN s.data->>'channel'
+                            WHEN 'TokenTimedOut' THEN CASE WHEN (s.data->>'forced')::boolean THEN 'operator' ELSE 'scheduler' END
+                            ELSE 'operator' END,
+           version = s.stream_version
+      FROM source s
+     WHERE s.event_type <> 'TokenCreated' AND t.id = s.data->>'tokenId'
+    RETURNING 1
+  ), keyed_creates AS (
+    SELECT s.data->>'environment' AS environment, s.data->>'idempotencyKey' AS idempotency_key,
+           s.data->>'tokenId' AS token_id, (s.data->>'idempotencyKeyExpiresAt')::timestamptz AS expires_at,
+           (s.data->>'createdAt')::timestamptz AS created_at
+      FROM source s WHERE s.event_type = 'TokenCreated' AND s.data ? 'idempotencyKey'
+  ), idempotency_keys_taken_over AS (
+    -- A reservation that had expired when the token was created passes to it.
+    UPDATE waitpoint_idempotency_keys k SET token_id = c.token_id, expires_at = c.expires_at
+      FROM keyed_creates c
+     WHERE k.environment = c.environment AND k.idempotency_key = c.idempotency_key AND k.expires_at <= c.created_at
+    RETURNING 1
+  ), idempotency_keys_reserved AS (
+    INSERT INTO waitpoint_idempotency_keys (environment, idempotency_key, token_id, expires_at)
+    SELECT environment, idempotency_key, token_id, expires_at FROM keyed_creates
+    ON CONFLICT (environment, idempotency_key) DO NOTHING
+    RETURNING 1
+  ), request_keys_recorded AS (
+    INSERT INTO waitpoint_request_keys (environment, request_key, token_id, created_at)
+    SELECT s.data->>'environment', s.data->>'requestIdempotencyKey', s.data->>'tokenId', (s.data->>'createdAt')::timestamptz
+      FROM source s WHERE s.event_type = 'TokenCreated' AND s.data ? 'requestIdempotencyKey'
+    ON CONFLICT (environment, request_key) DO NOTHING
+    RETURNING 1
+  ), projection_checked AS (
+    SELECT waitpoints_require_keys(
+      (SELECT count(*) FROM keyed_creates),
+      (SELECT count(*) FROM idempotency_keys_taken_over) + (SELECT count(*) FROM idempotency_keys_reserved),
+      (SELECT count(*) FROM source s WHERE s.event_type = 'TokenCreated' AND s.data ? 'requestIdempotencyKey'),
+      (SELECT count(*) FROM request_keys_recorded)) AS ok
+  )`;
+
+/**
+ * A FROM item that makes the statement evaluate the key check (a CTE that is not referenced
+ * is never run): join it once, as `CROSS JOIN ${PROJECTION_CHECK}`.
+ */
+export const PROJECTION_CHECK = `projection_checked`;
+
+/** Most events one replay statement carries. */
+const REPLAY_STATEMENT_EVENTS = 1_000;
+
+/**
+ * Projects stored events, in their global order, into the tables the session's search_path
+ * points at: the replay of projections:rebuild and projections:verify, through the very SQL
+ * the live appends compose. Events are cut into waves that hold at most one event per token
+ * and per key, each wave one statement, in order.
+ */
+export async function projectEvents(sql: Sql, envelopes: EventEnvelope[]): Promise<void> {
+  for (const wave of projectionWaves(envelopes)) {
+    for (let start = 0; start < wave.length; start += REPLAY_STATEMENT_EVENTS) {
+      await sql.query(replayStatement(wave.slice(start, start + REPLAY_STATEMENT_EVENTS)));
     }
   }
+}
 
-  /**
-   * Same result as `apply` on each envelope in turn; timeouts (the scheduler's bulk) are
-   * written with one statement, since a batch holds at most one event per token.
-   */
-  async applyAll(m: EntityManager, envelopes: EventEnvelope[]): Promise<void> {
-    const timeouts: EventEnvelope<TokenTimedOut>[] = [];
-    for (const envelope of envelopes) {
-      if (envelope.type === 'TokenTimedOut') timeouts.push(envelope as EventEnvelope<TokenTimedOut>);
-      else await this.apply(m, envelope);
+function replayStatement(envelopes: EventEnvelope[]): SqlStatement {
+  return {
+    // Unnamed: a replay runs under another search_path than the service's statements.
+    text: `
+      WITH source AS (
+        SELECT * FROM unnest($1::int[], $2::text[], $3::jsonb[]) AS s(stream_version, event_type, data)
+      ), ${PROJECTION_CTES}
+      SELECT count(*) FROM source CROSS JOIN ${PROJECTION_CHECK}`,
+    values: [
+      envelopes.map((e) => e.streamVersion),
+      envelopes.map((e) => e.type),
+      envelopes.map((e) => JSON.stringify(e.data)),
+    ],
+  };
+}
+
+/**
+ * Splits events (in order) into consecutive waves in which no token, idempotency key or
+ * request key appears twice; projecting the waves in order equals projecting event by event.
+ */
+export function projectionWaves(envelopes: EventEnvelope[]): EventEnvelope[][] {
+  const waves: EventEnvelope[][] = [];
+  let wave: EventEnvelope[] = [];
+  let keys = new Set<string>();
+  for (const envelope of envelopes) {
+    const touched = keysOf(envelope);
+    if (touched.some((key) => keys.has(key))) {
+      waves.push(wave);
+      wave = [];
+      keys = new Set();
     }
-    if (timeouts.length === 0) return;
-    await m.query(
-      `UPDATE waitpoint_tokens AS t
-         SET status = 'TIMED_OUT', completed_at = u.at, output = u.output, output_type = 'application/json',
-             output_is_error = true, completed_by = u.completed_by, updated_at = u.at, version = u.version
-        FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::int[])
-          AS u(id, at, output, completed_by, version)
-       WHERE t.id = u.id`,
-      [
-        timeouts.map((e) => e.data.tokenId),
-        timeouts.map((e) => e.data.timedOutAt),
-        timeouts.map((e) => e.data.output),
-        timeouts.map((e) => (e.data.forced ? 'operator' : 'scheduler')),
-        timeouts.map((e) => e.streamVersion),
-      ],
-    );
+    wave.push(envelope);
+    for (const key of touched) keys.add(key);
   }
+  if (wave.length > 0) waves.push(wave);
+  return waves;
+}
 
-  private async finish(
-    m: EntityManager,
-    tokenId: string,
-    status: string,
-    at: string,
-    output: string | null,
-    outputType: string,
-    outputIsError: boolean,
-    completedBy: string,
-    version: number,
-  ): Promise<TokenView> {
-    const [rows]: [TokenRow[], number] = await m.query(
-      `UPDATE waitpoint_tokens
-         SET status = $2, completed_at = $3, output = $4, output_type = $5, output_is_error = $6,
-             completed_by = $7, updated_at = $3, version = $8
-       WHERE id = $1
-       RETURNING ${TOKEN_VIEW_COLUMNS}`,
-      [tokenId, status, at, output, outputType, outputIsError, completedBy, version],
-    );
-    return toTokenView(rows[0]);
+function keysOf(envelope: EventEnvelope): string[] {
+  const data = envelope.data as TokenCreated['data'];
+  const keys = [`token:${data.tokenId}`];
+  if (envelope.type === 'TokenCreated') {
+    if (data.idempotencyKey !== undefined) keys.push(`idempotency:${data.environment}:${data.idempotencyKey}`);
+    if (data.requestIdempotencyKey !== undefined) keys.push(`request:${data.environment}:${data.requestIdempotencyKey}`);
   }
+  return keys;
+}
+
+/** The token as its creation left it: what a create answers (the projection wrote the same row). */
+export function createdTokenView(event: TokenCreated, version: number): TokenView {
+  const d = event.data;
+  const view: TokenView = {
+    id: d.tokenId,
+    environment: d.environment,
+    status: 'WAITING',
+    timeoutAt: d.timeoutAt,
+    outputIsError: false,
+    tags: d.tags,
+    createdAt: d.createdAt,
+    version,
+  };
+  if (d.idempotencyKey !== undefined) view.idempotencyKey = d.idempotencyKey;
+  if (d.idempotencyKeyExpiresAt !== undefined) view.idempotencyKeyExpiresAt = d.idempotencyKeyExpiresAt;
+  return view;
 }

@@ -1,4 +1,4 @@
-import type { EntityManager } from 'typeorm';
+import type { Sql } from '../database/database';
 import { ListTokensQuery, ListTokensResult, TokenView } from '@waitpoints/contracts';
 import { INLINE_OUTPUT_LIMIT_BYTES } from '@waitpoints/contracts/nats/output-store';
 
@@ -54,8 +54,8 @@ export class TokenQueries {
    * One token with its output. An output too large for a NATS reply is left out and only its
    * length given (`outputChars`); `outputChunk` serves it in slices.
    */
-  async get(m: EntityManager, environment: string, tokenId: string): Promise<TokenView | undefined> {
-    const rows: TokenRow[] = await m.query(
+  async get(sql: Sql, environment: string, tokenId: string): Promise<TokenView | undefined> {
+    const rows: TokenRow[] = await sql.query(
       `SELECT ${TOKEN_VIEW_COLUMNS},
               CASE WHEN octet_length(output) > $3 THEN NULL ELSE output END AS output,
               CASE WHEN octet_length(output) > $3 THEN char_length(output) END AS output_chars
@@ -66,8 +66,8 @@ export class TokenQueries {
   }
 
   /** A slice of a token's output, in characters (outputs never change once set). */
-  async outputChunk(m: EntityManager, environment: string, tokenId: string, offset: number, length: number) {
-    const rows: { chunk: string | null }[] = await m.query(
+  async outputChunk(sql: Sql, environment: string, tokenId: string, offset: number, length: number) {
+    const rows: { chunk: string | null }[] = await sql.query(
       `SELECT substr(output, $3, $4) AS chunk FROM waitpoint_tokens WHERE id = $1 AND environment = $2`,
       [tokenId, environment, offset + 1, length],
     );
@@ -75,19 +75,19 @@ export class TokenQueries {
   }
 
   async findTokenIdByIdempotencyKey(
-    m: EntityManager,
+    sql: Sql,
     environment: string,
     key: string,
   ): Promise<{ tokenId: string; expiresAt: Date } | undefined> {
-    const rows: { token_id: string; expires_at: Date }[] = await m.query(
+    const rows: { token_id: string; expires_at: Date }[] = await sql.query(
       `SELECT token_id, expires_at FROM waitpoint_idempotency_keys WHERE environment = $1 AND idempotency_key = $2`,
       [environment, key],
     );
     return rows.length === 0 ? undefined : { tokenId: rows[0].token_id, expiresAt: rows[0].expires_at };
   }
 
-  async findTokenIdByRequestKey(m: EntityManager, environment: string, key: string): Promise<string | undefined> {
-    const rows: { token_id: string }[] = await m.query(
+  async findTokenIdByRequestKey(sql: Sql, environment: string, key: string): Promise<string | undefined> {
+    const rows: { token_id: string }[] = await sql.query(
       `SELECT token_id FROM waitpoint_request_keys WHERE environment = $1 AND request_key = $2`,
       [environment, key],
     );
@@ -98,7 +98,7 @@ export class TokenQueries {
    * Newest first, keyset-paged on the id (ids are time-ordered ULIDs). `after` pages towards
    * older tokens, `before` towards newer ones; `before` wins when both are given.
    */
-  async list(m: EntityManager, query: ListTokensQuery): Promise<ListTokensResult> {
+  async list(sql: Sql, query: ListTokensQuery): Promise<ListTokensResult> {
     const where: string[] = ['environment = $1'];
     const params: unknown[] = [query.environment];
     const param = (value: unknown) => {
@@ -115,7 +115,7 @@ export class TokenQueries {
     const cursor = query.before ?? query.after;
     if (cursor !== undefined) where.push(`id ${backwards ? '>' : '<'} ${param(cursor)}`);
 
-    const rows: TokenRow[] = await m.query(
+    const rows: TokenRow[] = await sql.query(
       `SELECT ${TOKEN_VIEW_COLUMNS} FROM waitpoint_tokens WHERE ${where.join(' AND ')}
        ORDER BY id ${backwards ? 'ASC' : 'DESC'} LIMIT ${param(query.pageSize + 1)}`,
       params,

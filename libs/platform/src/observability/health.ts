@@ -1,6 +1,5 @@
 import type { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import type { NatsConnection } from 'nats';
-import type { DataSource } from 'typeorm';
 
 /** One readiness check: resolves to terminus' up/down result, never throws. */
 export type ReadinessCheck = (indicators: HealthIndicatorService) => Promise<HealthIndicatorResult>;
@@ -17,13 +16,20 @@ export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Prom
 
 const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+/** What the checks need of a database handle (a pg pool wrapper or a TypeORM DataSource). */
+export interface QueryableDatabase {
+  query(sql: string, parameters?: unknown[]): Promise<any>;
+  /** TypeORM's DataSource says whether its pool is open; a pool wrapper is open while it exists. */
+  readonly isInitialized?: boolean;
+}
+
 /** PostgreSQL answers a query on the service's own pool. */
-export function databaseReachable(key: string, db: () => DataSource): ReadinessCheck {
+export function databaseReachable(key: string, db: () => QueryableDatabase | undefined): ReadinessCheck {
   return async (indicators) => {
     const check = indicators.check(key);
     try {
       const source = db();
-      if (!source.isInitialized) return check.down({ message: 'the connection pool is not open' });
+      if (!source || source.isInitialized === false) return check.down({ message: 'the connection pool is not open' });
       await withTimeout(source.query('SELECT 1'), CHECK_TIMEOUT_MS, 'PostgreSQL');
       return check.up();
     } catch (error) {
@@ -33,21 +39,41 @@ export function databaseReachable(key: string, db: () => DataSource): ReadinessC
 }
 
 /** Names of the migrations this build knows that the database has not recorded (read-only). */
-export async function pendingMigrations(source: DataSource): Promise<{ applied: number; pending: string[] }> {
-  const table = source.options.migrationsTableName ?? 'migrations';
+export async function pendingMigrations(
+  source: QueryableDatabase,
+  table: string,
+  known: string[],
+): Promise<{ applied: number; pending: string[] }> {
   const [{ exists }]: { exists: boolean }[] = await source.query(`SELECT to_regclass($1) IS NOT NULL AS exists`, [table]);
   const rows: { name: string }[] = exists ? await source.query(`SELECT name FROM "${table.replace(/"/g, '""')}"`) : [];
   const applied = new Set(rows.map((row) => row.name));
-  const pending = source.migrations.map((m) => m.name ?? m.constructor.name).filter((name) => !applied.has(name));
-  return { applied: applied.size, pending };
+  return { applied: applied.size, pending: known.filter((name) => !applied.has(name)) };
+}
+
+/** The migration names a TypeORM DataSource was configured with, and its migrations table. */
+export function migrationsOf(source: {
+  migrations: { name?: string; constructor: { name: string } }[];
+  options: { migrationsTableName?: string };
+}): { table: string; known: string[] } {
+  return {
+    table: source.options.migrationsTableName ?? 'migrations',
+    known: source.migrations.map((m) => m.name ?? m.constructor.name),
+  };
 }
 
 /** Every migration this build knows is recorded in the service's migrations table. */
-export function migrationsApplied(key: string, db: () => DataSource): ReadinessCheck {
+export function migrationsApplied(
+  key: string,
+  db: () => QueryableDatabase | undefined,
+  migrations: () => { table: string; known: string[] },
+): ReadinessCheck {
   return async (indicators) => {
     const check = indicators.check(key);
     try {
-      const { applied, pending } = await withTimeout(pendingMigrations(db()), CHECK_TIMEOUT_MS, 'PostgreSQL');
+      const source = db();
+      if (!source) return check.down({ message: 'the connection pool is not open' });
+      const { table, known } = migrations();
+      const { applied, pending } = await withTimeout(pendingMigrations(source, table, known), CHECK_TIMEOUT_MS, 'PostgreSQL');
       return pending.length === 0
         ? check.up({ applied })
         : check.down({ message: `${pending.length} migration(s) not applied`, pending });

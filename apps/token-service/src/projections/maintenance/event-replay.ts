@@ -1,6 +1,7 @@
-import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { EVENT_COLUMNS, toEnvelope } from '../../event-store/event-store';
-import { TokenProjection } from '../token-projection';
+import type { PoolClient } from 'pg';
+import { Database, onClient, Sql } from '../../database/database';
+import { EVENT_COLUMNS, EventRow, toEnvelope } from '../../event-store/event-store';
+import { projectEvents } from '../token-projection';
 import { ident } from './projection-tables';
 
 export const REPLAY_BATCH_SIZE = 1_000;
@@ -12,49 +13,53 @@ export const REPLAY_BATCH_SIZE = 1_000;
  */
 export class Snapshot {
   private constructor(
-    private readonly runner: QueryRunner,
+    private readonly client: PoolClient,
     /** `pg_current_snapshot()` of the transaction, as text (xmin:xmax:xip). */
     readonly id: string,
     /** The server's clock when the snapshot was taken: every commit it sees happened before. */
     readonly takenAt: Date,
   ) {}
 
-  static async take(db: DataSource): Promise<Snapshot> {
-    const runner = db.createQueryRunner();
-    await runner.connect();
+  static async take(db: Database): Promise<Snapshot> {
+    const client = await db.pool.connect();
     try {
-      await runner.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const [{ snapshot, taken_at }]: { snapshot: string; taken_at: Date }[] = await runner.query(
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const { rows } = await client.query<{ snapshot: string; taken_at: Date }>(
         'SELECT pg_current_snapshot()::text AS snapshot, clock_timestamp() AS taken_at',
       );
-      return new Snapshot(runner, snapshot, new Date(taken_at));
+      return new Snapshot(client, rows[0].snapshot, new Date(rows[0].taken_at));
     } catch (error) {
-      await runner.release();
+      client.release(error as Error);
       throw error;
     }
   }
 
   query<T>(sql: string, parameters?: unknown[]): Promise<T[]> {
-    return this.runner.query(sql, parameters);
+    return onClient(this.client).query<T>(sql, parameters);
   }
 
   async release(): Promise<void> {
-    await this.runner.query('ROLLBACK').catch(() => undefined);
-    await this.runner.release();
+    await this.client.query('ROLLBACK').catch(() => undefined);
+    this.client.release();
   }
 }
 
 /**
- * Feeds events into TokenProjection (the very code the token-service projects with) writing
- * into the tables of another schema: `search_path` points the projection's unqualified table
- * names there, one short transaction per batch.
+ * Feeds events into the token projection (the very SQL the token-service's appends compose)
+ * writing into the tables of another schema: `search_path` points the projection's unqualified
+ * table names there (and then to the live schema, for its functions), one short transaction per
+ * batch.
  */
 export class EventReplay {
-  private readonly projection = new TokenProjection();
   replayed = 0;
 
+  private get searchPath(): string {
+    return `${ident(this.targetSchema)}, ${ident(this.liveSchema)}`;
+  }
+
   constructor(
-    private readonly db: DataSource,
+    private readonly db: Database,
+    private readonly liveSchema: string,
     private readonly targetSchema: string,
     private readonly batchSize = REPLAY_BATCH_SIZE,
   ) {}
@@ -71,15 +76,15 @@ export class EventReplay {
     let position = '0';
     let count = 0;
     for (;;) {
-      const rows = await snapshot.query<Parameters<typeof toEnvelope>[0]>(
+      const rows = await snapshot.query<EventRow>(
         `SELECT ${EVENT_COLUMNS} FROM es_events WHERE global_position > $1::bigint ${filter}
           ORDER BY es_events.global_position LIMIT $2`,
         after === undefined ? [position, this.batchSize] : [position, this.batchSize, after],
       );
       if (rows.length === 0) return count;
-      await this.db.transaction(async (m) => {
-        await m.query(`SELECT set_config('search_path', $1, true)`, [ident(this.targetSchema)]);
-        await this.projection.applyAll(m, rows.map(toEnvelope));
+      await this.db.transaction(async (sql) => {
+        await sql.query(`SELECT set_config('search_path', $1, true)`, [this.searchPath]);
+        await projectEvents(sql, rows.map(toEnvelope));
       });
       position = rows[rows.length - 1].global_position;
       count += rows.length;
@@ -91,18 +96,18 @@ export class EventReplay {
    * Within the caller's transaction: every event committed now and not visible in the snapshot
    * `after` (the rebuild's last step, under its table locks).
    */
-  async replayWithin(m: EntityManager, after: string): Promise<number> {
-    const rows: Parameters<typeof toEnvelope>[0][] = await m.query(
+  async replayWithin(sql: Sql, after: string): Promise<number> {
+    const rows = await sql.query<EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM es_events
         WHERE transaction_id >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(transaction_id, $1::pg_snapshot)
         ORDER BY es_events.global_position`,
       [after],
     );
     if (rows.length === 0) return 0;
-    const [{ path }]: { path: string }[] = await m.query(`SELECT current_setting('search_path') AS path`);
-    await m.query(`SELECT set_config('search_path', $1, true)`, [ident(this.targetSchema)]);
-    await this.projection.applyAll(m, rows.map(toEnvelope));
-    await m.query(`SELECT set_config('search_path', $1, true)`, [path]);
+    const [{ path }] = await sql.query<{ path: string }>(`SELECT current_setting('search_path') AS path`);
+    await sql.query(`SELECT set_config('search_path', $1, true)`, [this.searchPath]);
+    await projectEvents(sql, rows.map(toEnvelope));
+    await sql.query(`SELECT set_config('search_path', $1, true)`, [path]);
     this.replayed += rows.length;
     return rows.length;
   }

@@ -1,6 +1,4 @@
-import type { EntityManager, QueryRunner } from 'typeorm';
-
-type Sql = Pick<EntityManager | QueryRunner, 'query'>;
+import type { Sql } from '../../database/database';
 
 /**
  * The read tables TokenProjection writes, in the order it first touches them in a transaction

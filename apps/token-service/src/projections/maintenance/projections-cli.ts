@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { ConfigError, Env } from '@waitpoints/contracts';
 import { pendingMigrations } from '@waitpoints/platform';
 import { loadTokenServiceConfig } from '../../config';
-import { createDataSource } from '../../event-store/database';
+import { Database, knownMigrationNames, MIGRATIONS_TABLE } from '../../database/database';
 import { rebuildProjections } from './rebuild-projections';
 import { formatVerifyReport, verifyProjections } from './verify-projections';
 
@@ -32,10 +32,9 @@ export async function runProjectionsCommand(args: string[], env: Env, print: (li
     print(error instanceof ConfigError ? error.message : String(error));
     return EXIT.failed;
   }
-  const db = createDataSource({ url: databaseUrl, poolSize: 4 });
+  const db = Database.connect({ url: databaseUrl, poolSize: 4, applicationName: `waitpoints-projections-${command}` });
   try {
-    await db.initialize();
-    const { pending } = await pendingMigrations(db);
+    const { pending } = await pendingMigrations(db, MIGRATIONS_TABLE, knownMigrationNames());
     if (pending.length > 0) {
       print(`The database lacks migrations (${pending.join(', ')}): start the token-service once, it applies them.`);
       return EXIT.failed;
@@ -55,7 +54,7 @@ export async function runProjectionsCommand(args: string[], env: Env, print: (li
     print(`projections ${command} failed: ${(error as Error).message}`);
     return EXIT.failed;
   } finally {
-    if (db.isInitialized) await db.destroy();
+    await db.close();
   }
 }
 

@@ -1,4 +1,4 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { Database, Sql } from '../../database/database';
 import { EventReplay, Snapshot } from './event-replay';
 import {
   PROJECTION_TABLES,
@@ -47,7 +47,7 @@ export interface RebuildReport {
  * (PostgreSQL looks a table name up again after waiting for its lock). Only one rebuild runs at a
  * time (advisory lock); the table grants and owner are carried over.
  */
-export async function rebuildProjections(db: DataSource, options: RebuildOptions = {}): Promise<RebuildReport> {
+export async function rebuildProjections(db: Database, options: RebuildOptions = {}): Promise<RebuildReport> {
   const started = Date.now();
   const log = options.log ?? (() => undefined);
   const maxRounds = options.maxCatchUpRounds ?? 5;
@@ -57,28 +57,27 @@ export async function rebuildProjections(db: DataSource, options: RebuildOptions
   const lockTimeoutMs = options.lockTimeoutMs ?? 200;
   const lockAttempts = options.lockAttempts ?? 100;
 
-  const guard = db.createQueryRunner();
-  await guard.connect();
+  const guard = await db.pool.connect();
   try {
-    const [{ locked }]: { locked: boolean }[] = await guard.query(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [REBUILD_LOCK]);
+    const { rows: [{ locked }] } = await guard.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [REBUILD_LOCK]);
     if (!locked) throw new Error('another projections rebuild is running on this database; wait for it to finish');
 
-    const liveSchema = await liveSchemaOf(db.manager);
-    const definition = await definitionOf(db.manager, liveSchema);
+    const liveSchema = await liveSchemaOf(db);
+    const definition = await definitionOf(db, liveSchema);
     await db.query(`DROP SCHEMA IF EXISTS ${ident(REBUILD_SCHEMA)} CASCADE`);
     await db.query(`DROP SCHEMA IF EXISTS ${ident(RETIRED_SCHEMA)} CASCADE`);
     await db.query(`CREATE SCHEMA ${ident(REBUILD_SCHEMA)}`);
-    await cloneTables(db.manager, liveSchema, REBUILD_SCHEMA);
+    await cloneTables(db, liveSchema, REBUILD_SCHEMA);
 
-    const replay = new EventReplay(db, REBUILD_SCHEMA);
+    const replay = new EventReplay(db, liveSchema, REBUILD_SCHEMA);
     let snapshot = await Snapshot.take(db);
     let lastSnapshotId: string;
     let rounds = 0;
     try {
       const initial = await replay.replay(snapshot);
       log(`replayed ${initial} events into ${REBUILD_SCHEMA}`);
-      await createSecondaryIndexes(db.manager, liveSchema, REBUILD_SCHEMA);
-      await copyOwnerAndGrants(db.manager, liveSchema, REBUILD_SCHEMA);
+      await createSecondaryIndexes(db, liveSchema, REBUILD_SCHEMA);
+      await copyOwnerAndGrants(db, liveSchema, REBUILD_SCHEMA);
       for (;;) {
         const previous = snapshot;
         snapshot = await Snapshot.take(db);
@@ -119,12 +118,12 @@ export async function rebuildProjections(db: DataSource, options: RebuildOptions
     throw error;
   } finally {
     await guard.query(`SELECT pg_advisory_unlock(hashtext($1))`, [REBUILD_LOCK]).catch(() => undefined);
-    await guard.release();
+    guard.release();
   }
 }
 
 async function swapIn(
-  m: EntityManager,
+  m: Sql,
   replay: EventReplay,
   liveSchema: string,
   definition: string,

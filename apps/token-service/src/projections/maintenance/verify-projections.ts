@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import type { Database } from '../../database/database';
 import { requestKeysKeptSince } from '../request-key-retention';
 import { EventReplay, Snapshot } from './event-replay';
 import { PROJECTION_TABLES, ProjectionTable, cloneTables, ident, liveSchemaOf, qualified } from './projection-tables';
@@ -34,7 +34,7 @@ export interface VerifyReport {
  * for the live tables; safe while the service runs. The scratch schema is dropped afterwards.
  */
 export async function verifyProjections(
-  db: DataSource,
+  db: Database,
   options: {
     log?: (message: string) => void;
     /** REQUEST_KEY_RETENTION: older request keys may be pruned from the live table, so they are not compared. */
@@ -44,16 +44,15 @@ export async function verifyProjections(
   const started = Date.now();
   const log = options.log ?? (() => undefined);
   const scratch = `waitpoints_projection_verify_${randomBytes(4).toString('hex')}`;
-  const liveSchema = await liveSchemaOf(db.manager);
+  const liveSchema = await liveSchemaOf(db);
   const snapshot = await Snapshot.take(db);
   try {
     await db.query(`CREATE SCHEMA ${ident(scratch)}`);
-    await cloneTables(db.manager, liveSchema, scratch);
-    const replay = new EventReplay(db, scratch);
+    await cloneTables(db, liveSchema, scratch);
+    const replay = new EventReplay(db, liveSchema, scratch);
     const events = await replay.replay(snapshot);
     log(`replayed ${events} events into ${scratch}`);
-    const replayed = db.createQueryRunner();
-    await replayed.connect();
+    const replayed = await db.pool.connect();
     await replayed.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const tables: TableComparison[] = [];
     try {
@@ -65,7 +64,7 @@ export async function verifyProjections(
           await compareTable(
             table,
             (sql) => snapshot.query(sql),
-            (sql) => replayed.query(sql),
+            async (sql) => (await replayed.query(sql)).rows,
             liveSchema,
             scratch,
             await primaryKeyOf((sql, parameters) => snapshot.query(sql, parameters), liveSchema, table),
@@ -75,7 +74,7 @@ export async function verifyProjections(
       }
     } finally {
       await replayed.query('ROLLBACK').catch(() => undefined);
-      await replayed.release();
+      replayed.release();
     }
     const consistent = tables.every((t) => t.missing + t.unexpected + t.different === 0);
     return { events, tables, consistent, durationMs: Date.now() - started };
