@@ -191,9 +191,10 @@ describe('wait.forAny and wait.forAll', () => {
 
   it('forAny(...).unwrap() throws when the first token to finish did not complete', async () => {
     const tokens = await Promise.all([client.createToken(), client.createToken()]);
-    const first = client.forAny(tokens).unwrap();
+    // The expectation is attached first: the waiter may resume before the cancel request is answered.
+    const first = expect(client.forAny(tokens).unwrap()).rejects.toBeInstanceOf(WaitpointCancelledError);
     await client.cancelToken(tokens[0].id);
-    await expect(first).rejects.toBeInstanceOf(WaitpointCancelledError);
+    await first;
   });
 
   it('forAll resolves once every token is finished, with results in the order given', async () => {

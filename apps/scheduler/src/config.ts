@@ -36,6 +36,12 @@ export interface SchedulerConfig {
   catchUpRatePerSecond: number;
   /** Events written per ingest transaction, and unacknowledged events JetStream may hand out. */
   ingestBatchSize: number;
+  /**
+   * How long a received event may wait for more before they are written together
+   * (`SCHEDULER_INGEST_LINGER_MS`). At a steady trickle of completions this turns one
+   * transaction per event into one per linger; deadlines are learned that much later.
+   */
+  ingestLingerMs: number;
   ingestMaxAckPending: number;
   /** HTTP listener for /metrics, /health, /ready (`SCHEDULER_METRICS_PORT`, `SCHEDULER_METRICS_HOST`). */
   ops: OpsEndpointConfig;
@@ -67,6 +73,7 @@ export function loadSchedulerConfig(env: Env = process.env): SchedulerConfig {
     catchUpAfterMs: read.integer('SCHEDULER_CATCH_UP_AFTER_MS', 1_000, 0, 3_600_000),
     catchUpRatePerSecond: read.integer('SCHEDULER_CATCH_UP_RATE', 5_000, 1, 1_000_000),
     ingestBatchSize: read.integer('SCHEDULER_INGEST_BATCH_SIZE', 1_000, 1, 10_000),
+    ingestLingerMs: read.integer('SCHEDULER_INGEST_LINGER_MS', 20, 0, 1_000),
     ingestMaxAckPending: read.integer('SCHEDULER_INGEST_MAX_ACK_PENDING', 20_000, 1, 1_000_000),
     ops: readOpsEndpoint(read, 'SCHEDULER_', DEFAULT_SCHEDULER_METRICS_PORT),
     logLevel: readLogLevel(read),

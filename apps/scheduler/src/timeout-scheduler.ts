@@ -52,6 +52,7 @@ export class TimeoutScheduler {
         subjectPrefix: config.nats.subjectPrefix,
         consumerName: config.consumerName,
         batchSize: config.ingestBatchSize,
+        lingerMs: config.ingestLingerMs,
         maxAckPending: config.ingestMaxAckPending,
       },
       store,

@@ -11,6 +11,10 @@ export interface TokenServiceConfig {
   jetStreamReplicas: number;
   jetStreamDuplicateWindowMs: number;
   outboxPollIntervalMs: number;
+  /** Poll when nothing was committed for a while (`OUTBOX_IDLE_POLL_INTERVAL_MS`): commits wake the relay anyway. */
+  outboxIdlePollIntervalMs: number;
+  /** Most time between two checkpoint writes (`OUTBOX_CHECKPOINT_INTERVAL_MS`); inside JetStream's duplicate window. */
+  outboxCheckpointIntervalMs: number;
   outboxBatchSize: number;
   /** HTTP listener for /metrics, /health, /ready (`METRICS_PORT`, `METRICS_HOST`). */
   ops: OpsEndpointConfig;
@@ -46,6 +50,8 @@ export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConf
     jetStreamReplicas: read.integer('JETSTREAM_REPLICAS', 1, 1, 5),
     jetStreamDuplicateWindowMs: read.integer('JETSTREAM_DUPLICATE_WINDOW_MS', 120_000, 1_000, 86_400_000),
     outboxPollIntervalMs: read.integer('OUTBOX_POLL_INTERVAL_MS', 50, 5, 60_000),
+    outboxIdlePollIntervalMs: read.integer('OUTBOX_IDLE_POLL_INTERVAL_MS', 1_000, 5, 60_000),
+    outboxCheckpointIntervalMs: read.integer('OUTBOX_CHECKPOINT_INTERVAL_MS', 500, 0, 60_000),
     outboxBatchSize: read.integer('OUTBOX_BATCH_SIZE', 500, 1, 10_000),
     ops: readOpsEndpoint(read, '', DEFAULT_TOKEN_SERVICE_METRICS_PORT),
     logLevel: readLogLevel(read),

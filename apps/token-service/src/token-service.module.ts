@@ -134,12 +134,14 @@ export class TokenServiceModule {
           useFactory: () => openDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize }),
         },
         {
-          // After every commit: the outbox publishes without waiting for its poll, the metrics count.
+          // After every commit: the gateways hear of the events at once (core NATS), the outbox
+          // publishes them to JetStream without waiting for its poll, the metrics count them.
           provide: COMMIT_LISTENER,
-          inject: [OutboxRelay, TokenServiceMetrics],
+          inject: [JetStreamPublisher, OutboxRelay, TokenServiceMetrics],
           useFactory:
-            (outbox: OutboxRelay, metrics: TokenServiceMetrics): CommitListener =>
+            (publisher: JetStreamPublisher, outbox: OutboxRelay, metrics: TokenServiceMetrics): CommitListener =>
             (stored, createdAtOf) => {
+              publisher.announce(stored);
               outbox.wake();
               metrics.recordCommitted(stored, createdAtOf);
             },
@@ -164,6 +166,8 @@ export class TokenServiceModule {
                 subscriberId: `jetstream:${config.nats.subjectPrefix}`,
                 batchSize: config.outboxBatchSize,
                 pollIntervalMs: config.outboxPollIntervalMs,
+                idlePollIntervalMs: config.outboxIdlePollIntervalMs,
+                checkpointIntervalMs: config.outboxCheckpointIntervalMs,
               },
               publisher,
             ),

@@ -85,6 +85,28 @@ export function eventSubjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
   };
 }
 
+/**
+ * The live copy of token events: the token-service publishes each event on core NATS right
+ * after its commit, for the gateways' feeds to wake waiters at once. At most once, and outside
+ * the JetStream stream (a different subject root): the JetStream copy that the outbox relay
+ * publishes stays the durable, ordered one, and a feed drops it when the live copy came first.
+ *
+ *   <prefix>.live.token.<kind>.<environment>.<tokenId>
+ *   <prefix>.live.commit   (a commit with events too large to announce: wakes the outbox relay)
+ */
+export function liveEventSubjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
+  const base = `${prefix}.live.token`;
+  return {
+    /** Every live token event (the gateways' feeds). */
+    all: `${base}.>`,
+    of: (kind: TokenEventKind, environment: string, tokenId: string) => `${base}.${kind}.${environment}.${tokenId}`,
+    /** A commit whose events are too large to announce: only a wake for the outbox relay. */
+    commit: `${prefix}.live.commit`,
+    /** Every announcement (the outbox relay wakes on each). */
+    any: `${prefix}.live.>`,
+  };
+}
+
 /** JetStream stream holding every token event of a deployment. */
 export function eventStreamName(prefix: string = DEFAULT_SUBJECT_PREFIX): string {
   return `${prefix.replace(/[^A-Za-z0-9_-]/g, '_').toUpperCase()}_EVENTS`;

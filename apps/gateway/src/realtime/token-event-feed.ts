@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { AckPolicy, connect, ConsumerEvents, ConsumerMessages, DeliverPolicy, JsMsg, nanos, NatsConnection } from 'nats';
-import { EventEnvelope, eventStreamName } from '@waitpoints/contracts';
+import { AckPolicy, connect, ConsumerEvents, ConsumerMessages, DeliverPolicy, JsMsg, Msg, nanos, NatsConnection, Subscription } from 'nats';
+import { EventEnvelope, eventStreamName, liveEventSubjects, NATS_MSG_ID_HEADER } from '@waitpoints/contracts';
 
 /**
  * How long one pull of the feed's consumer lasts. nats.js derives the idle heartbeat from it
@@ -25,6 +25,13 @@ const FEED_CONSUMER_INACTIVE_MS = 30_000;
  */
 const FEED_PROGRESS_CHECK_MS = 3_000;
 
+/**
+ * Event ids remembered to drop the second copy of an event (live copy and JetStream copy). The
+ * JetStream copy follows its live copy within milliseconds, or seconds when the outbox relay
+ * is behind: 50,000 ids cover that at thousands of events per second.
+ */
+const RECENT_EVENT_IDS = 50_000;
+
 export type TokenEventListener = (event: EventEnvelope) => void;
 
 export interface TokenEventFeedOptions {
@@ -41,6 +48,8 @@ export interface TokenEventFeedStats {
   listeners: number;
   /** Messages received from JetStream since start. */
   received: number;
+  /** Live copies received on core NATS since start (each one woke its waiters before JetStream's copy came). */
+  receivedLive: number;
 }
 
 /**
@@ -59,8 +68,15 @@ export interface TokenEventFeedStats {
  * receives every event stored after it subscribed; what was stored before is the caller's to
  * read (subscribe first, then read the current state, then drop what the state already holds).
  *
- * Events are delivered at least once and in stream order; listeners dedupe by stream version
- * (or `eventId`).
+ * Two copies of every event arrive: the live copy, which the token-service publishes on core
+ * NATS right after its commit (milliseconds; at most once), and the JetStream copy, which the
+ * outbox relay publishes (durable, ordered, gap-free). Whichever comes first is handed to the
+ * listeners; the other is dropped by event id. Waiters thus wake at once, and lose nothing when a
+ * live copy is lost (a NATS reconnect, a gateway that subscribed late): the JetStream copy follows.
+ *
+ * Events are delivered at least once and, per token, usually in version order (a live copy
+ * may overtake an older JetStream copy); listeners dedupe by stream version and read the token
+ * again when they see a gap (see TokenFollower).
  */
 export class TokenEventFeed {
   private readonly logger = new Logger(TokenEventFeed.name);
@@ -75,6 +91,9 @@ export class TokenEventFeed {
   private isLive = false;
   private liveWaiters: (() => void)[] = [];
   private receivedCount = 0;
+  private receivedLiveCount = 0;
+  private readonly recentEventIds = new Set<string>();
+  private liveSubscription?: Subscription;
   /** The stream sequence after the last event delivered: where a replacement consumer starts. */
   private nextSequence = 1;
   private consumerName?: string;
@@ -139,13 +158,21 @@ export class TokenEventFeed {
   get stats(): TokenEventFeedStats {
     let listeners = this.everyToken.size;
     for (const set of this.byToken.values()) listeners += set.size;
-    return { live: this.isLive, watchedTokens: this.byToken.size, listeners, received: this.receivedCount };
+    return {
+      live: this.isLive,
+      watchedTokens: this.byToken.size,
+      listeners,
+      received: this.receivedCount,
+      receivedLive: this.receivedLiveCount,
+    };
   }
 
   async stop(): Promise<void> {
     this.running = false;
     clearInterval(this.progressTimer);
     await this.starting?.catch(() => undefined);
+    this.liveSubscription?.unsubscribe();
+    this.liveSubscription = undefined;
     await this.messages?.close().catch(() => undefined);
     this.messages = undefined;
     this.isLive = false;
@@ -169,6 +196,12 @@ export class TokenEventFeed {
           return;
         }
         this.connection = connection;
+        // Subscribed once: nats.js subscribes again by itself after a reconnect.
+        this.liveSubscription = connection.subscribe(liveEventSubjects(this.options.subjectPrefix).all, {
+          callback: (error, message) => {
+            if (!error) this.dispatchLive(message);
+          },
+        });
       } catch (error) {
         if (!reported) this.logger.warn(`cannot reach NATS for token events, retrying: ${(error as Error).message}`);
         reported = true;
@@ -333,14 +366,25 @@ export class TokenEventFeed {
   private dispatch(message: JsMsg): void {
     this.receivedCount++;
     if (message.seq >= this.nextSequence) this.nextSequence = message.seq + 1;
-    const tokenId = message.subject.slice(message.subject.lastIndexOf('.') + 1);
+    this.deliver(message.subject, message.headers?.get(NATS_MSG_ID_HEADER), () => message.json<EventEnvelope>(), `#${message.seq}`);
+  }
+
+  private dispatchLive(message: Msg): void {
+    this.receivedLiveCount++;
+    this.deliver(message.subject, message.headers?.get(NATS_MSG_ID_HEADER), () => message.json<EventEnvelope>(), '(live)');
+  }
+
+  /** Hands one copy of an event to its listeners, unless the other copy already was. */
+  private deliver(subject: string, eventId: string | undefined, parse: () => EventEnvelope, where: string): void {
+    if (eventId && this.alreadyDelivered(eventId)) return;
+    const tokenId = subject.slice(subject.lastIndexOf('.') + 1);
     const listeners = this.byToken.get(tokenId);
     if (!listeners && this.everyToken.size === 0) return;
     let envelope: EventEnvelope;
     try {
-      envelope = message.json<EventEnvelope>();
+      envelope = parse();
     } catch {
-      this.logger.error(`ignoring unreadable token event ${message.subject} #${message.seq}`);
+      this.logger.error(`ignoring unreadable token event ${subject} ${where}`);
       return;
     }
     for (const listener of [...(listeners ?? []), ...this.everyToken]) {
@@ -351,5 +395,12 @@ export class TokenEventFeed {
       }
     }
   }
-}
 
+  /** True for the second copy of an event; remembers the first (the oldest ids are forgotten). */
+  private alreadyDelivered(eventId: string): boolean {
+    if (this.recentEventIds.delete(eventId)) return true; // each event has two copies: forget it after the second
+    this.recentEventIds.add(eventId);
+    if (this.recentEventIds.size > RECENT_EVENT_IDS) this.recentEventIds.delete(this.recentEventIds.values().next().value!);
+    return false;
+  }
+}

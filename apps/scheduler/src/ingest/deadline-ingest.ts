@@ -19,6 +19,8 @@ export interface DeadlineIngestOptions {
   consumerName: string;
   batchSize: number;
   maxAckPending: number;
+  /** Wait this long for more events before writing (0: only for the rest of the current burst). */
+  lingerMs?: number;
   /** Redelivery delay of a batch whose database write failed. */
   retryDelayMs?: number;
 }
@@ -157,10 +159,22 @@ export class DeadlineIngest {
   private receive(message: JsMsg): void {
     this.buffer.push(message);
     if (!this.writing) this.writing = this.writeBuffered();
+    else if (this.buffer.length >= this.options.batchSize) this.endLinger?.();
   }
 
+  private endLinger?: () => void;
+
   private async writeBuffered(): Promise<void> {
-    await new Promise((resolve) => setImmediate(resolve));
+    const lingerMs = this.options.lingerMs ?? 0;
+    await new Promise<void>((resolve) => {
+      if (lingerMs <= 0) return void setImmediate(resolve);
+      const timer = setTimeout(() => this.endLinger?.(), lingerMs);
+      this.endLinger = () => {
+        clearTimeout(timer);
+        this.endLinger = undefined;
+        resolve();
+      };
+    });
     while (this.buffer.length > 0 && this.running) {
       const batch = this.buffer.splice(0, this.options.batchSize);
       await this.write(batch);

@@ -8,6 +8,8 @@ import {
   EventEnvelope,
   eventStreamName,
   eventSubjects,
+  liveEventSubjects,
+  NATS_MSG_ID_HEADER,
 } from '@waitpoints/contracts';
 
 export interface JetStreamOptions {
@@ -28,10 +30,12 @@ export class JetStreamPublisher {
   private js?: JetStreamClient;
   private largeOutputs?: LargeOutputStore;
   private readonly subjects;
+  private readonly liveSubjects;
   readonly streamName: string;
 
   constructor(private readonly options: JetStreamOptions) {
     this.subjects = eventSubjects(options.subjectPrefix);
+    this.liveSubjects = liveEventSubjects(options.subjectPrefix);
     this.streamName = eventStreamName(options.subjectPrefix);
   }
 
@@ -99,6 +103,50 @@ export class JetStreamPublisher {
         });
       }),
     );
+  }
+
+  /**
+   * The live copy: each event on core NATS right after its commit, so the gateways wake their
+   * waiters without waiting for the outbox relay's round through JetStream. At most once and
+   * best effort (a NATS outage drops it; the JetStream copy follows). Events whose output must
+   * go through the object store are left to the JetStream copy.
+   */
+  announce(envelopes: EventEnvelope[]): void {
+    const connection = this.connection;
+    if (!connection || connection.isClosed()) return;
+    let unannounced = false;
+    for (const envelope of envelopes) {
+      if (needsOffload((envelope.data as { output?: string }).output)) {
+        unannounced = true;
+        continue;
+      }
+      const data = envelope.data as { environment: string; tokenId: string };
+      const h = headers();
+      h.set(NATS_MSG_ID_HEADER, envelope.eventId);
+      h.set(EVENT_TYPE_HEADER, envelope.type);
+      try {
+        connection.publish(this.liveSubjects.of(EVENT_KIND[envelope.type], data.environment, data.tokenId), JSON.stringify(envelope), {
+          headers: h,
+        });
+      } catch {
+        // Reconnecting or draining: the JetStream copy will carry the event.
+      }
+    }
+    if (unannounced) this.publishQuietly(this.liveSubjects.commit);
+  }
+
+  /** Calls `wake` whenever any token-service instance announces a commit (the outbox relay's wake-up). */
+  onAnnounced(wake: () => void): () => void {
+    const subscription = this.connection?.subscribe(this.liveSubjects.any, { callback: () => wake() });
+    return () => subscription?.unsubscribe();
+  }
+
+  private publishQuietly(subject: string): void {
+    try {
+      this.connection?.publish(subject);
+    } catch {
+      // the relay's poll is the safety net
+    }
   }
 
   /** An event whose output would overflow a NATS message carries a reference to it instead.

@@ -8,9 +8,19 @@ export interface OutboxRelayOptions {
   databaseUrl: string;
   subscriberId: string;
   batchSize: number;
-  /** Idle poll: picks up events appended by other token-service instances. */
+  /** Poll while commits come in: picks up events whose transaction was not yet below every running one. */
   pollIntervalMs: number;
+  /** Poll after nothing was committed for a while: a safety net, since every commit wakes the relay. */
+  idlePollIntervalMs?: number;
+  /**
+   * Most time between two checkpoint writes. A crash re-publishes what was published since the
+   * last one, which JetStream drops as duplicates (keep it well inside the duplicate window).
+   */
+  checkpointIntervalMs?: number;
 }
+
+/** After a wake or a publish, the relay polls at the busy interval for this long. */
+const BUSY_FOR_MS = 2_000;
 
 /**
  * Publishes every stored event to JetStream, in order, using es_events as the outbox.
@@ -20,7 +30,12 @@ export interface OutboxRelayOptions {
  *   (`transaction_id < pg_snapshot_xmin`), ordered and checkpointed by
  *   (transaction_id, global_position), so a slow transaction's events are never skipped.
  * - At-least-once to JetStream, deduplicated there by Nats-Msg-Id: a crash between the
- *   PubAck and the checkpoint re-publishes a batch that JetStream recognises and drops.
+ *   PubAck and the checkpoint re-publishes what JetStream recognises and drops. The checkpoint
+ *   is therefore written at most every `checkpointIntervalMs`, not after every publish.
+ * - Woken, not polling: every commit of this instance wakes it directly, and every commit of
+ *   another instance through the live copy of its events on NATS (see JetStreamPublisher.announce).
+ *   It polls at `pollIntervalMs` for a while after activity (a commit can become readable only
+ *   once older transactions end) and at `idlePollIntervalMs` when quiet.
  */
 export class OutboxRelay {
   private readonly logger = new Logger(OutboxRelay.name);
@@ -32,7 +47,12 @@ export class OutboxRelay {
   /** After a failure the relay waits its full second: commits must not turn the pause into a busy retry. */
   private backingOff = false;
   private checkpoint = { transactionId: '0', globalPosition: '0' };
+  /** The checkpoint as es_checkpoints holds it, and when it was written. */
+  private savedCheckpoint = { transactionId: '0', globalPosition: '0' };
+  private savedAt = 0;
+  private busyUntil = 0;
   private publishedCount = 0;
+  private stopListening?: () => void;
 
   constructor(
     private readonly options: OutboxRelayOptions,
@@ -55,18 +75,25 @@ export class OutboxRelay {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.stopListening = this.publisher.onAnnounced(() => this.wake());
     this.loop = this.run();
   }
 
-  /** Called after a local commit so the relay does not wait for its next poll. */
+  /** Called after a commit (of this instance, or announced by another) so the relay does not wait for its next poll. */
   wake(): void {
+    // A relay that is not the leader only retries its lock, once a second: a wake would turn
+    // every commit into a lock attempt.
+    if (!this.leader) return;
+    this.busyUntil = Date.now() + BUSY_FOR_MS;
     if (!this.backingOff) this.pause.wake();
   }
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopListening?.();
     this.pause.wake();
     await this.loop;
+    if (this.leader) await this.saveCheckpoint().catch(() => undefined);
     await this.disconnect();
   }
 
@@ -78,7 +105,12 @@ export class OutboxRelay {
           continue;
         }
         const published = await this.publishNextBatch();
-        if (published < this.options.batchSize) await this.pause.sleep(this.options.pollIntervalMs);
+        if (published > 0) this.busyUntil = Date.now() + BUSY_FOR_MS;
+        if (published < this.options.batchSize) {
+          if (Date.now() - this.savedAt >= (this.options.checkpointIntervalMs ?? 0)) await this.saveCheckpoint();
+          const idle = Date.now() > this.busyUntil;
+          await this.pause.sleep(idle ? (this.options.idlePollIntervalMs ?? this.options.pollIntervalMs) : this.options.pollIntervalMs);
+        }
       } catch (error) {
         if (!this.running) break;
         this.logger.error(`outbox relay failed, retrying in 1s: ${describeFailure(error)}`);
@@ -115,6 +147,8 @@ export class OutboxRelay {
       [this.options.subscriberId],
     );
     this.checkpoint = { transactionId: saved.rows[0].tx, globalPosition: saved.rows[0].pos };
+    this.savedCheckpoint = this.checkpoint;
+    this.savedAt = Date.now();
     this.leader = true;
     this.logger.log(`outbox relay active for ${this.options.subscriberId} from position ${this.checkpoint.globalPosition}`);
     return true;
@@ -124,27 +158,37 @@ export class OutboxRelay {
     const client = this.client!;
     // ORDER BY names the table's columns: the bare names would sort the text aliases below
     // ("10" before "9"), which misorders, and with LIMIT can skip, events of a large transaction.
-    const { rows } = await client.query(
-      `SELECT global_position::text AS global_position, transaction_id::text AS transaction_id, stream_id,
+    const { rows } = await client.query({
+      name: 'waitpoints-outbox-read',
+      text: `SELECT global_position::text AS global_position, transaction_id::text AS transaction_id, stream_id,
               stream_version, event_id, event_type, schema_version, data, metadata, recorded_at
          FROM es_events
         WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY es_events.transaction_id, es_events.global_position
         LIMIT $3`,
-      [this.checkpoint.transactionId, this.checkpoint.globalPosition, this.options.batchSize],
-    );
+      values: [this.checkpoint.transactionId, this.checkpoint.globalPosition, this.options.batchSize],
+    });
     if (rows.length === 0) return 0;
     await this.publisher.publishAll(rows.map(toEnvelope));
     const last = rows[rows.length - 1];
-    await client.query(
-      `UPDATE es_checkpoints SET last_transaction_id = $2::xid8, last_global_position = $3::bigint, updated_at = now()
-        WHERE subscriber_id = $1`,
-      [this.options.subscriberId, last.transaction_id, last.global_position],
-    );
     this.checkpoint = { transactionId: last.transaction_id, globalPosition: last.global_position };
     this.publishedCount += rows.length;
     return rows.length;
+  }
+
+  /** Writes the in-memory checkpoint if it moved since the last write. */
+  private async saveCheckpoint(): Promise<void> {
+    const checkpoint = this.checkpoint;
+    if (!this.client || checkpoint === this.savedCheckpoint) return;
+    await this.client.query({
+      name: 'waitpoints-outbox-checkpoint',
+      text: `UPDATE es_checkpoints SET last_transaction_id = $2::xid8, last_global_position = $3::bigint, updated_at = now()
+              WHERE subscriber_id = $1`,
+      values: [this.options.subscriberId, checkpoint.transactionId, checkpoint.globalPosition],
+    });
+    this.savedCheckpoint = checkpoint;
+    this.savedAt = Date.now();
   }
 
   private async disconnect(): Promise<void> {

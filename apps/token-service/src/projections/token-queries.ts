@@ -55,13 +55,14 @@ export class TokenQueries {
    * length given (`outputChars`); `outputChunk` serves it in slices.
    */
   async get(sql: Sql, environment: string, tokenId: string): Promise<TokenView | undefined> {
-    const rows: TokenRow[] = await sql.query(
-      `SELECT ${TOKEN_VIEW_COLUMNS},
+    const rows = await sql.query<TokenRow>({
+      name: 'waitpoints-get-token-v1',
+      text: `SELECT ${TOKEN_VIEW_COLUMNS},
               CASE WHEN octet_length(output) > $3 THEN NULL ELSE output END AS output,
               CASE WHEN octet_length(output) > $3 THEN char_length(output) END AS output_chars
          FROM waitpoint_tokens WHERE id = $1 AND environment = $2`,
-      [tokenId, environment, INLINE_OUTPUT_LIMIT_BYTES],
-    );
+      values: [tokenId, environment, INLINE_OUTPUT_LIMIT_BYTES],
+    });
     return rows.length === 0 ? undefined : toTokenView(rows[0]);
   }
 
@@ -79,18 +80,20 @@ export class TokenQueries {
     environment: string,
     key: string,
   ): Promise<{ tokenId: string; expiresAt: Date } | undefined> {
-    const rows: { token_id: string; expires_at: Date }[] = await sql.query(
-      `SELECT token_id, expires_at FROM waitpoint_idempotency_keys WHERE environment = $1 AND idempotency_key = $2`,
-      [environment, key],
-    );
+    const rows = await sql.query<{ token_id: string; expires_at: Date }>({
+      name: 'waitpoints-find-idempotency-key-v1',
+      text: `SELECT token_id, expires_at FROM waitpoint_idempotency_keys WHERE environment = $1 AND idempotency_key = $2`,
+      values: [environment, key],
+    });
     return rows.length === 0 ? undefined : { tokenId: rows[0].token_id, expiresAt: rows[0].expires_at };
   }
 
   async findTokenIdByRequestKey(sql: Sql, environment: string, key: string): Promise<string | undefined> {
-    const rows: { token_id: string }[] = await sql.query(
-      `SELECT token_id FROM waitpoint_request_keys WHERE environment = $1 AND request_key = $2`,
-      [environment, key],
-    );
+    const rows = await sql.query<{ token_id: string }>({
+      name: 'waitpoints-find-request-key-v1',
+      text: `SELECT token_id FROM waitpoint_request_keys WHERE environment = $1 AND request_key = $2`,
+      values: [environment, key],
+    });
     return rows[0]?.token_id;
   }
 
