@@ -13,6 +13,11 @@
  *                          JetStream → gateway → SSE → SDK);
  *   sent → resolved:       from sending the complete request, so it also includes the request.
  *
+ * Also measured: CPU seconds of each of our processes (and of the bench database's PostgreSQL
+ * backends) while idle (--idle seconds, before any token exists) and during the completions, and
+ * what PostgreSQL did per completion (transactions; sequential and index scans of the hot tables,
+ * from pg_stat_database and pg_stat_user_tables).
+ *
  * Results: a table on stdout and JSON in bench/results/wait-<time>.json, with the machine's
  * load average, since the figures depend on it.
  */
@@ -23,6 +28,8 @@ import { connect } from 'nats';
 import { WaitpointsClient } from '@waitpoints/sdk';
 import { eventStreamName } from '@waitpoints/contracts';
 import { outputsBucketName, uploadsBucketName } from '@waitpoints/contracts/nats/output-store';
+import { Client } from 'pg';
+import { measureCpu, PidsByComponent } from './cpu';
 import { startBenchSystem } from './support';
 
 const args = new Map(
@@ -34,6 +41,7 @@ const args = new Map(
 const WAITERS = Number(args.get('waiters') ?? 1000);
 const RATE = Number(args.get('rate') ?? 100);
 const PORT = Number(args.get('port') ?? 3910);
+const IDLE_SECONDS = Number(args.get('idle') ?? 10);
 const CREATE_CONCURRENCY = 32;
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
@@ -52,8 +60,27 @@ async function main() {
   log(`starting token-service and gateway (compiled, separate processes) on port ${PORT}`);
   const system = await startBenchSystem(PORT);
   const prefix = new URL(system.databaseUrl).pathname.replace('/waitpoints_', '');
+  const stats = new Client({ connectionString: system.databaseUrl });
+  await stats.connect();
+  const components = async (): Promise<PidsByComponent> => {
+    const { rows } = await stats.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+    return { ...system.pids, 'postgres backends': rows.map((row) => Number(row.pid)) };
+  };
+  const pgCounters = async () => {
+    await sleep(1_200); // PostgreSQL publishes a backend's counters within a second of its transaction
+    const { rows: tables } = await stats.query(
+      `SELECT relname, seq_scan::int, idx_scan::int FROM pg_stat_user_tables WHERE relname IN ('waitpoint_tokens', 'es_events', 'es_checkpoints', 'waitpoint_request_keys')`,
+    );
+    const { rows: db } = await stats.query(`SELECT xact_commit::int + xact_rollback::int AS transactions FROM pg_stat_database WHERE datname = current_database()`);
+    const byTable: Record<string, { seqScans: number; indexScans: number }> = Object.fromEntries(
+      tables.map((t) => [t.relname, { seqScans: t.seq_scan, indexScans: t.idx_scan ?? 0 }]),
+    );
+    return { tables: byTable, transactions: Number(db[0].transactions) - 1 };
+  };
   try {
     const client = new WaitpointsClient({ baseURL: system.baseUrl, secretKey: system.apiKey });
+    log(`idle for ${IDLE_SECONDS} s`);
+    const idle = await measureCpu(await components(), () => sleep(IDLE_SECONDS * 1000));
 
     log(`creating ${WAITERS} tokens`);
     const ids: string[] = new Array(WAITERS);
@@ -94,15 +121,31 @@ async function main() {
     log(`completing at ${RATE}/s`);
     const sentAt: number[] = new Array(WAITERS);
     const committedAt: number[] = new Array(WAITERS);
-    const start = performance.now();
-    const completions: Promise<void>[] = [];
-    for (let i = 0; i < WAITERS; i++) {
-      await sleep(start + (i * 1000) / RATE - performance.now());
-      sentAt[i] = performance.now();
-      completions.push(client.completeToken(ids[i], i).then(() => void (committedAt[i] = performance.now())));
-    }
-    await Promise.all(completions);
-    await Promise.all(waits);
+    const countersBefore = await pgCounters();
+    const busy = await measureCpu(await components(), async () => {
+      const start = performance.now();
+      const completions: Promise<void>[] = [];
+      for (let i = 0; i < WAITERS; i++) {
+        await sleep(start + (i * 1000) / RATE - performance.now());
+        sentAt[i] = performance.now();
+        completions.push(client.completeToken(ids[i], i).then(() => void (committedAt[i] = performance.now())));
+      }
+      await Promise.all(completions);
+      await Promise.all(waits);
+      await sleep(500); // the outbox relay, the scheduler and the feeds finish their part
+    });
+    const countersAfter = await pgCounters();
+    const perCompletion = (a: number, b: number) => Math.round(((b - a) / WAITERS) * 100) / 100;
+    const database = {
+      transactionsPerCompletion: perCompletion(countersBefore.transactions, countersAfter.transactions),
+      scansDuringCompletions: Object.fromEntries(
+        Object.entries(countersAfter.tables).map(([table, after]) => {
+          const before = countersBefore.tables[table] ?? { seqScans: 0, indexScans: 0 };
+          return [table, { seqScans: after.seqScans - before.seqScans, indexScans: after.indexScans - before.indexScans }];
+        }),
+      ),
+    };
+    const cpuMsPerCompletion = Object.fromEntries(Object.entries(busy.cpu).map(([name, seconds]) => [name, Math.round((seconds * 1e6) / WAITERS) / 1000]));
 
     const committedToResolved = resolvedAt.map((t, i) => t - committedAt[i]);
     const sentToResolved = resolvedAt.map((t, i) => t - sentAt[i]);
@@ -125,6 +168,9 @@ async function main() {
       committedToResolvedMs: percentiles(committedToResolved),
       sentToResolvedMs: percentiles(sentToResolved),
       completeRequestMs: percentiles(completeRequest),
+      idleCpuSecondsPer10s: Object.fromEntries(Object.entries(idle.cpu).map(([name, seconds]) => [name, Math.round((seconds * 1000 * 10) / IDLE_SECONDS) / 1000])),
+      cpuMsPerCompletion,
+      database,
     };
     mkdirSync(join(__dirname, 'results'), { recursive: true });
     const file = join(__dirname, 'results', `wait-${result.at.replace(/[:.]/g, '-')}.json`);
@@ -138,8 +184,12 @@ async function main() {
     console.log(row('completion committed → resolved', result.committedToResolvedMs));
     console.log(row('complete sent → resolved', result.sentToResolvedMs));
     console.log(row('complete request (for reference)', result.completeRequestMs));
+    console.log(`\nCPU ms per completion (all work during the completions / ${WAITERS}): ${JSON.stringify(cpuMsPerCompletion)}`);
+    console.log(`idle CPU s per 10 s (before any token): ${JSON.stringify(result.idleCpuSecondsPer10s)}`);
+    console.log(`PostgreSQL per completion: ${database.transactionsPerCompletion} transactions; scans during the completions: ${JSON.stringify(database.scansDuringCompletions)}`);
     console.log(`\nresults: ${file}`);
   } finally {
+    await stats.end();
     await system.stop();
     const nc = await connect({ servers: NATS_URL });
     const jsm = await nc.jetstreamManager();
