@@ -50,3 +50,30 @@ export async function measureCpu<T>(
   }
   return { result, cpu, machineLoad: loadavg()[0] };
 }
+
+/**
+ * Like measureCpu, but asks for the processes both before and after the work: one that
+ * appeared meanwhile (a pooled PostgreSQL connection opened under load) counts from zero.
+ * A process that both started and ended during the work is missed.
+ */
+export async function measureCpuListed<T>(
+  list: () => Promise<PidsByComponent>,
+  work: () => Promise<T>,
+): Promise<{ result: T; cpu: Record<string, number>; machineLoad: number }> {
+  const listedBefore = await list();
+  const before = new Map(Object.values(listedBefore).flat().map((pid) => [pid, cpuTicks(pid)]));
+  const result = await work();
+  const listedAfter = await list();
+  const cpu: Record<string, number> = {};
+  for (const name of new Set([...Object.keys(listedBefore), ...Object.keys(listedAfter)])) {
+    const pids = new Set([...(listedBefore[name] ?? []), ...(listedAfter[name] ?? [])]);
+    let ticks = 0;
+    for (const pid of pids) {
+      const used = cpuTicks(pid) - (before.get(pid) ?? 0);
+      // Ended meanwhile (reads as 0): left out.
+      if (used > 0) ticks += used;
+    }
+    cpu[name] = ticks / TICKS_PER_SECOND;
+  }
+  return { result, cpu, machineLoad: loadavg()[0] };
+}
