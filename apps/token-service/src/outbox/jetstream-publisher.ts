@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { connect, headers, JetStreamClient, NatsConnection, nanos, StorageType } from 'nats';
 import { LargeOutputStore, needsOffload } from '@waitpoints/contracts/nats/output-store';
 import {
@@ -20,6 +21,9 @@ export interface JetStreamOptions {
   duplicateWindowMs: number;
 }
 
+/** Which token-service instance announced a commit. */
+const ORIGIN_HEADER = 'Waitpoints-Origin';
+
 /**
  * Declares the event stream and publishes stored events to it. Every message carries
  * `Nats-Msg-Id = eventId`, so a re-publish after a crash is recognised and dropped.
@@ -31,6 +35,8 @@ export class JetStreamPublisher {
   private largeOutputs?: LargeOutputStore;
   private readonly subjects;
   private readonly liveSubjects;
+  /** Marks this instance's announcements: its own relay is woken directly, not through NATS. */
+  private readonly origin = randomUUID();
   readonly streamName: string;
 
   constructor(private readonly options: JetStreamOptions) {
@@ -121,7 +127,7 @@ export class JetStreamPublisher {
         continue;
       }
       const data = envelope.data as { environment: string; tokenId: string };
-      const h = headers();
+      const h = this.announcementHeaders();
       h.set(NATS_MSG_ID_HEADER, envelope.eventId);
       h.set(EVENT_TYPE_HEADER, envelope.type);
       try {
@@ -135,15 +141,25 @@ export class JetStreamPublisher {
     if (unannounced) this.publishQuietly(this.liveSubjects.commit);
   }
 
-  /** Calls `wake` whenever any token-service instance announces a commit (the outbox relay's wake-up). */
+  /** Calls `wake` whenever another token-service instance announces a commit (the outbox relay's wake-up). */
   onAnnounced(wake: () => void): () => void {
-    const subscription = this.connection?.subscribe(this.liveSubjects.any, { callback: () => wake() });
+    const subscription = this.connection?.subscribe(this.liveSubjects.any, {
+      callback: (_error, message) => {
+        if (message?.headers?.get(ORIGIN_HEADER) !== this.origin) wake();
+      },
+    });
     return () => subscription?.unsubscribe();
+  }
+
+  private announcementHeaders() {
+    const h = headers();
+    h.set(ORIGIN_HEADER, this.origin);
+    return h;
   }
 
   private publishQuietly(subject: string): void {
     try {
-      this.connection?.publish(subject);
+      this.connection?.publish(subject, undefined, { headers: this.announcementHeaders() });
     } catch {
       // the relay's poll is the safety net
     }
