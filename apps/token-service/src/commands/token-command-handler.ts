@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import {
   CancelTokenCommand,
   CompleteTokenCommand,
@@ -17,7 +18,7 @@ import {
   rpcOk,
   tokenStreamId,
 } from '@waitpoints/contracts';
-import { decide, evolve, foldToken, initialState, TokenCommand } from '../domain/token.decider';
+import { decide, evolve, foldToken, initialState, TokenCommand, TokenState } from '../domain/token.decider';
 import { decideIdempotency } from '../domain/idempotency';
 import { classifyFailure, Database, MAX_ATTEMPTS } from '../database/database';
 import { appendToStreams, readStreams, StreamAppend, toDomainEvent } from '../event-store/event-store';
@@ -40,6 +41,16 @@ export const DEFAULT_COMMAND_BATCHING: CommandBatchingOptions = { maxBatchSize: 
 export const COMMIT_LISTENER = Symbol('CommitListener');
 export type CommitListener = (stored: EventEnvelope[], createdAtOf: (streamId: string) => string | undefined) => void;
 
+/** Streams whose state this instance remembers (it wrote or read them lately). */
+const REMEMBERED_STREAMS = 100_000;
+
+/** A stream folded to the decider's state, at the version it was read or written. */
+interface KnownStream {
+  state: TokenState;
+  version: number;
+  createdAt?: string;
+}
+
 /** A complete, cancel or timeout: which token, and the decider command it becomes at a given time. */
 interface TransitionRequest {
   tokenId: string;
@@ -57,6 +68,11 @@ interface TransitionRequest {
  * expects the version it decided on, a stream that moved meanwhile is read again and decided
  * again (a finished token decides nothing), up to MAX_ATTEMPTS rounds.
  *
+ * The read is skipped for a stream this instance wrote or read lately: it decides on the state
+ * it remembers, and the append's expected version tells whether that state was still current
+ * (another instance may have moved the stream); a lost race reads again. A finished token is
+ * final, so what is remembered of it stays true.
+ *
  * A batch that PostgreSQL refuses as a whole (one command's key was taken concurrently, one
  * output cannot be stored) is handled again one command at a time, so one command fails alone.
  */
@@ -65,6 +81,7 @@ export class TokenCommandHandler {
   private readonly creates: CommandBatcher<CreateTokenCommand, CreateTokenResult>;
   private readonly transitions: CommandBatcher<TransitionRequest, TokenTransitionResult>;
   private readonly newEventId: () => string = randomUUID;
+  private readonly known = new LRUCache<string, KnownStream>({ max: REMEMBERED_STREAMS });
 
   constructor(
     private readonly db: Database,
@@ -186,6 +203,7 @@ export class TokenCommandHandler {
     for (const { index, event } of appends) {
       results[index] = { ok: true, value: { token: createdTokenView(event as TokenCreated, 1), isCached: false } };
     }
+    for (const envelope of stored) this.remember(envelope.streamId, [envelope]);
     if (stored.length > 0) this.committed(stored, () => undefined);
     return results;
   }
@@ -215,6 +233,40 @@ export class TokenCommandHandler {
     return earlier;
   }
 
+  /** Each stream's state: remembered (when `remembered` may be used) or read and folded. */
+  private async currentStreams(streamIds: string[], mayRemember: boolean) {
+    const streams = new Map<string, KnownStream>();
+    const remembered = new Set<string>();
+    const toRead: string[] = [];
+    for (const streamId of new Set(streamIds)) {
+      const known = mayRemember ? this.known.get(streamId) : undefined;
+      if (known) {
+        streams.set(streamId, known);
+        remembered.add(streamId);
+      } else {
+        toRead.push(streamId);
+      }
+    }
+    if (toRead.length > 0) {
+      const read = await readStreams(this.db, toRead);
+      for (const streamId of toRead) {
+        const events = read.get(streamId)?.events;
+        if (events) streams.set(streamId, this.remember(streamId, events));
+      }
+    }
+    return { streams, remembered };
+  }
+
+  private remember(streamId: string, events: EventEnvelope[]): KnownStream {
+    const known: KnownStream = {
+      state: foldToken(events.map(toDomainEvent)),
+      version: events[events.length - 1].streamVersion,
+      createdAt: (events[0].data as { createdAt?: string }).createdAt,
+    };
+    this.known.set(streamId, known);
+    return known;
+  }
+
   private async transitionAll(requests: TransitionRequest[]): Promise<Settled<TokenTransitionResult>[]> {
     const results: Settled<TokenTransitionResult>[] = new Array(requests.length);
     let undecided = requests.map((request, index) => ({ request, index, streamId: tokenStreamId(request.tokenId) }));
@@ -224,14 +276,14 @@ export class TokenCommandHandler {
         for (const { index } of undecided) results[index] = { ok: false, error };
         break;
       }
-      const streams = await readStreams(this.db, [...new Set(undecided.map((u) => u.streamId))]);
+      // The first round decides on what this instance remembers; a round after a lost race reads.
+      const { streams, remembered } = await this.currentStreams(undecided.map((u) => u.streamId), attempt === 1);
       const now = this.clock.now();
       const appends = new Map<string, StreamAppend & { pending: (typeof undecided)[number]; result: TokenTransitionResult }>();
       const again: typeof undecided = [];
       for (const pending of undecided) {
         const { request, index, streamId } = pending;
-        const { events, version } = streams.get(streamId) ?? { events: [], version: 0 };
-        const state = foldToken(events.map(toDomainEvent));
+        const { state, version } = streams.get(streamId) ?? { state: initialState, version: 0 };
         let decided;
         try {
           decided = decide(request.toCommand(now), state);
@@ -240,7 +292,9 @@ export class TokenCommandHandler {
           continue;
         }
         const status = decided.reduce(evolve, state).status as TokenTransitionResult['status'];
-        if (decided.length === 0) {
+        if (decided.length === 0 && state.status === 'WAITING' && remembered.has(streamId)) {
+          again.push(pending); // "nothing to do" about a waiting token is only said after a fresh read
+        } else if (decided.length === 0) {
           results[index] = { ok: true, value: { tokenId: request.tokenId, status, changed: false } };
         } else if (appends.has(streamId)) {
           again.push(pending); // the same token twice in one batch: decided again after the first
@@ -260,12 +314,22 @@ export class TokenCommandHandler {
       const { stored, lostStreamIds } = await appendToStreams(this.db, [...appends.values()]);
       const lost = new Set(lostStreamIds);
       for (const [streamId, { pending, result }] of appends) {
-        if (lost.has(streamId)) again.push(pending); // another writer moved the stream first
-        else results[pending.index] = { ok: true, value: result };
+        if (lost.has(streamId)) {
+          again.push(pending); // another writer moved the stream first
+          this.known.delete(streamId);
+        } else {
+          results[pending.index] = { ok: true, value: result };
+        }
       }
-      if (stored.length > 0) {
-        this.committed(stored, (streamId) => (streams.get(streamId)?.events[0]?.data as { createdAt?: string } | undefined)?.createdAt);
+      for (const envelope of stored) {
+        const known = streams.get(envelope.streamId)!;
+        this.known.set(envelope.streamId, {
+          state: evolve(known.state, toDomainEvent(envelope)),
+          version: envelope.streamVersion,
+          createdAt: known.createdAt,
+        });
       }
+      if (stored.length > 0) this.committed(stored, (streamId) => streams.get(streamId)?.createdAt);
       undecided = again;
     }
     return results;
