@@ -13,8 +13,8 @@
  *                          JetStream → gateway → SSE → SDK);
  *   sent → resolved:       from sending the complete request, so it also includes the request.
  *
- * Also measured: CPU seconds of each of our processes (and of the bench database's PostgreSQL
- * backends) while idle (--idle seconds, before any token exists) and during the completions, and
+ * Also measured: CPU seconds of each of our processes (gateway, token-service, scheduler, the
+ * bench database's PostgreSQL backends, and nats-server, which other users of the machine share) while idle (--idle seconds, before any token exists) and during the completions, and
  * what PostgreSQL did per completion (transactions; sequential and index scans of the hot tables,
  * from pg_stat_database and pg_stat_user_tables).
  *
@@ -29,7 +29,7 @@ import { WaitpointsClient } from '@waitpoints/sdk';
 import { eventStreamName } from '@waitpoints/contracts';
 import { outputsBucketName, uploadsBucketName } from '@waitpoints/contracts/nats/output-store';
 import { Client } from 'pg';
-import { measureCpu, PidsByComponent } from './cpu';
+import { measureCpu, PidsByComponent, pidsNamed } from './cpu';
 import { startBenchSystem } from './support';
 
 const args = new Map(
@@ -58,13 +58,13 @@ function percentiles(values: number[]) {
 async function main() {
   const loadBefore = loadavg();
   log(`starting token-service and gateway (compiled, separate processes) on port ${PORT}`);
-  const system = await startBenchSystem(PORT);
+  const system = await startBenchSystem({ port: PORT, scheduler: true });
   const prefix = new URL(system.databaseUrl).pathname.replace('/waitpoints_', '');
   const stats = new Client({ connectionString: system.databaseUrl });
   await stats.connect();
   const components = async (): Promise<PidsByComponent> => {
     const { rows } = await stats.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
-    return { ...system.pids, 'postgres backends': rows.map((row) => Number(row.pid)) };
+    return { ...system.pids, 'postgres backends': rows.map((row) => Number(row.pid)), 'nats-server (shared)': pidsNamed('nats-server') };
   };
   const pgCounters = async () => {
     await sleep(1_200); // PostgreSQL publishes a backend's counters within a second of its transaction
