@@ -172,6 +172,18 @@ describe('dashboard pages', () => {
     }
   });
 
+  it('answers 404 for a token id that cannot be one of ours, on the page, its fragment and its actions', async () => {
+    const { cookie } = await signIn();
+    const csrf = csrfOf((await get('', cookie)).text);
+    expect((await get('/tokens/nonsense', cookie)).status).toBe(404);
+    expect((await get('/frag/tokens/nonsense', cookie)).status).toBe(404);
+    for (const action of ['complete', 'timeout', 'cancel']) {
+      expect({ action, status: (await post(`/tokens/nonsense/${action}`, cookie, { csrf, confirmed: 'yes', data: '1' })).status }).toEqual({ action, status: 404 });
+      // The form's origin is checked before anything else in the request.
+      expect({ action, status: (await post(`/tokens/nonsense/${action}`, cookie, { csrf: 'forged' })).status }).toEqual({ action, status: 403 });
+    }
+  });
+
   it('reports an invalid filter with the field name, and still shows the form', async () => {
     const { cookie } = await signIn();
     const page = await get('/tokens?period=soon', cookie);

@@ -269,6 +269,8 @@ describe('POST /api/v1/waitpoints/tokens (create)', () => {
       ['an idempotencyKey over 2048 characters', { idempotencyKey: 'k'.repeat(2049) }, /idempotencyKey.*2048/],
       ['an empty idempotencyKey', { idempotencyKey: '' }, /idempotencyKey/],
       ['an unknown field', { idempotencyKey: 'k', output: 'x' }, /unknown field "output"/],
+      ['null for an optional field (optional means absent)', { tags: null }, /tags must be a string or an array of strings/],
+      ['an unknown field with a long name, named by its first 100 characters', { ['f'.repeat(500)]: 1 }, new RegExp(`^unknown field "${'f'.repeat(100)}"; accepted fields: idempotencyKey, idempotencyKeyTTL, timeout, tags$`)],
     ])('%s', async (_label, body, message) => {
       expectError(await call('POST', TOKENS, { json: body }), 400, message);
     });
@@ -434,6 +436,16 @@ describe('GET /api/v1/waitpoints/tokens (list)', () => {
     // Going back onto the first page: the next cursor leads forward again, there is nothing newer.
     expect(back.body.pagination.next).toEqual(expect.any(String));
     expect(back.body.pagination).not.toHaveProperty('previous');
+  });
+
+  it('rejects a single-valued parameter given twice with 400, and reads a repeated list parameter as one list', async () => {
+    expectError(await call('GET', `${TOKENS}?page[size]=5&page[size]=5`), 400, /^page\[size\] was given 2 times; give it once$/);
+    expect((await call('GET', `${TOKENS}?filter[status]=WAITING&filter[status]=COMPLETED&filter[tags]=${pageTag}`)).status).toBe(200);
+  });
+
+  it('names every bad parameter in one 400', async () => {
+    const reply = await list({ 'page[size]': '0', 'filter[status]': 'DONE', 'filter[colour]': 'blue' });
+    expectError(reply, 400, /^unknown query parameter filter\[colour\];.*; page\[size\] must .*; filter\[status\] accepts/);
   });
 
   it('rejects a cursor that is not a token id with 400', async () => {
@@ -612,6 +624,31 @@ describe('GET /api/v1/waitpoints/tokens/:id (retrieve)', () => {
     });
     expect(Date.parse(retrieved.completedAt)).toBeGreaterThanOrEqual(before);
     expect(JSON.parse(retrieved.output)).toEqual({ approved: true, by: 'ada', n: [1, 2] });
+  });
+});
+
+describe('a token id that cannot be one of ours', () => {
+  // As on Trigger.dev, whose routes look any string up: not a 400, simply not found.
+  const malformed = ['nonsense', `waitpoint_${'0'.repeat(25)}`, `WAITPOINT_${'0'.repeat(26)}`, "1' OR '1'='1"];
+
+  it.each(malformed)('%p is not found (404) by retrieve, complete, cancel and the event stream', async (id) => {
+    const path = tokenPath(encodeURIComponent(id));
+    const replies = {
+      retrieve: (await call('GET', path)).status,
+      complete: (await call('POST', `${path}/complete`, { json: { data: 1 } })).status,
+      cancel: (await call('POST', `${path}/cancel`, { json: {} })).status,
+      events: (await call('GET', `${path}/events`)).status,
+    };
+    expect(replies).toEqual({ retrieve: 404, complete: 404, cancel: 404, events: 404 });
+    expectError(await call('GET', path), 404, new RegExp(`^Waitpoint token .* not found$`));
+  });
+
+  it('is refused by a callback URL as a hash that does not match (401)', async () => {
+    expectError(await call('POST', `${tokenPath('nonsense')}/callback/${'0'.repeat(64)}`, { auth: null, json: {} }), 401, /hash/);
+  });
+
+  it('is refused for a bad body first: 400 before 404, as before', async () => {
+    expectError(await call('POST', `${tokenPath('nonsense')}/complete`, { json: { output: 1 } }), 400, /unknown field "output"/);
   });
 });
 
@@ -842,6 +879,16 @@ describe('POST /api/v1/waitpoints/tokens/:id/cancel (extension)', () => {
     const token = await createToken();
     expectError(await cancel(token.id, { why: 'x' }), 400, /unknown field "why"/);
     expectError(await cancel(token.id, { reason: 42 }), 400, /reason/);
+    expect((await retrieve(token.id)).status).toBe('WAITING');
+  });
+
+  it.each([
+    ['a reason over 1000 characters', { reason: 'r'.repeat(1001) }, /^reason must be a string of at most 1000 characters$/],
+    ['a null reason (optional means absent)', { reason: null }, /^reason must be a string of at most 1000 characters$/],
+    ['a reason PostgreSQL cannot store', { reason: 'a\u0000b' }, /^reason contains a NUL character/],
+  ])('rejects %s with 400 and leaves the token waiting', async (_label, body, message) => {
+    const token = await createToken();
+    expectError(await cancel(token.id, body), 400, message);
     expect((await retrieve(token.id)).status).toBe('WAITING');
   });
 

@@ -8,13 +8,14 @@ import { createServiceLogger, resolveLogLevel } from '@waitpoints/platform';
 import { GatewayConfig } from './config';
 import { registerDashboardHttp } from './dashboard/dashboard-http';
 import { GatewayModule } from './gateway.module';
-import { jsonBody, KiB, MiB } from './http/body-parsers';
+import { jsonBody, KiB } from './http/body-parsers';
 import { answerClientErrorsAsJson } from './http/client-errors';
 import { correlationIdMiddleware } from './http/correlation-id';
 import { JsonErrorFilter } from './http/error.filter';
 import { CorrelationInterceptor } from './http/correlation.interceptor';
 import { requestLogging, requestMetrics } from './http/request-logging';
 import { setUpApiDocs } from './openapi/api-docs';
+import { MAX_OUTPUT_BODY_BYTES } from './tokens/token-output';
 import { GatewayMetrics } from './ops/gateway-metrics';
 
 const TOKENS = '/api/v1/waitpoints/tokens';
@@ -22,7 +23,7 @@ const TOKENS = '/api/v1/waitpoints/tokens';
 /** Create and cancel bodies are flat (tags is the deepest field, at level 2); a little slack. */
 const FLAT_BODY_DEPTH = 8;
 
-/** Body limits per route (the SDK's payload limits): create 10 KiB, outputs 3 MiB. */
+/** Body limits per route (the SDK's payload limits): create 10 KiB, outputs 3 MiB (see token-output.ts). */
 function registerBodyParsers(app: NestExpressApplication): void {
   const express = app.getHttpAdapter().getInstance();
   // Browsers complete tokens with a public access token, so only this route speaks CORS.
@@ -34,14 +35,14 @@ function registerBodyParsers(app: NestExpressApplication): void {
     maxAge: 600,
   });
   express.options(`${TOKENS}/:id/complete`, completeCors);
-  express.post(`${TOKENS}/:id/complete`, completeCors, jsonBody('json-object', 3 * MiB));
+  express.post(`${TOKENS}/:id/complete`, completeCors, jsonBody('json-object', MAX_OUTPUT_BODY_BYTES));
   express.post(TOKENS, jsonBody('json-object', 10 * KiB, { maxDepth: FLAT_BODY_DEPTH }));
   // A token's event stream is read from browsers too (EventSource, or fetch with a header).
   const eventsCors = cors({ origin: true, methods: ['GET', 'OPTIONS'], maxAge: 600 });
   express.options(`${TOKENS}/:id/events`, eventsCors);
   express.get(`${TOKENS}/:id/events`, eventsCors);
   express.post(`${TOKENS}/:id/cancel`, jsonBody('optional-json-object', 10 * KiB, { maxDepth: FLAT_BODY_DEPTH }));
-  express.post(`${TOKENS}/:id/callback/:hash`, jsonBody('lenient-json', 3 * MiB));
+  express.post(`${TOKENS}/:id/callback/:hash`, jsonBody('lenient-json', MAX_OUTPUT_BODY_BYTES));
 }
 
 export interface GatewayOptions {

@@ -8,6 +8,7 @@ import { natsReachable, OPS_OPTIONS, OpsController, OpsOptions } from '@waitpoin
 import { PrefixedNatsClient } from '@waitpoints/contracts/nats/prefixed-transport';
 import { ApiKeyRegistry } from './auth/api-keys';
 import { SecretKeyGuard, SecretKeyOrPublicTokenGuard } from './auth/auth.guards';
+import { CallbackUrlGuard } from './auth/callback-url.guard';
 import { CallbackSignature } from './auth/callback-signature';
 import { PublicAccessTokens } from './auth/public-access-token';
 import { GatewayConfig } from './config';
@@ -19,7 +20,7 @@ import { TokenEventsController } from './realtime/token-events.controller';
 import { TokenReaderGuard } from './realtime/token-reader.guard';
 import { RateLimits } from './http/rate-limits';
 import { TokenLinks } from './tokens/token-links';
-import { TokensController } from './tokens/tokens.controller';
+import { tokenControllers } from './tokens/token-controllers';
 import {
   NATS_REQUEST_BATCH_SIZE,
   JETSTREAM_REPLICAS,
@@ -62,7 +63,7 @@ export class GatewayModule {
         LoggerModule.forRoot({ pinoHttp: { logger }, useExisting: true }),
         TerminusModule.forRoot({ errorLogStyle: 'json' }),
       ],
-      controllers: [TokensController, TokenEventsController, OpsController, ...dashboardControllers],
+      controllers: [...tokenControllers, TokenEventsController, OpsController, ...dashboardControllers],
       providers: [
         { provide: GatewayMetrics, useValue: metrics },
         {
@@ -103,6 +104,7 @@ export class GatewayModule {
         TokenServiceClient,
         SecretKeyGuard,
         SecretKeyOrPublicTokenGuard,
+        CallbackUrlGuard,
         ...dashboardProviders(config, apiKeys),
         {
           provide: TokenEventFeed,

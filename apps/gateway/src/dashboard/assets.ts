@@ -271,7 +271,10 @@ export const DASHBOARD_JS = String.raw`
     document.getElementById('confirm-ok').textContent = form.getAttribute('data-confirm-label') || 'Confirm';
     var jsonName = form.getAttribute('data-json-field');
     if (jsonName) {
-      var pretty = JSON.stringify(JSON.parse(form.elements[jsonName].value), null, 2);
+      var typed = form.elements[jsonName].value;
+      var pretty;
+      // A value nested thousands deep is valid JSON that JSON.stringify cannot print: show it as typed.
+      try { pretty = JSON.stringify(JSON.parse(typed), null, 2); } catch (e) { pretty = typed; }
       preview.textContent = pretty.length > 4000 ? pretty.slice(0, 4000) + '\n…' : pretty;
       preview.hidden = false;
     } else {

@@ -6,7 +6,12 @@ import { DASHBOARD } from './views/layout';
 
 /** Outputs are limited to 3 MiB as on the API; URL-encoding can triple a JSON text. */
 export const MAX_FORM_BYTES = 10 * MiB;
-export const MAX_PAYLOAD_BYTES = 3 * MiB;
+
+export const DASHBOARD_OPTIONS = Symbol('DashboardOptions');
+export interface DashboardOptions {
+  /** Origin users reach the gateway at; its scheme decides the cookie's Secure flag. */
+  publicUrl: string;
+}
 
 /**
  * HTTP plumbing of the dashboard pages: strict security headers (no inline script, no

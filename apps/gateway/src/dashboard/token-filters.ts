@@ -1,5 +1,5 @@
 import { TOKEN_STATUSES, TokenStatus, isTokenStatus } from '@waitpoints/contracts';
-import { ListQueryParse, parseListQuery } from '../tokens/list-query';
+import { ListQueryParse, parseListQuery } from '../tokens/list-tokens/list-tokens.request.dto';
 
 /** The token list's filters as the dashboard's form sends them (short names, empty = unset). */
 export interface TokenFilters {

@@ -1,8 +1,7 @@
-import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
-import { CreateTokenBody } from '../tokens/create-token.dto';
-import { parseListQuery } from '../tokens/list-query';
+import { CreateTokenBody } from '../tokens/create-token/create-token.request.dto';
+import { parseListQuery } from '../tokens/list-tokens/list-tokens.request.dto';
 import { nestingDeeperThan } from './body-parsers';
+import { problemsOf, toDto } from './request-validation';
 import { unstorableText } from './storable-text';
 
 /** Defects found by the property-based hostile-input suite (test/e2e/hostile-input.e2e-spec.ts), pinned down. */
@@ -23,10 +22,7 @@ describe('hostile input', () => {
     expect(unstorableText('\uD83D\uDE42')).toBeUndefined();
   });
 
-  const problems = (body: object) =>
-    validateSync(plainToInstance(CreateTokenBody, body), { whitelist: true, forbidNonWhitelisted: true }).flatMap((e) =>
-      Object.values(e.constraints ?? {}),
-    );
+  const problems = (body: object) => problemsOf(toDto(CreateTokenBody, body));
 
   it('refuses null for every create field (optional means absent)', () => {
     for (const field of ['idempotencyKey', 'idempotencyKeyTTL', 'timeout', 'tags']) {

@@ -10,12 +10,13 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { CreateTokenBody } from '../tokens/create-token.dto';
-import { ListQueryParameter } from '../tokens/list-query';
+import { CancelTokenRequest } from '../tokens/cancel-token/cancel-token.request.dto';
+import { CompleteTokenRequest } from '../tokens/complete-token/complete-token.request.dto';
+import { CreateTokenBody } from '../tokens/create-token/create-token.request.dto';
+import { DEFAULT_PAGE_SIZE, ListQueryParameter, MAX_PAGE_SIZE } from '../tokens/list-tokens/list-tokens.request.dto';
+import { MAX_OUTPUT_DEPTH } from '../tokens/token-output';
 import {
-  CancelTokenRequest,
   CancelTokenResponse,
-  CompleteTokenRequest,
   CreateTokenResponse,
   ErrorResponse,
   ListTokensResponse,
@@ -48,10 +49,12 @@ const RATE_LIMIT_HEADERS = {
   'retry-after': { description: 'Seconds to wait (429 only)', schema: { type: 'string' } },
 };
 
-const errors = (...statuses: number[]) =>
-  [...statuses, 500].map((status) =>
-    ApiResponse({ status, type: ErrorResponse, description: ERROR_MEANING[status], ...(status === 429 && { headers: RATE_LIMIT_HEADERS }) }),
-  );
+/** The error answers of a route: statuses with their usual meaning, or [status, what it means on this route]. */
+const errors = (...statuses: (number | [number, string])[]) =>
+  [...statuses, 500].map((entry) => {
+    const [status, description] = typeof entry === 'number' ? [entry, ERROR_MEANING[entry]] : entry;
+    return ApiResponse({ status, type: ErrorResponse, description, ...(status === 429 && { headers: RATE_LIMIT_HEADERS }) });
+  });
 
 const tokenIdParam = ApiParam({
   name: 'id',
@@ -60,7 +63,7 @@ const tokenIdParam = ApiParam({
 });
 
 const LIST_PARAMETERS: Record<ListQueryParameter, { description: string; schema: Record<string, unknown> }> = {
-  'page[size]': { description: 'Tokens per page', schema: { type: 'integer', minimum: 1, maximum: 100, default: 25 } },
+  'page[size]': { description: 'Tokens per page', schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE } },
   'page[after]': { description: 'Cursor: tokens older than this id (pagination.next)', schema: { type: 'string' } },
   'page[before]': {
     description: 'Cursor: tokens newer than this id (pagination.previous); wins over page[after]',
@@ -142,7 +145,7 @@ export const TokenRouteDocs = {
         operationId: 'completeToken',
         summary: 'Complete a token',
         description:
-          'Secret key, or a public access token scoped to this token (CORS is open on this route). Body limit 3 MiB. ' +
+          `Secret key, or a public access token scoped to this token (CORS is open on this route). Body limit 3 MiB; data nested at most ${MAX_OUTPUT_DEPTH} levels. ` +
           'Completing a finished token also answers 200 and changes nothing.',
       }),
       ApiBearerAuth(SECRET_KEY_AUTH),
@@ -174,13 +177,13 @@ export const TokenRouteDocs = {
         summary: 'Complete a token through its callback URL',
         description:
           'No Authorization: the hash (HMAC of the token id) is the credential. The whole body becomes the output; ' +
-          'an empty or non-JSON body is stored as {}. Body limit 3 MiB.',
+          `an empty or non-JSON body is stored as {}. Body limit 3 MiB, nested at most ${MAX_OUTPUT_DEPTH} levels.`,
       }),
       tokenIdParam,
       ApiParam({ name: 'hash', description: 'The hex HMAC-SHA256 in the token\'s url', schema: { type: 'string' } }),
       ApiBody({ required: false, description: 'Any JSON', schema: {} }),
       ApiOkResponse({ type: SuccessResponse }),
-      ...errors(401, 404, 413, 415, 429, 503),
+      ...errors([400, `The body is nested deeper than ${MAX_OUTPUT_DEPTH} levels`], 401, 404, 413, 415, 429, 503),
     ),
 
   events: () =>

@@ -103,16 +103,3 @@ export class CancelTokenResponse extends SuccessResponse {
   @ApiProperty({ enum: ['CANCELLED'] })
   status!: 'CANCELLED';
 }
-
-export class CompleteTokenRequest {
-  @ApiPropertyOptional({
-    description: 'Any JSON value: becomes the output. Leave it out ({}) to complete without output.',
-    example: { approved: true },
-  })
-  data?: unknown;
-}
-
-export class CancelTokenRequest {
-  @ApiPropertyOptional({ maxLength: 1000, description: 'Put into the cancellation error message' })
-  reason?: string;
-}

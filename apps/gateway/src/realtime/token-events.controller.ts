@@ -1,11 +1,12 @@
-import { Controller, Get, Param, Req, Res, UseGuards } from '@nestjs/common';
+import { Get, Param, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { TokenView } from '@waitpoints/contracts';
 import { AuthenticatedRequest } from '../auth/auth.guards';
 import { TokenRouteDocs } from '../openapi/route-docs';
 import { ApiError } from '../http/api-error';
-import { tokenIdParam } from '../tokens/tokens.controller';
+import { TokenIdPipe } from '../tokens/token-id.pipe';
 import { TokenLinks } from '../tokens/token-links';
+import { TokenApiController } from '../tokens/token-request';
 import { toRetrievedToken } from '../tokens/token.presenter';
 import { TokenServiceClient } from '../transport/token-service.client';
 import { SseConnections, SseStream } from './sse';
@@ -25,8 +26,7 @@ const FEED_WAIT_MS = 5000;
  * sends only what is newer than that version (and `204` when there is nothing more to come,
  * which stops a browser's EventSource from reconnecting again).
  */
-@TokenRouteDocs.controller()
-@Controller('api/v1/waitpoints/tokens')
+@TokenApiController()
 export class TokenEventsController {
   constructor(
     private readonly tokenService: TokenServiceClient,
@@ -38,8 +38,7 @@ export class TokenEventsController {
   @Get(':id/events')
   @TokenRouteDocs.events()
   @UseGuards(TokenReaderGuard)
-  async events(@Req() request: AuthenticatedRequest, @Param('id') id: string, @Res() response: Response): Promise<void> {
-    const tokenId = tokenIdParam(id);
+  async events(@Req() request: AuthenticatedRequest, @Param('id', TokenIdPipe) tokenId: string, @Res() response: Response): Promise<void> {
     const lastSeen = lastEventIdOf(request);
     if (!(await this.feed.whenLive(FEED_WAIT_MS))) {
       throw ApiError.unavailable('Realtime token events are unavailable: the gateway is not following JetStream yet; try again shortly');

@@ -1,41 +1,12 @@
 import { EventEnvelope, TokenView } from '@waitpoints/contracts';
+import { FIXTURE_TOKEN_ID, completedToken, completionOf, waitingToken } from '../../../../test/support/token-fixtures';
 import { TokenEventListener } from './token-event-feed';
 import { TokenFollower } from './token-follower';
 
-const tokenId = '01jd0000000000000000000000';
-
-const waiting: TokenView = {
-  id: tokenId,
-  environment: 'dev',
-  status: 'WAITING',
-  timeoutAt: '2030-01-01T00:00:00.000Z',
-  outputIsError: false,
-  tags: ['a'],
-  createdAt: '2029-12-31T00:00:00.000Z',
-  version: 1,
-};
-
-const completed: TokenView = {
-  ...waiting,
-  status: 'COMPLETED',
-  completedAt: '2029-12-31T01:00:00.000Z',
-  output: '{"approved":true}',
-  outputType: 'application/json',
-  completedBy: 'api',
-  version: 2,
-};
-
-const completion: EventEnvelope = {
-  eventId: '6b8f2f6e-0000-4000-8000-000000000002',
-  type: 'TokenCompleted',
-  schemaVersion: 1,
-  streamId: `token-${tokenId}`,
-  streamVersion: 2,
-  globalPosition: '2',
-  data: { tokenId, environment: 'dev', output: '{"approved":true}', outputType: 'application/json', channel: 'api', completedAt: completed.completedAt! },
-  metadata: { correlationId: 'c', actor: { type: 'api_key', id: 'dev' } },
-  recordedAt: completed.completedAt!,
-};
+const tokenId = FIXTURE_TOKEN_ID;
+const waiting = waitingToken;
+const completed = completedToken();
+const completion = completionOf(completed);
 
 const unexpected = (error: unknown) => {
   throw new Error(`following failed: ${error}`);

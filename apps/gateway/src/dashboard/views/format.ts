@@ -1,4 +1,5 @@
 import { TokenStatus } from '@waitpoints/contracts';
+import { nestingDeeperThan } from '../../http/body-parsers';
 import { SafeHtml, html } from '../html';
 
 /** The dashboard shows every time in UTC, to the second (timeline: to the millisecond). */
@@ -46,12 +47,37 @@ export function statusBadge(status: TokenStatus): SafeHtml {
   return html`<span class="badge badge-${status.toLowerCase()}" data-status="${status}">${STATUS_LABEL[status]}</span>`;
 }
 
-/** JSON text pretty-printed; anything else shown as it is. */
-export function prettyJson(text: string): string {
+/**
+ * JSON shown to people is pretty-printed only while that stays cheap and readable: indentation
+ * grows with depth (a value nested 5,000 deep would print megabytes of spaces, and JSON.stringify
+ * runs out of stack before that), and a large text gains a line per value. Anything deeper or
+ * longer is shown as stored, which is valid JSON already.
+ */
+const PRETTY_MAX_DEPTH = 32;
+const PRETTY_MAX_CHARS = 256 * 1024;
+
+/** JSON text as a value to pretty-print along with others; the text itself when it is not JSON or should not be pretty-printed. */
+export function displayableJson(text: string): unknown {
+  if (text.length > PRETTY_MAX_CHARS || nestingDeeperThan(text, PRETTY_MAX_DEPTH)) return text;
   try {
-    return JSON.stringify(JSON.parse(text), null, 2);
+    return JSON.parse(text);
   } catch {
     return text;
+  }
+}
+
+/** JSON text pretty-printed (see displayableJson); anything else shown as it is. */
+export function prettyJson(text: string): string {
+  const value = displayableJson(text);
+  return value === text ? text : prettyValue(value);
+}
+
+/** A value pretty-printed as JSON, or a note that it cannot be: never an error on a page. */
+export function prettyValue(value: unknown): string {
+  try {
+    return JSON.stringify(value, null, 2) ?? String(value);
+  } catch {
+    return '(this value cannot be shown)';
   }
 }
 

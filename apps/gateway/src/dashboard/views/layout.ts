@@ -2,7 +2,7 @@ import { SafeHtml, html } from '../html';
 import type { DashboardSession } from '../session';
 
 export const DASHBOARD = '/dashboard';
-export const ASSET_VERSION = '1';
+export const ASSET_VERSION = '2';
 
 export interface PageOptions {
   title: string;

@@ -2,7 +2,7 @@ import { TokenHistoryEvent, TokenView, toFriendlyTokenId } from '@waitpoints/con
 import { SafeHtml, html } from '../html';
 import type { DashboardSession } from '../session';
 import { DASHBOARD, flash, fragment, page } from './layout';
-import { prettyJson, relative, statusBadge, timeTag } from './format';
+import { displayableJson, prettyJson, prettyValue, relative, statusBadge, timeTag } from './format';
 
 export interface TokenDetailModel {
   token: TokenView;
@@ -131,11 +131,8 @@ function timelineEntry(event: TokenHistoryEvent): SafeHtml {
   const data = event.data as Record<string, unknown>;
   const channel = typeof data.channel === 'string' ? data.channel : undefined;
   const forced = data.forced === true;
-  const payload = JSON.stringify(
-    { ...data, ...(typeof data.output === 'string' ? { output: parseIfJson(data.output) } : {}) },
-    null,
-    2,
-  );
+  // The output is stored as JSON text: shown as JSON within the payload when it is readable so.
+  const payload = prettyValue(typeof data.output === 'string' ? { ...data, output: displayableJson(data.output) } : data);
   return html`<li class="event event-${event.type}" data-event-type="${event.type}">
     <div class="event-head">
       <span class="event-type">${EVENT_LABEL[event.type] ?? event.type}</span>
@@ -153,14 +150,6 @@ function timelineEntry(event: TokenHistoryEvent): SafeHtml {
       <p class="muted small mono">event ${event.eventId} · correlation ${event.metadata?.correlationId ?? '—'}</p>
     </details>
   </li>`;
-}
-
-function parseIfJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
 }
 
 function actionsPanel(session: DashboardSession, model: TokenDetailModel): SafeHtml {

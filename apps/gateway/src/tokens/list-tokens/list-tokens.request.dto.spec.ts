@@ -1,9 +1,10 @@
-import { parseListQuery } from './list-query';
+import { declaredFields } from '../../http/request-validation';
+import { LIST_QUERY_PARAMETERS, ListTokensRequest, parseListQuery } from './list-tokens.request.dto';
 
 const now = new Date('2026-01-01T10:00:00.000Z');
 const id = '01jd0000000000000000000000';
 
-describe('list query', () => {
+describe('the list query', () => {
   it('defaults to 25 newest tokens', () => {
     expect(parseListQuery({}, now)).toEqual({ ok: true, value: { pageSize: 25 } });
   });
@@ -63,5 +64,43 @@ describe('list query', () => {
     const parsed = parseListQuery(query, now);
     expect(parsed.ok).toBe(false);
     expect(!parsed.ok && parsed.message).toContain(name);
+  });
+
+  it('reads a repeated list parameter as one comma-separated list', () => {
+    expect(parseListQuery({ 'filter[status]': ['waiting', 'COMPLETED'], 'filter[tags]': ['a', 'b,c'] }, now)).toEqual({
+      ok: true,
+      value: { pageSize: 25, statuses: ['WAITING', 'COMPLETED'], tags: ['a', 'b', 'c'] },
+    });
+  });
+
+  it('refuses a single-valued parameter given twice', () => {
+    expect(parseListQuery({ 'page[size]': ['10', '10'] }, now)).toEqual({ ok: false, message: 'page[size] was given 2 times; give it once' });
+  });
+
+  it('names every problem at once: unknown parameters first, then the others in the documented order', () => {
+    const parsed = parseListQuery({ 'filter[stauts]': 'x', 'filter[status]': 'DONE', 'page[size]': '0', 'page[nmber]': '2' }, now);
+    const message = parsed.ok ? '' : parsed.message;
+    const order = ['unknown query parameter filter[stauts]', 'unknown query parameter page[nmber]', 'page[size] must', 'filter[status] accepts'];
+    expect(order.map((start) => message.indexOf(start))).toEqual([...order.map((start) => message.indexOf(start))].sort((a, b) => a - b));
+    expect(order.every((start) => message.includes(start))).toBe(true);
+  });
+
+  it('leaves other parameters alone (caches and proxies add their own)', () => {
+    expect(parseListQuery({ _: '123', utm_source: 'x' }, now)).toEqual({ ok: true, value: { pageSize: 25 } });
+  });
+
+  it('documents exactly the parameters it declares', () => {
+    expect(LIST_QUERY_PARAMETERS).toEqual(declaredFields(ListTokensRequest));
+    expect(LIST_QUERY_PARAMETERS).toEqual([
+      'page[size]',
+      'page[after]',
+      'page[before]',
+      'filter[status]',
+      'filter[idempotencyKey]',
+      'filter[tags]',
+      'filter[createdAt][period]',
+      'filter[createdAt][from]',
+      'filter[createdAt][to]',
+    ]);
   });
 });

@@ -1,11 +1,8 @@
-import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
-import { CreateTokenBody } from './create-token.dto';
+import { problemsOf, toDto } from '../../http/request-validation';
+import { CreateTokenBody } from './create-token.request.dto';
 
-function problems(body: object): string[] {
-  const errors = validateSync(plainToInstance(CreateTokenBody, body), { whitelist: true, forbidNonWhitelisted: true });
-  return errors.flatMap((error) => Object.values(error.constraints ?? {}));
-}
+const problems = (body: object) => problemsOf(toDto(CreateTokenBody, body));
+const context = { environment: 'dev', metadata: { correlationId: 'c', actor: { type: 'api_key' as const, id: 'dev' } } };
 
 describe('CreateTokenBody', () => {
   it('accepts the empty body and every documented field', () => {
@@ -42,7 +39,20 @@ describe('CreateTokenBody', () => {
     expect(problems({ idempotencyKey: 42 })).toContain('idempotencyKey must be a string');
   });
 
-  it('refuses unknown fields', () => {
-    expect(problems({ output: 1 })).toEqual(['property output should not exist']);
+  it('asks for a token with the defaults: 10 minute timeout, 1 hour key reservation, no tags', () => {
+    const command = toDto(CreateTokenBody, {}).toCommand(new Date(), context);
+    expect(command).toEqual({ ...context, idempotencyKey: undefined, idempotencyKeyTTLMs: 3_600_000, timeout: { afterMs: 600_000 }, tags: [] });
+  });
+
+  it('asks for what the body says; one tag is a list of one', () => {
+    const at = '2100-01-01T00:00:00.000Z';
+    const command = toDto(CreateTokenBody, { idempotencyKey: 'k', idempotencyKeyTTL: '2d', timeout: at, tags: 'vip' }).toCommand(new Date(), context);
+    expect(command).toMatchObject({ idempotencyKey: 'k', idempotencyKeyTTLMs: 172_800_000, timeout: { at }, tags: ['vip'] });
+  });
+
+  it('answers 400 when a timeout date passed between validation and the command', () => {
+    const body = toDto(CreateTokenBody, { timeout: '2030-01-01T00:00:00Z' });
+    expect(problems(body)).toEqual([]);
+    expect(() => body.toCommand(new Date('2031-01-01T00:00:00Z'), context)).toThrow(expect.objectContaining({ status: 400 }));
   });
 });

@@ -1,72 +1,50 @@
-import {
-  IsString,
-  MaxLength,
-  MinLength,
-  ValidateBy,
-  ValidateIf,
-  ValidationOptions,
-} from 'class-validator';
+import { IsString, MaxLength, MinLength } from 'class-validator';
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { unstorableText } from '../http/storable-text';
 import {
+  CreateTokenCommand,
+  DEFAULT_IDEMPOTENCY_KEY_TTL,
+  DEFAULT_TIMEOUT,
   MAX_IDEMPOTENCY_KEY_BYTES,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_TAG_LENGTH,
   MAX_TAGS,
   parseBoundedDuration,
+  parseDuration,
   parseTimeout,
 } from '@waitpoints/contracts';
+import { ApiError } from '../../http/api-error';
+import { Optional, Rule } from '../../http/request-validation';
+import { unstorableText } from '../../http/storable-text';
 
 /** A positive duration of at most 100 years (a longer one would overflow the stored date). */
-function IsBoundedDuration(options?: ValidationOptions) {
-  return ValidateBy(
-    {
-      name: 'isBoundedDuration',
-      validator: {
-        validate: (value: unknown, args) => parseBoundedDuration(args?.property ?? 'value', value).ok,
-        defaultMessage: (args) => {
-          const result = parseBoundedDuration(args?.property ?? 'value', args?.value);
-          return result.ok ? '' : result.message;
-        },
-      },
-    },
-    options,
-  );
-}
+const IsBoundedDuration = () =>
+  Rule('isBoundedDuration', (value, field) => {
+    const result = parseBoundedDuration(field, value);
+    return result.ok ? undefined : result.message;
+  });
 
-function IsWithinUtf8Bytes(max: number, options?: ValidationOptions) {
-  return ValidateBy(
-    {
-      name: 'isWithinUtf8Bytes',
-      validator: {
-        // A string already too long in characters gets that message alone.
-        validate: (value: unknown) => typeof value !== 'string' || value.length > max || Buffer.byteLength(value, 'utf8') <= max,
-        defaultMessage: (args) =>
-          `${args?.property} must be at most ${max} bytes in UTF-8 (this one has ${Buffer.byteLength(String(args?.value), 'utf8')})`,
-      },
-    },
-    options,
-  );
-}
+const IsTimeout = () =>
+  Rule('isTimeout', (value) => {
+    const result = parseTimeout(value, new Date());
+    return result.ok ? undefined : result.message;
+  });
 
-function IsTimeout(options?: ValidationOptions) {
-  return ValidateBy(
-    {
-      name: 'isTimeout',
-      validator: {
-        validate: (value: unknown) => parseTimeout(value, new Date()).ok,
-        defaultMessage: (args) => {
-          const result = parseTimeout(args?.value, new Date());
-          return result.ok ? '' : result.message;
-        },
-      },
-    },
-    options,
+// A string already too long in characters gets that message alone.
+const IsWithinUtf8Bytes = (max: number) =>
+  Rule('isWithinUtf8Bytes', (value, field) =>
+    typeof value !== 'string' || value.length > max || Buffer.byteLength(value, 'utf8') <= max
+      ? undefined
+      : `${field} must be at most ${max} bytes in UTF-8 (this one has ${Buffer.byteLength(value, 'utf8')})`,
   );
-}
 
-function IsTags(options?: ValidationOptions) {
-  const problem = (value: unknown): string | undefined => {
+const IsStorableText = () =>
+  Rule('isStorableText', (value, field) => {
+    const unstorable = typeof value === 'string' ? unstorableText(value) : undefined;
+    return unstorable && `${field} ${unstorable}`;
+  });
+
+const IsTags = () =>
+  Rule('isTags', (value) => {
     const tags = typeof value === 'string' ? [value] : value;
     if (!Array.isArray(tags)) return 'tags must be a string or an array of strings';
     if (tags.length > MAX_TAGS) return `tags: at most ${MAX_TAGS} tags are allowed, got ${tags.length}`;
@@ -77,37 +55,7 @@ function IsTags(options?: ValidationOptions) {
       if (unstorable) return `tags: a tag ${unstorable}`;
     }
     return undefined;
-  };
-  return ValidateBy(
-    {
-      name: 'isTags',
-      validator: {
-        validate: (value: unknown) => problem(value) === undefined,
-        defaultMessage: (args) => problem(args?.value) ?? '',
-      },
-    },
-    options,
-  );
-}
-
-function IsStorableText(options?: ValidationOptions) {
-  return ValidateBy(
-    {
-      name: 'isStorableText',
-      validator: {
-        validate: (value: unknown) => typeof value !== 'string' || unstorableText(value) === undefined,
-        defaultMessage: (args) => `${args?.property} ${unstorableText(String(args?.value))}`,
-      },
-    },
-    options,
-  );
-}
-
-/**
- * Optional means absent, as in the SDK's schema: unlike class-validator's IsOptional, a
- * `null` is validated (and refused) rather than waved through to the command.
- */
-const Optional = () => ValidateIf((_object, value) => value !== undefined);
+  });
 
 /** Body of `POST /api/v1/waitpoints/tokens` (Trigger.dev's CreateWaitpointTokenRequestBody). */
 export class CreateTokenBody {
@@ -148,4 +96,18 @@ export class CreateTokenBody {
   @Optional()
   @IsTags()
   tags?: string | string[];
+
+  /** The command this (valid) body asks for; a relative timeout counts from `now`. */
+  toCommand(now: Date, context: Pick<CreateTokenCommand, 'environment' | 'requestIdempotencyKey' | 'metadata'>): CreateTokenCommand {
+    const timeout = parseTimeout(this.timeout ?? DEFAULT_TIMEOUT, now);
+    // Validated a moment ago, but a timeout date may have passed since.
+    if (!timeout.ok) throw ApiError.badRequest(timeout.message);
+    return {
+      ...context,
+      idempotencyKey: this.idempotencyKey,
+      idempotencyKeyTTLMs: parseDuration(this.idempotencyKeyTTL ?? DEFAULT_IDEMPOTENCY_KEY_TTL)!,
+      timeout: timeout.value,
+      tags: this.tags === undefined ? [] : typeof this.tags === 'string' ? [this.tags] : this.tags,
+    };
+  }
 }

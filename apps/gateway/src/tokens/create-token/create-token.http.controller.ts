@@ -1,0 +1,46 @@
+import { Body, Req, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { AuthenticatedRequest, SecretKeyGuard } from '../../auth/auth.guards';
+import { PublicAccessTokens } from '../../auth/public-access-token';
+import { RequestBodyPipe } from '../../http/request-validation';
+import { TokenRouteDocs } from '../../openapi/route-docs';
+import { TokenServiceClient } from '../../transport/token-service.client';
+import { TokenLinks } from '../token-links';
+import { TokenApiController, TokenPost, requestMetadata } from '../token-request';
+import { CreateTokenBody } from './create-token.request.dto';
+
+/** The SDK's retry key for one create request; longer values are not ours to keep. */
+const REQUEST_KEY_HEADER = 'x-trigger-request-idempotency-key';
+const MAX_REQUEST_KEY_LENGTH = 256;
+
+const createTokenBody = new RequestBodyPipe(CreateTokenBody);
+
+/** `POST /api/v1/waitpoints/tokens`: creates a token and hands out its public access token. */
+@TokenApiController()
+export class CreateTokenHttpController {
+  constructor(
+    private readonly tokenService: TokenServiceClient,
+    private readonly links: TokenLinks,
+    private readonly publicTokens: PublicAccessTokens,
+  ) {}
+
+  @TokenPost('', TokenRouteDocs.create(), SecretKeyGuard)
+  async create(
+    @Req() request: AuthenticatedRequest,
+    @Body(createTokenBody) body: CreateTokenBody,
+    @Res({ passthrough: true }) response: Response,
+  ) {
+    const { environment } = request.auth;
+    const requestKey = request.headers[REQUEST_KEY_HEADER];
+    const command = body.toCommand(new Date(), {
+      environment,
+      requestIdempotencyKey:
+        typeof requestKey === 'string' && requestKey.length > 0 && requestKey.length <= MAX_REQUEST_KEY_LENGTH ? requestKey : undefined,
+      metadata: requestMetadata(request),
+    });
+    const { token, isCached } = await this.tokenService.createToken(command);
+    response.setHeader('x-trigger-jwt', this.publicTokens.issueForToken(environment, token.id));
+    response.setHeader('x-trigger-jwt-claims', JSON.stringify({ sub: environment, pub: true }));
+    return { id: this.links.friendlyId(token.id), isCached, url: this.links.callbackUrl(token.id) };
+  }
+}
