@@ -38,7 +38,7 @@ const completion: EventEnvelope = {
 };
 
 const unexpected = (error: unknown) => {
-  throw new Error(`following failed: ${error}`);
+  throw new Error(`following failed: ${String(error)}`);
 };
 
 /** A feed the test drives by hand. */
