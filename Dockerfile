@@ -5,7 +5,7 @@
 #   node dist/apps/scheduler/src/main.js
 # (docker-compose.yml does exactly this.)
 
-# ---- build: install everything, compile TypeScript, then drop the dev dependencies ----
+# ---- build: install everything, compile TypeScript, then drop what only builds and develops ----
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 
@@ -16,9 +16,16 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY libs ./libs
 COPY apps ./apps
-COPY scripts ./scripts
+# --omit=optional as well: TypeORM names ts-node as an optional peer, so with --omit=dev alone
+# ts-node and typescript (dev dependencies here) stay in the tree. Nothing the apps load is
+# optional (pg's optional pg-cloudflare is for Cloudflare Workers). The loop fails the build
+# should a compiler or a development tool (concurrently runs `npm start`) come back.
 RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund
+ && rm -f dist/tsconfig.build.tsbuildinfo \
+ && npm prune --omit=dev --omit=optional --no-audit --no-fund \
+ && for tool in typescript ts-node concurrently; do \
+      if [ -e "node_modules/$tool" ]; then echo "$tool must not ship in the image" >&2; exit 1; fi; \
+    done
 
 # ---- runtime: compiled output and production dependencies only ----
 FROM node:20-bookworm-slim
@@ -29,11 +36,16 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-COPY --from=build /app/scripts ./scripts
 
 # The files stay owned by root; the apps run as the image's unprivileged "node" user and
 # never write to disk.
 USER node
 
 EXPOSE 3000
+# Liveness of the default command, the gateway: GET /health on PORT, with Node's fetch (the slim
+# image has no curl). Running the token-service or the scheduler from this image, set
+# HEALTHCHECK_URL to its ops port (http://127.0.0.1:3001/health, :3002/health) or override the
+# check, as docker-compose.yml does (with /ready).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch(process.env.HEALTHCHECK_URL || `http://127.0.0.1:${process.env.PORT || 3000}/health`, { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/apps/gateway/src/main.js"]

@@ -22,6 +22,7 @@
 import { ChildProcess, fork, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { firstValueFrom, timeout } from 'rxjs';
 import { connect } from 'nats';
@@ -161,7 +162,7 @@ function cpuSeconds(named: Record<string, number | undefined>): Record<string, n
   for (const [name, pid] of Object.entries(named)) if (pid) result[name] = ticks(pid) / 100;
   const byCommand: Record<string, number> = { postgres: 0, 'nats-server': 0 };
   for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
-    let command = '';
+    let command: string;
     try {
       command = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
     } catch {
@@ -324,7 +325,7 @@ async function main(): Promise<void> {
   closers.push(() => db.end());
   const results: Record<string, unknown> = {
     startedAt: new Date().toISOString(),
-    machine: { cpus: require('node:os').cpus().length, node: process.version },
+    machine: { cpus: cpus().length, node: process.version },
     sizes: { scale: SCALE, rate: RATE, steadySeconds: STEADY_SECONDS, burst: BURST, pending: PENDING },
     peer: WITH_GRAPHILE ? { name: 'graphile-worker', version: JSON.parse(readFileSync(join(ROOT, 'node_modules/graphile-worker/package.json'), 'utf8')).version, pollIntervalMs: 500, concurrency: 10, mode: TOGETHER ? 'together' : 'separate' } : null,
   };

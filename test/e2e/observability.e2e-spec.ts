@@ -9,7 +9,6 @@ import { RunningSystem, TEST_KEYS, startSystem } from '../support/system';
 
 const codec = StringCodec();
 const auth = { authorization: `Bearer ${TEST_KEYS.dev}`, 'content-type': 'application/json' };
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type JsonResponse = Omit<Response, 'json'> & { json(): Promise<any> };
 
 describe('observability of a running system', () => {

@@ -1,7 +1,6 @@
 import { LIST_QUERY_PARAMETERS } from '../../apps/gateway/src/tokens/list-tokens/list-tokens.request.dto';
 import { RunningSystem, TEST_KEYS, startSystem } from '../support/system';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 /**

@@ -27,7 +27,7 @@ export const screenshotPath = (name: string) => join(SCREENSHOT_DIR, `${name}.pn
  * Retries a Jest assertion until it passes or time runs out (then its last failure is thrown):
  * the browser updates asynchronously, and playwright-core ships no auto-waiting `expect`.
  */
-export async function eventually(assertion: () => Promise<unknown> | unknown, timeoutMs = 10_000): Promise<void> {
+export async function eventually(assertion: () => unknown, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -18,6 +18,7 @@ export async function requirePostgres(): Promise<void> {
     throw new Error(
       `PostgreSQL is not reachable at ${TEST_PG_ADMIN_URL} (${(error as Error).message}). ` +
         'Start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
+      { cause: error },
     );
   } finally {
     await client.end().catch(() => undefined);
@@ -35,6 +36,7 @@ export async function requireNats(): Promise<void> {
       `NATS with JetStream is not reachable at ${TEST_NATS_URL} (${(error as Error).message}). Start it: ` +
         'start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js ' +
         '-sd /var/lib/nats-server -l /var/log/nats-server.log',
+      { cause: error },
     );
   }
 }

@@ -14,9 +14,12 @@ import { correlationIdMiddleware } from './http/correlation-id';
 import { JsonErrorFilter } from './http/error.filter';
 import { CorrelationInterceptor } from './http/correlation.interceptor';
 import { requestLogging, requestMetrics } from './http/request-logging';
+import { applyRequestTimeouts } from './http/request-timeouts';
+import { securityHeaders } from './http/security-headers';
 import { setUpApiDocs } from './openapi/api-docs';
 import { MAX_OUTPUT_BODY_BYTES } from './tokens/token-output';
 import { GatewayMetrics } from './ops/gateway-metrics';
+import { startupLines } from './startup-lines';
 
 const TOKENS = '/api/v1/waitpoints/tokens';
 
@@ -60,6 +63,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   app.useLogger(app.get(NestPinoLogger));
   app.set('query parser', 'simple');
   app.disable('x-powered-by');
+  app.use(securityHeaders(config.publicUrl));
   app.use(correlationIdMiddleware);
   app.use(requestLogging(logger));
   app.use(requestMetrics(metrics));
@@ -70,14 +74,13 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   setUpApiDocs(app, config);
   app.enableShutdownHooks();
   answerClientErrorsAsJson(app.getHttpServer());
+  applyRequestTimeouts(app.getHttpServer(), { requestTimeoutMs: config.httpRequestTimeoutMs, headersTimeoutMs: config.httpHeadersTimeoutMs });
   await app.listen(config.port, config.host);
 
   const startup = new Logger('Gateway');
   const address = app.getHttpServer().address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  startup.log(`REST API listening on http://localhost:${port}${TOKENS} (callback URLs use ${config.publicUrl})`);
-  startup.log(`Dashboard: ${config.publicUrl}/dashboard (sign in with an API key)`);
-  startup.log(`API description on http://localhost:${port}/docs; metrics, health and readiness on /metrics, /health, /ready`);
+  const bound = typeof address === 'object' && address ? address : { address: config.host, family: 'IPv4', port: config.port };
+  for (const line of startupLines(bound, config.publicUrl)) startup.log(line);
   if (config.usingDevKey) {
     const [key] = [...config.apiKeys.keys()];
     startup.log(`Development mode: use the API key "${key}" (environment "dev"); set API_KEYS for real keys`);

@@ -31,12 +31,22 @@ export interface GatewayConfig {
   rateLimit: RateLimit | null;
   /** Completions without an API key (callback URLs, public access tokens) per waitpoint token; null = unlimited. */
   callbackRateLimit: RateLimit | null;
+  /** A request (headers and body) must arrive within this long, or it is answered 408 and closed. */
+  httpRequestTimeoutMs: number;
+  /** Its headers must arrive within this long (at most `httpRequestTimeoutMs`). */
+  httpHeadersTimeoutMs: number;
 }
 
 /** Production default: a bound per key that one busy client stays under, and a runaway loop does not. */
 export const DEFAULT_PRODUCTION_RATE_LIMIT = '3000/1s';
 /** A token is completed once; a sender retrying a few times stays far below this. */
 export const DEFAULT_CALLBACK_RATE_LIMIT = '60/1m';
+/**
+ * Node's defaults (5 minutes for a request, 1 minute for its headers) let a client that sends a
+ * byte a second hold a connection for minutes. A 3 MiB output still arrives in 30 s at 1 Mbit/s.
+ */
+export const DEFAULT_HTTP_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_HTTP_HEADERS_TIMEOUT_MS = 10_000;
 
 const MIN_KEY_LENGTH = 16;
 
@@ -99,6 +109,7 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     return limit;
   };
 
+  const httpRequestTimeoutMs = read.integer('HTTP_REQUEST_TIMEOUT_MS', DEFAULT_HTTP_REQUEST_TIMEOUT_MS, 1000, 3_600_000);
   const config: GatewayConfig = {
     host,
     port,
@@ -114,7 +125,13 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     jetStreamReplicas: read.integer('JETSTREAM_REPLICAS', 1, 1, 5),
     rateLimit: readRateLimit('RATE_LIMIT', production ? DEFAULT_PRODUCTION_RATE_LIMIT : 'off'),
     callbackRateLimit: readRateLimit('CALLBACK_RATE_LIMIT', DEFAULT_CALLBACK_RATE_LIMIT),
+    httpRequestTimeoutMs,
+    httpHeadersTimeoutMs: read.integer('HTTP_HEADERS_TIMEOUT_MS', Math.min(DEFAULT_HTTP_HEADERS_TIMEOUT_MS, httpRequestTimeoutMs), 1000, 3_600_000),
   };
+  read.check(
+    config.httpHeadersTimeoutMs <= config.httpRequestTimeoutMs,
+    `HTTP_HEADERS_TIMEOUT_MS (${config.httpHeadersTimeoutMs}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${config.httpRequestTimeoutMs})`,
+  );
   read.done();
   return config;
 }

@@ -100,7 +100,7 @@ export class PrivatePostgres {
       await run(file, argv, { cwd: this.dir, timeout: 90_000 });
     } catch (error) {
       const { stderr, stdout } = error as { stderr?: string; stdout?: string };
-      throw new Error(`${command} ${args.join(' ')} failed: ${stderr || stdout || (error as Error).message}`);
+      throw new Error(`${command} ${args.join(' ')} failed: ${stderr || stdout || (error as Error).message}`, { cause: error });
     }
   }
 }

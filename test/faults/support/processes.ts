@@ -80,7 +80,7 @@ export async function waitUntil(what: string, timeoutMs: number, check: () => Pr
       return;
     } catch (error) {
       if (Date.now() > deadline) {
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${(error as Error).message}`);
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${(error as Error).message}`, { cause: error });
       }
       await sleep(everyMs);
     }

@@ -3,12 +3,15 @@ import type { Duplex } from 'node:stream';
 
 /**
  * Requests that Node's HTTP parser refuses before Express sees them (headers or URL over
- * Node's 16 KiB limit, malformed request lines) get the same JSON `{ "error" }` body as every
- * other error, instead of Node's bare status line.
+ * Node's 16 KiB limit, malformed request lines) or that do not arrive within the request
+ * timeouts (request-timeouts.ts) get the same JSON `{ "error" }` body as every other error,
+ * instead of Node's bare status line.
  */
 export function answerClientErrorsAsJson(server: Server): void {
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    // A response already under way on this socket cannot be followed by another status line.
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
       socket.destroy();
       return;
     }

@@ -9,7 +9,7 @@ const completed = completedToken();
 const completion = completionOf(completed);
 
 const unexpected = (error: unknown) => {
-  throw new Error(`following failed: ${error}`);
+  throw new Error(`following failed: ${String(error)}`);
 };
 
 /** A feed the test drives by hand. */

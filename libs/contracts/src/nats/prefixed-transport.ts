@@ -48,7 +48,7 @@ export class PrefixedNatsClient extends ClientNats {
    * While NATS is unreachable Nest rejects every request at once with a bare string; an Error
    * of our own keeps the reason readable in logs and lets callers recognise it.
    */
-  override async connect(): Promise<any> {
+  override async connect(): Promise<NatsConnection> {
     try {
       return await super.connect();
     } catch (error) {

@@ -159,6 +159,7 @@ async function ensureDurable(connection: NatsConnection, settings: Settings, dur
   } catch (error) {
     throw new Error(
       `JetStream stream ${settings.streamName} not found (${(error as Error).message}): is the token-service running with NATS_SUBJECT_PREFIX=${settings.subjectPrefix}?`,
+      { cause: error },
     );
   }
   const tuning: Partial<ConsumerConfig> = {
