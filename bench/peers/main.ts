@@ -198,7 +198,7 @@ async function scenarioA(system: PeerSystem): Promise<ScenarioAResult> {
   const answeredAt: number[] = new Array(ids.length).fill(NaN);
   const completeErrors: string[] = [];
   let completeFailures = 0;
-  const { result: resumed, cpu } = await measureCpuListed(system.processes, async () => {
+  const { result: resumed, cpu } = await measureCpuListed(() => system.processes(), async () => {
     const start = now();
     const requests: Promise<void>[] = [];
     for (let i = 0; i < ids.length; i++) {
@@ -241,7 +241,7 @@ async function scenarioA(system: PeerSystem): Promise<ScenarioAResult> {
 
 async function scenarioB(system: PeerSystem): Promise<ScenarioBResult> {
   log(`  ${options.clients} clients open waits for ${options.seconds} s`);
-  const { result: opened, cpu: openCpu } = await measureCpuListed(system.processes, async () => {
+  const { result: opened, cpu: openCpu } = await measureCpuListed(() => system.processes(), async () => {
     const report = await system.waiter.request(
       { type: 'open', clients: options.clients, seconds: options.seconds },
       'opened',
@@ -259,7 +259,7 @@ async function scenarioB(system: PeerSystem): Promise<ScenarioBResult> {
   let completeFailures = 0;
   let next = 0;
   const completePhaseLimitMs = Math.max(120_000, options.seconds * 10_000);
-  const { result: completion, cpu: completeCpu } = await measureCpuListed(system.processes, async () => {
+  const { result: completion, cpu: completeCpu } = await measureCpuListed(() => system.processes(), async () => {
     const start = now();
     const deadline = start + completePhaseLimitMs;
     await Promise.all(

@@ -154,7 +154,7 @@ async function postJson(url: string, body: unknown, headers: Record<string, stri
   } catch (error) {
     // undici's "fetch failed" says why only in its cause (ECONNREFUSED, a reset, the timeout).
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`);
+    throw new Error(`${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`, { cause: error });
   }
   if (!response.ok) throw new Error(`${response.status} from ${new URL(url).pathname}: ${text.slice(0, 200)}`);
 }

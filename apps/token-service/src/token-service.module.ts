@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
-import type { DestinationStream, Logger as PinoLogger } from 'pino';
+import type { DestinationStream } from 'pino';
 import { PrefixedNatsServer } from '@waitpoints/contracts/nats/prefixed-transport';
 import {
   OPS_OPTIONS,

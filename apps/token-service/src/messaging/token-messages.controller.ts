@@ -112,16 +112,16 @@ export class TokenMessagesController {
     return { replies: await Promise.all(requests.map((request) => this.handle(request?.subject, request?.payload))) };
   }
 
-  private handle(subject: unknown, payload: any): Promise<RpcReply<unknown>> {
+  private handle(subject: unknown, payload: unknown): Promise<RpcReply<unknown>> {
     switch (subject) {
       case TokenCommandSubjects.create:
-        return this.create(payload);
+        return this.create(payload as CreateTokenCommand);
       case TokenCommandSubjects.complete:
-        return this.complete(payload);
+        return this.complete(payload as CompleteTokenCommand);
       case TokenCommandSubjects.cancel:
-        return this.cancel(payload);
+        return this.cancel(payload as CancelTokenCommand);
       case TokenCommandSubjects.timeout:
-        return this.timeout(payload);
+        return this.timeout(payload as TimeoutTokenCommand);
       default:
         return Promise.resolve(
           rpcError({ code: ErrorCode.ValidationFailed, message: `${String(subject).slice(0, 100)} cannot be sent in a batch` }),

@@ -66,7 +66,8 @@ export class TokenServiceMetrics {
   readonly natsHandlers = natsHandlerDurations(this.registry);
 
   constructor(sources: TokenServiceMetricSources) {
-    const metrics = this;
+    // collect() runs with the gauge as `this`: it reads through a bound function.
+    const scrapeQuery = this.scrapeQuery.bind(this);
     const seenEnvironments = new Set<string>();
     new Gauge({
       name: 'waitpoints_tokens_waiting',
@@ -74,7 +75,7 @@ export class TokenServiceMetrics {
       labelNames: ['environment'] as const,
       registers: [this.registry],
       async collect() {
-        const rows = await metrics.scrapeQuery<{ environment: string; waiting: number }>(
+        const rows = await scrapeQuery<{ environment: string; waiting: number }>(
           sources.db,
           `SELECT environment, count(*)::int AS waiting FROM waitpoint_tokens WHERE status = 'WAITING' GROUP BY environment`,
         );

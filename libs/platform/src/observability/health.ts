@@ -18,7 +18,7 @@ const reason = (error: unknown) => (error instanceof Error ? error.message : Str
 
 /** What the checks need of a database handle (a pg pool wrapper or a TypeORM DataSource). */
 export interface QueryableDatabase {
-  query(sql: string, parameters?: unknown[]): Promise<any>;
+  query(sql: string, parameters?: unknown[]): Promise<unknown>;
   /** TypeORM's DataSource says whether its pool is open; a pool wrapper is open while it exists. */
   readonly isInitialized?: boolean;
 }
@@ -44,8 +44,8 @@ export async function pendingMigrations(
   table: string,
   known: string[],
 ): Promise<{ applied: number; pending: string[] }> {
-  const [{ exists }]: { exists: boolean }[] = await source.query(`SELECT to_regclass($1) IS NOT NULL AS exists`, [table]);
-  const rows: { name: string }[] = exists ? await source.query(`SELECT name FROM "${table.replace(/"/g, '""')}"`) : [];
+  const [{ exists }] = (await source.query(`SELECT to_regclass($1) IS NOT NULL AS exists`, [table])) as { exists: boolean }[];
+  const rows = exists ? ((await source.query(`SELECT name FROM "${table.replace(/"/g, '""')}"`)) as { name: string }[]) : [];
   const applied = new Set(rows.map((row) => row.name));
   return { applied: applied.size, pending: known.filter((name) => !applied.has(name)) };
 }

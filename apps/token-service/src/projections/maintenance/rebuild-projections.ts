@@ -151,6 +151,7 @@ async function swapIn(
   } catch (error) {
     throw new Error(
       `${(error as Error).message}: a view or other object depends on the read tables; drop it, rebuild, and create it again`,
+      { cause: error },
     );
   }
   await m.query(`DROP SCHEMA ${ident(RETIRED_SCHEMA)}`);
