@@ -16,6 +16,7 @@ import { CorrelationInterceptor } from './http/correlation.interceptor';
 import { requestLogging, requestMetrics } from './http/request-logging';
 import { setUpApiDocs } from './openapi/api-docs';
 import { MAX_OUTPUT_BODY_BYTES } from './tokens/token-output';
+import { APPROVAL_PAGE_ROUTE, approvalFormBody } from './tokens/approval-page/approval-page.http';
 import { GatewayMetrics } from './ops/gateway-metrics';
 
 const TOKENS = '/api/v1/waitpoints/tokens';
@@ -43,6 +44,7 @@ function registerBodyParsers(app: NestExpressApplication): void {
   express.get(`${TOKENS}/:id/events`, eventsCors);
   express.post(`${TOKENS}/:id/cancel`, jsonBody('optional-json-object', 10 * KiB, { maxDepth: FLAT_BODY_DEPTH }));
   express.post(`${TOKENS}/:id/callback/:hash`, jsonBody('lenient-json', MAX_OUTPUT_BODY_BYTES));
+  express.post(APPROVAL_PAGE_ROUTE, approvalFormBody());
 }
 
 export interface GatewayOptions {

@@ -1,6 +1,7 @@
 import { IsString, MaxLength, MinLength } from 'class-validator';
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
 import {
+  APPROVAL_LIMITS,
   CreateTokenCommand,
   DEFAULT_IDEMPOTENCY_KEY_TTL,
   DEFAULT_TIMEOUT,
@@ -15,6 +16,7 @@ import {
 import { ApiError } from '../../http/api-error';
 import { Optional, Rule } from '../../http/request-validation';
 import { unstorableText } from '../../http/storable-text';
+import { approvalProblem, toApprovalRequest } from './approval-request';
 
 /** A positive duration of at most 100 years (a longer one would overflow the stored date). */
 const IsBoundedDuration = () =>
@@ -97,6 +99,26 @@ export class CreateTokenBody {
   @IsTags()
   tags?: string | string[];
 
+  @ApiPropertyOptional({
+    type: 'object',
+    description:
+      'Waitpoints extension (the official SDK never sends it): gives the token an approval page, whose signed URL the create ' +
+      'response carries as approvalUrl. Plain text; approving or rejecting there completes the token with {"approved": true|false, "comment"?}.',
+    required: ['title'],
+    properties: {
+      title: { type: 'string', minLength: 1, maxLength: APPROVAL_LIMITS.title },
+      description: { type: 'string', maxLength: APPROVAL_LIMITS.description },
+      approveLabel: { type: 'string', maxLength: APPROVAL_LIMITS.label, default: 'Approve' },
+      rejectLabel: { type: 'string', maxLength: APPROVAL_LIMITS.label, default: 'Reject' },
+      commentRequired: { type: 'boolean', default: false },
+    },
+    additionalProperties: false,
+    example: { title: 'Deploy v2.3 to production?', description: 'Changes: …', commentRequired: true },
+  } as ApiPropertyOptions)
+  @Optional()
+  @Rule('isApproval', approvalProblem)
+  approval?: Record<string, unknown>;
+
   /** The command this (valid) body asks for; a relative timeout counts from `now`. */
   toCommand(now: Date, context: Pick<CreateTokenCommand, 'environment' | 'requestIdempotencyKey' | 'metadata'>): CreateTokenCommand {
     const timeout = parseTimeout(this.timeout ?? DEFAULT_TIMEOUT, now);
@@ -108,6 +130,7 @@ export class CreateTokenBody {
       idempotencyKeyTTLMs: parseDuration(this.idempotencyKeyTTL ?? DEFAULT_IDEMPOTENCY_KEY_TTL)!,
       timeout: timeout.value,
       tags: this.tags === undefined ? [] : typeof this.tags === 'string' ? [this.tags] : this.tags,
+      ...(this.approval !== undefined && { approval: toApprovalRequest(this.approval) }),
     };
   }
 }
