@@ -1,4 +1,5 @@
-import { APPROVAL_LIMITS, ApprovalRequest } from '@waitpoints/contracts';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { APPROVAL_LIMITS, ApprovalRequest, DEFAULT_APPROVE_LABEL, DEFAULT_REJECT_LABEL } from '@waitpoints/contracts';
 import { unstorableText } from '../../http/storable-text';
 
 const TEXT_FIELDS: Record<string, number> = {
@@ -44,4 +45,22 @@ export function toApprovalRequest(value: Record<string, unknown>): ApprovalReque
   }
   if (value.commentRequired === true) approval.commentRequired = true;
   return approval;
+}
+
+/** The `approval` object as the API description shows it (validated by approvalProblem, not by these decorators). */
+export class ApprovalRequestBody implements ApprovalRequest {
+  @ApiProperty({ minLength: 1, maxLength: APPROVAL_LIMITS.title, description: 'The question, as the page\'s heading', example: 'Deploy v2.3 to production?' })
+  title!: string;
+
+  @ApiPropertyOptional({ maxLength: APPROVAL_LIMITS.description, description: 'More context; line breaks are kept' })
+  description?: string;
+
+  @ApiPropertyOptional({ maxLength: APPROVAL_LIMITS.label, default: DEFAULT_APPROVE_LABEL })
+  approveLabel?: string;
+
+  @ApiPropertyOptional({ maxLength: APPROVAL_LIMITS.label, default: DEFAULT_REJECT_LABEL })
+  rejectLabel?: string;
+
+  @ApiPropertyOptional({ default: false, description: 'The approver must write a comment to approve or reject' })
+  commentRequired?: boolean;
 }

@@ -1,7 +1,6 @@
 import { IsString, MaxLength, MinLength } from 'class-validator';
-import { ApiPropertyOptional, ApiPropertyOptions } from '@nestjs/swagger';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import {
-  APPROVAL_LIMITS,
   CreateTokenCommand,
   DEFAULT_IDEMPOTENCY_KEY_TTL,
   DEFAULT_TIMEOUT,
@@ -16,7 +15,7 @@ import {
 import { ApiError } from '../../http/api-error';
 import { Optional, Rule } from '../../http/request-validation';
 import { unstorableText } from '../../http/storable-text';
-import { approvalProblem, toApprovalRequest } from './approval-request';
+import { ApprovalRequestBody, approvalProblem, toApprovalRequest } from './approval-request';
 
 /** A positive duration of at most 100 years (a longer one would overflow the stored date). */
 const IsBoundedDuration = () =>
@@ -100,21 +99,12 @@ export class CreateTokenBody {
   tags?: string | string[];
 
   @ApiPropertyOptional({
-    type: 'object',
+    type: () => ApprovalRequestBody,
     description:
       'Waitpoints extension (the official SDK never sends it): gives the token an approval page, whose signed URL the create ' +
-      'response carries as approvalUrl. Plain text; approving or rejecting there completes the token with {"approved": true|false, "comment"?}.',
-    required: ['title'],
-    properties: {
-      title: { type: 'string', minLength: 1, maxLength: APPROVAL_LIMITS.title },
-      description: { type: 'string', maxLength: APPROVAL_LIMITS.description },
-      approveLabel: { type: 'string', maxLength: APPROVAL_LIMITS.label, default: 'Approve' },
-      rejectLabel: { type: 'string', maxLength: APPROVAL_LIMITS.label, default: 'Reject' },
-      commentRequired: { type: 'boolean', default: false },
-    },
-    additionalProperties: false,
-    example: { title: 'Deploy v2.3 to production?', description: 'Changes: …', commentRequired: true },
-  } as ApiPropertyOptions)
+      'response carries as approvalUrl. Plain text, no other fields; approving or rejecting there completes the token with ' +
+      '{"approved": true|false, "comment"?} through the channel approval_page.',
+  })
   @Optional()
   @Rule('isApproval', approvalProblem)
   approval?: Record<string, unknown>;
