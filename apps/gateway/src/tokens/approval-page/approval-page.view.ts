@@ -115,7 +115,7 @@ export function approvalFinishedPage(token: TokenView & { approval: ApprovalRequ
 <section class="card" aria-labelledby="title">
   <h1 id="title">${approval.title}</h1>
   ${approval.description ? html`<p class="description">${approval.description}</p>` : ''}
-  <div data-testid="outcome" data-status="${token.status}">${outcome(token)}</div>
+  <div data-testid="outcome" data-status="${token.status}" role="status">${outcome(token)}</div>
 </section>`,
   );
 }
@@ -124,20 +124,20 @@ function outcome(token: TokenView): SafeHtml {
   const at = timeTag(token.completedAt);
   switch (token.status) {
     case 'TIMED_OUT':
-      return html`<p class="outcome ended">This request timed out</p><p class="meta">Nobody answered before ${at}. There is nothing left to decide.</p>`;
+      return html`<h2 class="outcome ended">This request timed out</h2><p class="meta">Nobody answered before ${at}. There is nothing left to decide.</p>`;
     case 'CANCELLED':
-      return html`<p class="outcome ended">This request was cancelled</p><p class="meta">Cancelled at ${at}. There is nothing left to decide.</p>`;
+      return html`<h2 class="outcome ended">This request was cancelled</h2><p class="meta">Cancelled at ${at}. There is nothing left to decide.</p>`;
     case 'COMPLETED': {
       const decision = token.completedBy === 'approval_page' ? approvalDecision(token.output) : undefined;
       if (!decision) {
-        return html`<p class="outcome ended">This request was answered elsewhere</p><p class="meta">Completed at ${at}, not on this page.</p>`;
+        return html`<h2 class="outcome ended">This request was answered elsewhere</h2><p class="meta">Completed at ${at}, not on this page.</p>`;
       }
-      return html`<p class="outcome ${decision.approved ? 'approved' : 'rejected'}">${decision.approved ? 'Approved' : 'Rejected'}</p>
+      return html`<h2 class="outcome ${decision.approved ? 'approved' : 'rejected'}">${decision.approved ? 'Approved' : 'Rejected'}</h2>
 <p class="meta">Answered on this page at ${at}.</p>
 ${decision.comment !== undefined ? html`<p class="meta">Comment:</p><blockquote data-testid="comment">${decision.comment}</blockquote>` : ''}`;
     }
     default:
-      return html`<p class="outcome ended">Waiting</p>`;
+      return html`<h2 class="outcome ended">Waiting</h2>`;
   }
 }
 
