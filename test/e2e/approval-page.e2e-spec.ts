@@ -7,7 +7,7 @@
  */
 import { connect, StringCodec } from 'nats';
 import { Client } from 'pg';
-import { TEST_NATS_URL } from '../support/services';
+import { TEST_NATS_URL, uniqueRunName } from '../support/services';
 import { hmacHex } from '../../apps/gateway/src/auth/secrets';
 import { RunningSystem, TEST_KEYS, TEST_SIGNING_SECRETS, startSystem } from '../support/system';
 
@@ -331,5 +331,36 @@ describe('answering the page (POST)', () => {
     const shown = await page(token.approvalUrl);
     expect(shown.html).toContain('answered elsewhere');
     expect(shown.html).not.toContain('<form');
+  });
+});
+
+describe('signing secret rotation', () => {
+  it('an approval URL issued before the rotation still opens the page and takes the answer after it', async () => {
+    const name = uniqueRunName();
+    const before = await startSystem({ name });
+    let token: { id: string; approvalUrl: string };
+    try {
+      const response = await fetch(before.tokensUrl, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_KEYS.dev}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ timeout: '1h', approval: { title: 'Across the rotation?' } }),
+      });
+      token = (await response.json()) as { id: string; approvalUrl: string };
+    } finally {
+      await before.stop({ keepData: true });
+    }
+    // The new secret first, the old one kept behind it.
+    const after = await startSystem({ name, env: { SIGNING_SECRETS: `a-brand-new-signing-secret-0123456789,${TEST_SIGNING_SECRETS[0]}` } });
+    try {
+      const url = token.approvalUrl.replace(before.baseUrl, after.baseUrl);
+      const shown = await page(url);
+      expect(shown.status).toBe(200);
+      expect(shown.html).toContain('Across the rotation?');
+      const answered = await submit(url, { csrf: formTokenOf(shown.html)!, decision: 'approve' });
+      expect(answered.status).toBe(200);
+      expect(answered.html).toContain('Approved');
+    } finally {
+      await after.stop();
+    }
   });
 });
