@@ -264,6 +264,8 @@ describe('observability of a running system', () => {
       const { id, url } = await created.json();
       const publicAccessToken = created.headers.get('x-trigger-jwt')!;
       await fetch(url, { method: 'POST', body: '{}' });
+      const { approvalUrl } = await (await post('', { approval: { title: 'Logged?' } })).json();
+      expect((await fetch(approvalUrl)).status).toBe(200);
       // EventSource cannot send headers, so browsers pass the public access token in the URL.
       const stream = await fetch(`${system.baseUrl}/api/v1/waitpoints/tokens/${id}/events?access_token=${publicAccessToken}`);
       expect(stream.status).toBe(200);
@@ -276,6 +278,8 @@ describe('observability of a running system', () => {
       expect(everything).not.toContain(TEST_KEYS.dev);
       expect(everything).not.toContain(url.split('/callback/')[1]);
       expect(everything).toContain('/callback/[redacted]');
+      expect(everything).not.toContain(approvalUrl.split('/approval/')[1]);
+      expect(everything).toContain('/approval/[redacted]');
       expect(everything).not.toContain(publicAccessToken);
       expect(everything).toContain('access_token=[redacted]');
     });

@@ -85,6 +85,8 @@ describe('OpenAPI description at /docs', () => {
         `POST ${TOKENS}/{id}/cancel`,
         `POST ${TOKENS}/{id}/callback/{hash}`,
         `GET ${TOKENS}/{id}/events`,
+        `GET ${TOKENS}/{id}/approval/{hash}`,
+        `POST ${TOKENS}/{id}/approval/{hash}`,
       ].sort(),
     );
   });
@@ -106,10 +108,27 @@ describe('OpenAPI description at /docs', () => {
 
   it('documents the create body the route validates', async () => {
     const schema = document.components.schemas.CreateTokenBody;
-    expect(Object.keys(schema.properties).sort()).toEqual(['idempotencyKey', 'idempotencyKeyTTL', 'tags', 'timeout']);
+    expect(Object.keys(schema.properties).sort()).toEqual(['approval', 'idempotencyKey', 'idempotencyKeyTTL', 'tags', 'timeout']);
+    const approval = document.components.schemas.ApprovalRequestBody;
+    expect(JSON.stringify(schema.properties.approval)).toContain('#/components/schemas/ApprovalRequestBody');
+    expect(approval.required).toEqual(['title']);
+    expect(Object.keys(approval.properties).sort()).toEqual(['approveLabel', 'commentRequired', 'description', 'rejectLabel', 'title']);
     const rejected = await fetch(`${system.tokensUrl}`, { method: 'POST', headers: auth, body: '{"output":1}' });
     expect(rejected.status).toBe(400);
     await expectDocumented('POST', TOKENS, rejected);
+  });
+
+  it('documents the approvalUrl of a create with approval, and the approval page routes as HTML', async () => {
+    const created = await fetch(system.tokensUrl, { method: 'POST', headers: auth, body: JSON.stringify({ approval: { title: 'Docs?' } }) });
+    const { approvalUrl } = await expectDocumented('POST', TOKENS, created);
+    expect(approvalUrl).toMatch(/\/approval\/[0-9a-f]{64}$/);
+    const page = await fetch(approvalUrl);
+    expect(page.status).toBe(200);
+    const operation = document.paths[`${TOKENS}/{id}/approval/{hash}`];
+    expect(operation.get.responses['200'].content).toHaveProperty(['text/html']);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(operation.post.requestBody.content).toHaveProperty(['application/x-www-form-urlencoded']);
+    expect(Object.keys(operation.post.responses).sort()).toEqual(['200', '400', '403', '404', '429']);
   });
 
   it('matches real responses of every route, successes and errors', async () => {

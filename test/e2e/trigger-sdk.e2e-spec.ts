@@ -68,6 +68,23 @@ describe('the official Trigger.dev SDK', () => {
     expect(again).toMatchObject({ id: token.id, url: token.url, isCached: true });
   });
 
+  it('wait.createToken still works when the server answers an approvalUrl (an extra field the SDK ignores)', async () => {
+    // The SDK cannot send `approval`; a token created with it over HTTP comes back to the SDK through its idempotency key.
+    const idempotencyKey = `sdk-approval-${randomUUID()}`;
+    const response = await fetch(`${system.tokensUrl}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_KEYS.dev}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ timeout: '1h', idempotencyKey, approval: { title: 'Ship it?' } }),
+    });
+    const created = (await response.json()) as { id: string; url: string; approvalUrl: string };
+    expect(created.approvalUrl).toMatch(/\/approval\/[0-9a-f]{64}$/);
+
+    const token = await wait.createToken({ timeout: '1h', idempotencyKey });
+    expect(token).toMatchObject({ id: created.id, url: created.url, isCached: true, publicAccessToken: expect.any(String) });
+    await wait.completeToken(token, { approved: true });
+    expect(await wait.retrieveToken(token.id)).toMatchObject({ status: 'COMPLETED', output: { approved: true } });
+  });
+
   it('wait.retrieveToken shows a new token as WAITING with its tags, timeout and idempotency key', async () => {
     const idempotencyKey = `sdk-${randomUUID()}`;
     const before = Date.now();

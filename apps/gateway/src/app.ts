@@ -18,6 +18,7 @@ import { applyRequestTimeouts } from './http/request-timeouts';
 import { securityHeaders } from './http/security-headers';
 import { setUpApiDocs } from './openapi/api-docs';
 import { MAX_OUTPUT_BODY_BYTES } from './tokens/token-output';
+import { APPROVAL_PAGE_ROUTE, approvalFormBody } from './tokens/approval-page/approval-page.http';
 import { GatewayMetrics } from './ops/gateway-metrics';
 import { startupLines } from './startup-lines';
 
@@ -46,6 +47,7 @@ function registerBodyParsers(app: NestExpressApplication): void {
   express.get(`${TOKENS}/:id/events`, eventsCors);
   express.post(`${TOKENS}/:id/cancel`, jsonBody('optional-json-object', 10 * KiB, { maxDepth: FLAT_BODY_DEPTH }));
   express.post(`${TOKENS}/:id/callback/:hash`, jsonBody('lenient-json', MAX_OUTPUT_BODY_BYTES));
+  express.post(APPROVAL_PAGE_ROUTE, approvalFormBody());
 }
 
 export interface GatewayOptions {

@@ -10,6 +10,7 @@ import { ApiKeyRegistry } from './auth/api-keys';
 import { SecretKeyGuard, SecretKeyOrPublicTokenGuard } from './auth/auth.guards';
 import { CallbackUrlGuard } from './auth/callback-url.guard';
 import { CallbackSignature } from './auth/callback-signature';
+import { ApprovalSignature } from './auth/approval-signature';
 import { PublicAccessTokens } from './auth/public-access-token';
 import { GatewayConfig } from './config';
 import { dashboardControllers, dashboardProviders } from './dashboard/dashboard.providers';
@@ -56,6 +57,7 @@ export class GatewayModule {
   static register(config: GatewayConfig, logger: PinoLogger, metrics: GatewayMetrics): DynamicModule {
     const apiKeys = new ApiKeyRegistry(config.apiKeys);
     const callbackSignature = new CallbackSignature(config.signingSecrets);
+    const approvalSignature = new ApprovalSignature(config.signingSecrets);
     return {
       module: GatewayModule,
       imports: [
@@ -83,7 +85,8 @@ export class GatewayModule {
           useValue: new PublicAccessTokens(config.signingSecrets, (env) => apiKeys.keysOf(env)),
         },
         { provide: RateLimits, useValue: new RateLimits(config.rateLimit, config.callbackRateLimit) },
-        { provide: TokenLinks, useValue: new TokenLinks(config.publicUrl, callbackSignature) },
+        { provide: ApprovalSignature, useValue: approvalSignature },
+        { provide: TokenLinks, useValue: new TokenLinks(config.publicUrl, callbackSignature, approvalSignature) },
         {
           provide: TOKEN_SERVICE_TRANSPORT,
           useFactory: () =>

@@ -1,3 +1,4 @@
+import type { ApprovalRequest } from './approval';
 import type { CompletionChannel } from './token';
 import type { MessageMetadata } from './messages';
 import type { TokenEventKind } from './subjects';
@@ -18,6 +19,8 @@ export interface TokenCreated {
     tags: string[];
     createdAt: string;
     requestIdempotencyKey?: string;
+    /** The approval page's texts, when the token has one (schema version 1 events without it have none). */
+    approval?: ApprovalRequest;
   };
 }
 

@@ -6,3 +6,4 @@ export * from './rpc';
 export * from './messages';
 export * from './events';
 export * from './config';
+export * from './approval';

@@ -1,3 +1,4 @@
+import type { ApprovalRequest } from './approval';
 import type { CompletionChannel, TokenStatus, TokenView } from './token';
 import type { TimeoutSpec } from './duration';
 import type { RpcReply } from './rpc';
@@ -5,7 +6,7 @@ import type { EventEnvelope } from './events';
 
 /** Who asked for a change; stored in every event's metadata. */
 export interface Actor {
-  type: 'api_key' | 'public_token' | 'callback' | 'scheduler' | 'operator' | 'dashboard';
+  type: 'api_key' | 'public_token' | 'callback' | 'scheduler' | 'operator' | 'dashboard' | 'approval_page';
   /** Environment of the key, or the service that acted. Never a secret. */
   id?: string;
 }
@@ -26,6 +27,8 @@ export interface CreateTokenCommand {
   /** The SDK's `x-trigger-request-idempotency-key`: a retried request returns the first answer. */
   requestIdempotencyKey?: string;
   metadata: MessageMetadata;
+  /** Texts of the token's approval page (a Waitpoints extension; the official SDK never sends it). */
+  approval?: ApprovalRequest;
 }
 
 export interface CreateTokenResult {

@@ -5,7 +5,7 @@
  *
  * Request/reply (core NATS, queue group `token-service`):
  *   <prefix>.cmd.token.create | complete | cancel | timeout | timeout-batch
- *   <prefix>.qry.token.get | list | output-chunk | history | stats
+ *   <prefix>.qry.token.get | list | output-chunk | history | stats | approval
  *   <prefix>.rpc.token.batch   several commands in one message (see TokenRequestBatch)
  *
  * Request/reply, queue group `scheduler`:
@@ -40,6 +40,8 @@ export const TokenQuerySubjects = {
   history: 'qry.token.history',
   /** Counts over the read tables for one environment (the dashboard's overview). */
   stats: 'qry.token.stats',
+  /** One token by id alone, for its approval page (the gateway verified the page's signed URL). */
+  approval: 'qry.token.approval',
 } as const;
 
 export const SchedulerQuerySubjects = {

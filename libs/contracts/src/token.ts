@@ -1,3 +1,4 @@
+import type { ApprovalRequest } from './approval';
 /** Public status of a token. Exactly one terminal status is ever reached. */
 export const TOKEN_STATUSES = ['WAITING', 'COMPLETED', 'TIMED_OUT', 'CANCELLED'] as const;
 export type TokenStatus = (typeof TOKEN_STATUSES)[number];
@@ -8,7 +9,7 @@ export function isTokenStatus(value: string): value is TokenStatus {
 }
 
 /** How a completion reached us. Stored on the event so ops can tell who finished a token. */
-export type CompletionChannel = 'api' | 'public_token' | 'callback' | 'dashboard';
+export type CompletionChannel = 'api' | 'public_token' | 'callback' | 'dashboard' | 'approval_page';
 
 export const TOKEN_ID_PREFIX = 'waitpoint_';
 
@@ -73,4 +74,6 @@ export interface TokenView {
   tags: string[];
   createdAt: string;
   version: number;
+  /** Set when the token was created with an approval page (see approval.ts). */
+  approval?: ApprovalRequest;
 }

@@ -93,6 +93,7 @@ table.tokens { width: 100%; border-collapse: collapse; }
 .tokens tbody tr:hover { background: #f9fafb; }
 .tokens tbody tr:last-child td { border-bottom: 0; }
 .truncate { max-width: 14rem; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.pre-wrap { white-space: pre-wrap; overflow-wrap: anywhere; }
 .pager { display: flex; gap: .5rem; justify-content: flex-end; margin-bottom: 1rem; }
 .empty { text-align: center; color: var(--muted); padding: 2.5rem; }
 .flash { padding: .7rem 1rem; border-radius: var(--radius); margin-bottom: 1rem; border: 1px solid; }

@@ -15,6 +15,12 @@ export class TokenDetails {
   async read(session: DashboardSession, tokenId: string): Promise<TokenDetailModel> {
     const query = { environment: session.environment, tokenId };
     const [token, history] = await Promise.all([this.tokenService.getToken(query), this.tokenService.tokenHistory(query)]);
-    return { token, events: history.events, callbackUrl: this.links.callbackUrl(tokenId), now: new Date() };
+    return {
+      token,
+      events: history.events,
+      callbackUrl: this.links.callbackUrl(tokenId),
+      now: new Date(),
+      ...(token.approval !== undefined && { approvalUrl: this.links.approvalUrl(tokenId) }),
+    };
   }
 }

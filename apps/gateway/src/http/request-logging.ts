@@ -9,11 +9,11 @@ import { correlationIdOf } from './correlation-id';
 const QUIET_PATHS = new Set(['/metrics', '/health', '/ready']);
 
 /**
- * Credentials that travel in URLs, kept out of logs: a callback URL's last segment (it completes
- * the token) and a public access token given as `?access_token=` (EventSource cannot send headers).
+ * Credentials that travel in URLs, kept out of logs: a callback or approval URL's last segment (it
+ * completes the token) and a public access token given as `?access_token=` (EventSource cannot send headers).
  */
 export function redactCredentials(url: string): string {
-  return url.replace(/(\/callback\/)[^/?#]+/, '$1[redacted]').replace(/([?&]access_token=)[^&#]*/gi, '$1[redacted]');
+  return url.replace(/(\/(?:callback|approval)\/)[^/?#]+/, '$1[redacted]').replace(/([?&]access_token=)[^&#]*/gi, '$1[redacted]');
 }
 
 /**

@@ -2,6 +2,7 @@ import { applyDecorators } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
+  ApiConsumes,
   ApiHeader,
   ApiOkResponse,
   ApiOperation,
@@ -214,5 +215,54 @@ export const TokenRouteDocs = {
       }),
       ApiResponse({ status: 204, description: 'Last-Event-ID already names the final state: nothing more will come' }),
       ...errors(400, 401, 403, 404, 503),
+    ),
+  approvalPage: () =>
+    applyDecorators(
+      ApiOperation({
+        operationId: 'showApprovalPage',
+        summary: 'A token\'s approval page (Waitpoints extension)',
+        description:
+          'The approvalUrl of a token created with `approval`. No Authorization: the hash (an HMAC of the token id for the purpose ' +
+          '"approval", never equal to the callback hash) is the credential. Changes nothing: answers an HTML page with the title, ' +
+          'description, timeout and a form to approve or reject, or the final state once the token is finished. No script; ' +
+          'CSP, X-Frame-Options: DENY and Referrer-Policy: no-referrer.',
+      }),
+      tokenIdParam,
+      ApiParam({ name: 'hash', description: 'The hex HMAC-SHA256 in the token\'s approvalUrl', schema: { type: 'string' } }),
+      ApiOkResponse({ description: 'The page', content: { 'text/html': { schema: { type: 'string' } } } }),
+      ApiResponse({ status: 404, description: 'The hash does not match, or the token has no approval page (an HTML page)' }),
+    ),
+
+  approvalSubmit: () =>
+    applyDecorators(
+      ApiOperation({
+        operationId: 'submitApprovalPage',
+        summary: 'Approve or reject on a token\'s approval page (Waitpoints extension)',
+        description:
+          'The page\'s form (application/x-www-form-urlencoded): decision=approve|reject, comment (at most 4,000 characters; required ' +
+          'when the approval says commentRequired) and csrf, the form token the page embedded (an HMAC of the token id and a nonce). ' +
+          'Completes the token with {"approved": true|false, "comment"?} through the channel approval_page and answers the final ' +
+          'state as HTML. A finished token is not changed: the page shows what happened.',
+      }),
+      tokenIdParam,
+      ApiParam({ name: 'hash', description: 'The hex HMAC-SHA256 in the token\'s approvalUrl', schema: { type: 'string' } }),
+      ApiConsumes('application/x-www-form-urlencoded'),
+      ApiBody({
+        required: true,
+        schema: {
+          type: 'object',
+          required: ['decision', 'csrf'],
+          properties: {
+            decision: { type: 'string', enum: ['approve', 'reject'] },
+            comment: { type: 'string', maxLength: 4000 },
+            csrf: { type: 'string', description: 'The form token embedded in the page' },
+          },
+        },
+      }),
+      ApiOkResponse({ description: 'The page with the final state', content: { 'text/html': { schema: { type: 'string' } } } }),
+      ApiResponse({ status: 400, description: 'No decision, or a required comment missing: the form again, with the problem (HTML)' }),
+      ApiResponse({ status: 403, description: 'Form token missing or invalid, or the form was posted from another site (HTML)' }),
+      ApiResponse({ status: 404, description: 'The hash does not match, or the token has no approval page (HTML)' }),
+      ApiResponse({ status: 429, description: 'Over the token\'s completion rate limit (HTML)' }),
     ),
 };

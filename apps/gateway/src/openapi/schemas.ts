@@ -27,6 +27,14 @@ export class CreateTokenResponse {
     description: 'Callback URL: a POST to it completes the token with the request body as output, no Authorization needed',
   })
   url!: string;
+
+  @ApiPropertyOptional({
+    format: 'uri',
+    description:
+      'Waitpoints extension, only for tokens created with `approval`: the signed URL of the token\'s approval page (GET shows it, ' +
+      'its form approves or rejects). A capability like url, but not interchangeable with it',
+  })
+  approvalUrl?: string;
 }
 
 export class WaitpointTokenItemResponse implements WaitpointTokenItem {

@@ -1,3 +1,4 @@
+import { ApprovalPageHttpController } from './approval-page/approval-page.http.controller';
 import { CancelTokenHttpController } from './cancel-token/cancel-token.http.controller';
 import { CompleteByCallbackHttpController } from './complete-by-callback/complete-by-callback.http.controller';
 import { CompleteTokenHttpController } from './complete-token/complete-token.http.controller';
@@ -17,4 +18,5 @@ export const tokenControllers = [
   CompleteTokenHttpController,
   CancelTokenHttpController,
   CompleteByCallbackHttpController,
+  ApprovalPageHttpController,
 ];

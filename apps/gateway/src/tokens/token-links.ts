@@ -1,4 +1,5 @@
 import { toFriendlyTokenId } from '@waitpoints/contracts';
+import { ApprovalSignature } from '../auth/approval-signature';
 import { CallbackSignature } from '../auth/callback-signature';
 
 /** Builds what clients see of a token's identity: its public id and callback URL. */
@@ -6,6 +7,7 @@ export class TokenLinks {
   constructor(
     private readonly publicUrl: string,
     private readonly signature: CallbackSignature,
+    private readonly approvalSignature?: ApprovalSignature,
   ) {}
 
   friendlyId(internalId: string): string {
@@ -15,4 +17,14 @@ export class TokenLinks {
   callbackUrl(internalId: string): string {
     return `${this.publicUrl}/api/v1/waitpoints/tokens/${toFriendlyTokenId(internalId)}/callback/${this.signature.sign(internalId)}`;
   }
+
+  /** The token's approval page: a capability like the callback URL, signed for another purpose. */
+  approvalUrl(internalTokenId: string): string {
+    if (!this.approvalSignature) throw new Error('TokenLinks: no approval signature configured');
+    return `${this.publicUrl}${approvalPath(internalTokenId, this.approvalSignature.sign(internalTokenId))}`;
+  }
+}
+
+export function approvalPath(internalTokenId: string, hash: string): string {
+  return `/api/v1/waitpoints/tokens/${toFriendlyTokenId(internalTokenId)}/approval/${hash}`;
 }

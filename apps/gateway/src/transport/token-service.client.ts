@@ -2,6 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown, Optional } from '@nestjs/com
 import { ClientProxy, NatsRecordBuilder } from '@nestjs/microservices';
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import {
+  ApprovalTokenQuery,
   CORRELATION_ID_HEADER,
   CancelTokenCommand,
   CompleteTokenCommand,
@@ -75,6 +76,7 @@ export class TokenServiceClient implements OnApplicationShutdown {
   timeoutToken = (command: TimeoutTokenCommand) => this.request<TokenTransitionResult>(TokenCommandSubjects.timeout, command);
   tokenHistory = (query: TokenHistoryQuery) => this.request<TokenHistoryResult>(TokenQuerySubjects.history, query);
   tokenStats = (query: TokenStatsQuery) => this.request<TokenStatsResult>(TokenQuerySubjects.stats, query);
+  approvalToken = (query: ApprovalTokenQuery) => this.request<TokenView>(TokenQuerySubjects.approval, query);
 
   async completeToken(command: CompleteTokenCommand): Promise<TokenTransitionResult> {
     if (!needsOffload(command.output)) return this.request(TokenCommandSubjects.complete, command);

@@ -117,6 +117,7 @@ function decideCreate(command: CreateToken, state: TokenState): TokenEvent[] {
   if (command.requestIdempotencyKey !== undefined) {
     event.data.requestIdempotencyKey = command.requestIdempotencyKey;
   }
+  if (command.approval !== undefined) event.data.approval = command.approval;
   return [event];
 }
 

@@ -1,6 +1,7 @@
 import { Controller, Logger } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
+  ApprovalTokenQuery,
   CancelTokenCommand,
   CompleteTokenCommand,
   CreateTokenCommand,
@@ -80,6 +81,11 @@ export class TokenMessagesController {
   @MessagePattern(TokenQuerySubjects.get)
   get(@Payload() query: GetTokenQuery) {
     return this.reply(() => this.reads.get(query));
+  }
+
+  @MessagePattern(TokenQuerySubjects.approval)
+  approvalToken(@Payload() query: ApprovalTokenQuery) {
+    return this.reply(() => this.reads.approvalToken(query));
   }
 
   @MessagePattern(TokenQuerySubjects.outputChunk)

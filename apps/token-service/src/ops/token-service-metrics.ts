@@ -36,7 +36,7 @@ export class TokenServiceMetrics {
 
   readonly completed = new Counter({
     name: 'waitpoints_tokens_completed_total',
-    help: 'Tokens completed, by environment and channel (api, public_token, callback)',
+    help: 'Tokens completed, by environment and channel (api, public_token, callback, dashboard, approval_page)',
     labelNames: ['environment', 'channel'] as const,
     registers: [this.registry],
   });

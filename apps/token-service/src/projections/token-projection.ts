@@ -23,11 +23,12 @@ import type { Sql, SqlStatement } from '../database/database';
 export const PROJECTION_CTES = `
   projected_created AS (
     INSERT INTO waitpoint_tokens (id, environment, status, idempotency_key, idempotency_key_expires_at,
-                                  timeout_at, tags, created_at, updated_at, version)
+                                  timeout_at, tags, created_at, updated_at, version, approval)
     SELECT s.data->>'tokenId', s.data->>'environment', 'WAITING', s.data->>'idempotencyKey',
            (s.data->>'idempotencyKeyExpiresAt')::timestamptz, (s.data->>'timeoutAt')::timestamptz,
            ARRAY(SELECT jsonb_array_elements_text(s.data->'tags')),
-           (s.data->>'createdAt')::timestamptz, (s.data->>'createdAt')::timestamptz, s.stream_version
+           (s.data->>'createdAt')::timestamptz, (s.data->>'createdAt')::timestamptz, s.stream_version,
+           s.data->'approval'
       FROM source s WHERE s.event_type = 'TokenCreated'
     RETURNING 1
   ), projected_finished AS (
@@ -164,5 +165,6 @@ export function createdTokenView(event: TokenCreated, version: number): TokenVie
   };
   if (d.idempotencyKey !== undefined) view.idempotencyKey = d.idempotencyKey;
   if (d.idempotencyKeyExpiresAt !== undefined) view.idempotencyKeyExpiresAt = d.idempotencyKeyExpiresAt;
+  if (d.approval !== undefined) view.approval = d.approval;
   return view;
 }

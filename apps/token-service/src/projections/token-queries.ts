@@ -1,5 +1,5 @@
 import type { Sql } from '../database/database';
-import { ListTokensQuery, ListTokensResult, TokenView } from '@waitpoints/contracts';
+import { ApprovalRequest, ListTokensQuery, ListTokensResult, TokenView } from '@waitpoints/contracts';
 import { INLINE_OUTPUT_LIMIT_BYTES } from '@waitpoints/contracts/nats/output-store';
 
 export interface TokenRow {
@@ -18,11 +18,12 @@ export interface TokenRow {
   tags: string[];
   created_at: Date;
   version: number;
+  approval?: ApprovalRequest | null;
 }
 
 /** Every column of a token but its output (lists never carry outputs). */
 export const TOKEN_VIEW_COLUMNS = `id, environment, status, idempotency_key, idempotency_key_expires_at, timeout_at,
-  completed_at, output_type, output_is_error, completed_by, tags, created_at, version`;
+  completed_at, output_type, output_is_error, completed_by, tags, created_at, version, approval`;
 
 /** Absent values are left out of the view (never null), as the wire format requires. */
 export function toTokenView(row: TokenRow): TokenView {
@@ -45,6 +46,7 @@ export function toTokenView(row: TokenRow): TokenView {
   if (row.output !== undefined && row.output !== null) view.output = row.output;
   else if (row.output_chars !== undefined && row.output_chars !== null) view.outputChars = row.output_chars;
   if (row.status !== 'WAITING') view.outputType = row.output_type;
+  if (row.approval !== undefined && row.approval !== null) view.approval = row.approval;
   return view;
 }
 
@@ -62,6 +64,23 @@ export class TokenQueries {
               CASE WHEN octet_length(output) > $3 THEN char_length(output) END AS output_chars
          FROM waitpoint_tokens WHERE id = $1 AND environment = $2`,
       values: [tokenId, environment, INLINE_OUTPUT_LIMIT_BYTES],
+    });
+    return rows.length === 0 ? undefined : toTokenView(rows[0]);
+  }
+
+  /**
+   * One token by id alone, for its approval page (the caller proved its right with the page's
+   * signed URL). Only tokens created with an approval page; an output too large for a reply is
+   * left out (the page shows approval outputs, which are small).
+   */
+  async getForApproval(sql: Sql, tokenId: string): Promise<TokenView | undefined> {
+    const rows = await sql.query<TokenRow>({
+      name: 'waitpoints-get-approval-token-v1',
+      text: `SELECT ${TOKEN_VIEW_COLUMNS},
+              CASE WHEN octet_length(output) > $2 THEN NULL ELSE output END AS output,
+              CASE WHEN octet_length(output) > $2 THEN char_length(output) END AS output_chars
+         FROM waitpoint_tokens WHERE id = $1 AND approval IS NOT NULL`,
+      values: [tokenId, INLINE_OUTPUT_LIMIT_BYTES],
     });
     return rows.length === 0 ? undefined : toTokenView(rows[0]);
   }

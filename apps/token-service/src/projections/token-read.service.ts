@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Database } from '../database/database';
 import {
+  ApprovalTokenQuery,
   ErrorCode,
   GetTokenQuery,
   ListTokensQuery,
@@ -23,6 +24,12 @@ export class TokenReadService {
 
   async get(query: GetTokenQuery): Promise<TokenView> {
     const token = await this.queries.get(this.db, query.environment, query.tokenId);
+    if (!token) throw tokenNotFound(query.tokenId);
+    return token;
+  }
+
+  async approvalToken(query: ApprovalTokenQuery): Promise<TokenView> {
+    const token = await this.queries.getForApproval(this.db, query.tokenId);
     if (!token) throw tokenNotFound(query.tokenId);
     return token;
   }

@@ -2,6 +2,7 @@ import { TokenHistoryEvent, TokenView, toFriendlyTokenId } from '@waitpoints/con
 import { SafeHtml, html } from '../html';
 import type { DashboardSession } from '../session';
 import { DASHBOARD, flash, fragment, page } from './layout';
+import { approvalCard } from './token-approval';
 import { displayableJson, prettyJson, prettyValue, relative, statusBadge, timeTag } from './format';
 
 export interface TokenDetailModel {
@@ -13,6 +14,8 @@ export interface TokenDetailModel {
   /** What the user typed in the complete form, kept when the server refused it. */
   completeDraft?: string;
   completeError?: string;
+  /** Only for tokens created with an approval page. */
+  approvalUrl?: string;
 }
 
 export function tokenDetailPage(session: DashboardSession, model: TokenDetailModel): string {
@@ -35,6 +38,7 @@ ${model.notice ? flash(model.notice.kind, model.notice.message) : ''}
     ${actionsPanel(session, model)}
     <div data-part="output">${outputPart(model.token)}</div>
     ${callbackCard(model.callbackUrl)}
+    ${model.token.approval ? approvalCard(model.token.approval, model.approvalUrl) : ''}
   </div>
   <aside class="detail-side">
     <div data-part="timeline">${timelinePart(model.events)}</div>

@@ -41,6 +41,11 @@ export class CreateTokenHttpController {
     const { token, isCached } = await this.tokenService.createToken(command);
     response.setHeader('x-trigger-jwt', this.publicTokens.issueForToken(environment, token.id));
     response.setHeader('x-trigger-jwt-claims', JSON.stringify({ sub: environment, pub: true }));
-    return { id: this.links.friendlyId(token.id), isCached, url: this.links.callbackUrl(token.id) };
+    return {
+      id: this.links.friendlyId(token.id),
+      isCached,
+      url: this.links.callbackUrl(token.id),
+      ...(token.approval !== undefined && { approvalUrl: this.links.approvalUrl(token.id) }),
+    };
   }
 }

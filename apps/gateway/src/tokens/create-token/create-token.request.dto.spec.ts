@@ -55,4 +55,25 @@ describe('CreateTokenBody', () => {
     expect(problems(body)).toEqual([]);
     expect(() => body.toCommand(new Date('2031-01-01T00:00:00Z'), context)).toThrow(expect.objectContaining({ status: 400 }));
   });
+
+  it('accepts an approval and asks for it with only the fields given', () => {
+    const approval = { title: 'Ship?', description: 'v2', approveLabel: 'Ship', rejectLabel: 'Hold', commentRequired: true };
+    expect(problems({ approval })).toEqual([]);
+    expect(toDto(CreateTokenBody, { approval }).toCommand(new Date(), context).approval).toEqual(approval);
+    expect(toDto(CreateTokenBody, { approval: { title: 'Ship?', commentRequired: false } }).toCommand(new Date(), context).approval).toEqual({ title: 'Ship?' });
+    expect(toDto(CreateTokenBody, {}).toCommand(new Date(), context)).not.toHaveProperty('approval');
+  });
+
+  it('refuses an approval that is not plain text of bounded length, naming the field', () => {
+    expect(problems({ approval: [] })).toEqual(['approval must be an object such as {"title": "Deploy to production?"}']);
+    expect(problems({ approval: { description: 'd' } })).toEqual(['approval.title is required']);
+    expect(problems({ approval: { title: 'x'.repeat(200) } })).toEqual([]);
+    expect(problems({ approval: { title: 'x'.repeat(201) } })).toEqual(['approval.title must be at most 200 characters (this one has 201)']);
+    expect(problems({ approval: { title: 't', description: 'd'.repeat(4001) } })[0]).toContain('approval.description must be at most 4000');
+    expect(problems({ approval: { title: 't', rejectLabel: 'r'.repeat(41) } })[0]).toContain('approval.rejectLabel must be at most 40');
+    expect(problems({ approval: { title: 't', approveLabel: '' } })).toEqual(['approval.approveLabel must not be blank']);
+    expect(problems({ approval: { title: 't', commentRequired: 1 } })).toEqual(['approval.commentRequired must be true or false']);
+    expect(problems({ approval: { title: 't', __proto__x: 1 } })[0]).toContain('approval: unknown field "__proto__x"');
+    expect(problems({ approval: { title: '\uD800' } })[0]).toContain('approval.title contains an unpaired UTF-16 surrogate');
+  });
 });

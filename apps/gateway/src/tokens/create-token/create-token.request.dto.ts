@@ -15,6 +15,7 @@ import {
 import { ApiError } from '../../http/api-error';
 import { Optional, Rule } from '../../http/request-validation';
 import { unstorableText } from '../../http/storable-text';
+import { ApprovalRequestBody, approvalProblem, toApprovalRequest } from './approval-request';
 
 /** A positive duration of at most 100 years (a longer one would overflow the stored date). */
 const IsBoundedDuration = () =>
@@ -97,6 +98,17 @@ export class CreateTokenBody {
   @IsTags()
   tags?: string | string[];
 
+  @ApiPropertyOptional({
+    type: () => ApprovalRequestBody,
+    description:
+      'Waitpoints extension (the official SDK never sends it): gives the token an approval page, whose signed URL the create ' +
+      'response carries as approvalUrl. Plain text, no other fields; approving or rejecting there completes the token with ' +
+      '{"approved": true|false, "comment"?} through the channel approval_page.',
+  })
+  @Optional()
+  @Rule('isApproval', approvalProblem)
+  approval?: Record<string, unknown>;
+
   /** The command this (valid) body asks for; a relative timeout counts from `now`. */
   toCommand(now: Date, context: Pick<CreateTokenCommand, 'environment' | 'requestIdempotencyKey' | 'metadata'>): CreateTokenCommand {
     const timeout = parseTimeout(this.timeout ?? DEFAULT_TIMEOUT, now);
@@ -108,6 +120,7 @@ export class CreateTokenBody {
       idempotencyKeyTTLMs: parseDuration(this.idempotencyKeyTTL ?? DEFAULT_IDEMPOTENCY_KEY_TTL)!,
       timeout: timeout.value,
       tags: this.tags === undefined ? [] : typeof this.tags === 'string' ? [this.tags] : this.tags,
+      ...(this.approval !== undefined && { approval: toApprovalRequest(this.approval) }),
     };
   }
 }
