@@ -58,6 +58,15 @@ describe('the Waitpoints SDK', () => {
     }
   });
 
+  it('creates a token with an approval page and gives its approvalUrl (only then)', async () => {
+    const withPage = await client.createToken({ approval: { title: 'Publish the post?', commentRequired: true } });
+    expect(withPage.approvalUrl).toMatch(new RegExp(`/api/v1/waitpoints/tokens/${withPage.id}/approval/[^/]+$`));
+    const page = await fetch(withPage.approvalUrl!);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('Publish the post?');
+    expect((await client.createToken()).approvalUrl).toBeUndefined();
+  });
+
   it('returns the same token for the same idempotencyKey, with isCached: true', async () => {
     const idempotencyKey = `approve-${randomUUID()}`;
     const first = await client.createToken({ idempotencyKey, idempotencyKeyTTL: '1h' });

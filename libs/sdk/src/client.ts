@@ -44,11 +44,13 @@ export class WaitpointsClient {
 
   async createToken(options: CreateTokenOptions = {}): Promise<CreatedToken> {
     const body = { ...options, timeout: options.timeout instanceof Date ? options.timeout.toISOString() : options.timeout };
-    const { body: created, headers } = await this.http.request<{ id: string; url: string; isCached: boolean }>(TOKENS, {
-      method: 'POST',
-      body,
-    });
-    return { id: created.id, url: created.url, isCached: created.isCached, publicAccessToken: headers.get('x-trigger-jwt') ?? '' };
+    const { body: created, headers } = await this.http.request<{ id: string; url: string; isCached: boolean; approvalUrl?: string }>(
+      TOKENS,
+      { method: 'POST', body },
+    );
+    const token: CreatedToken = { id: created.id, url: created.url, isCached: created.isCached, publicAccessToken: headers.get('x-trigger-jwt') ?? '' };
+    if (created.approvalUrl !== undefined) token.approvalUrl = created.approvalUrl;
+    return token;
   }
 
   /** Completes a waiting token with `data` as its output; a finished token is left as it is. */

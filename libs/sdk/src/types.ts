@@ -1,3 +1,6 @@
+import type { ApprovalRequest } from '@waitpoints/contracts';
+
+export type { ApprovalOutput, ApprovalRequest } from '@waitpoints/contracts';
 export type TokenStatus = 'WAITING' | 'COMPLETED' | 'TIMED_OUT' | 'CANCELLED';
 
 /** A token id (`waitpoint_…`, or the bare id) or anything that has one, such as a created token. */
@@ -12,6 +15,12 @@ export interface CreateTokenOptions {
   idempotencyKeyTTL?: string;
   /** At most 10 tags of at most 128 characters; `prefix:value` style is recommended. */
   tags?: string | string[];
+  /**
+   * An approval page for a person (a Waitpoints extension): the created token gets an
+   * `approvalUrl` that shows these texts with Approve / Reject buttons. Submitting completes the
+   * token with `{ approved, comment? }` (see `ApprovalOutput`).
+   */
+  approval?: ApprovalRequest;
 }
 
 export interface CreatedToken {
@@ -23,6 +32,8 @@ export interface CreatedToken {
   isCached: boolean;
   /** A JWT that may complete (and watch) only this token; safe to hand to a browser. */
   publicAccessToken: string;
+  /** The signed approval page of a token created with `approval`; safe to send to the approver. */
+  approvalUrl?: string;
 }
 
 export interface TokenListItem {
