@@ -85,6 +85,8 @@ export function toTokenView(row: TokenRow): TokenView {
 
 /** Reads of the token projection. Every read is scoped to one environment. */
 export class TokenQueries {
+  constructor(private readonly options: { tagCandidateLimit?: number } = {}) {}
+
   /**
    * One token with its output. An output too large for a NATS reply is left out and only its
    * length given (`outputChars`); `outputChunk` serves it in slices.
@@ -174,7 +176,7 @@ export class TokenQueries {
     const filters = where.join(' AND ');
     let text = `SELECT ${TOKEN_VIEW_COLUMNS} FROM waitpoint_tokens WHERE ${filters} ${order} ${limit}`;
     if (tags) {
-      const cap = param(TAG_CANDIDATE_LIMIT);
+      const cap = param(this.options.tagCandidateLimit ?? TAG_CANDIDATE_LIMIT);
       text = `
         WITH tagged AS MATERIALIZED (
           SELECT id FROM waitpoint_tokens WHERE tags && ${tags}::text[] LIMIT ${cap}
