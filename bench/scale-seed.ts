@@ -64,7 +64,7 @@ export async function seedTokens(client: Client, options: SeedOptions): Promise<
                      WHEN h < 95 THEN created_at + interval '1 hour'
                      ELSE created_at + make_interval(secs => 60 + (i * 13) % 3600) END AS finished_at,
                 CASE WHEN h >= 80 AND h < 95 THEN created_at + interval '1 hour' ELSE created_at + interval '31 days' END AS timeout_at,
-                ARRAY['kind:' || (i % 4)] || CASE WHEN i % 2 = 0 THEN ARRAY['customer:' || ((i::bigint * 7919) % $7)] ELSE '{}'::text[] END AS tags,
+                ARRAY['kind:' || (i % 4)] || CASE WHEN i % 2 = 0 THEN ARRAY['customer:' || (((i / 2)::bigint * 7919) % $7)] ELSE '{}'::text[] END AS tags,
                 CASE WHEN i % 5 = 0 THEN 'order-' || i END AS idempotency_key
            FROM g
        )
