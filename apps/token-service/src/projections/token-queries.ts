@@ -23,8 +23,10 @@ export interface TokenRow {
 
 /**
  * Most tokens a tag filter reads through the GIN index before deciding the tags are common
- * and walking the id order instead (see TokenQueries.list). Reading them costs a few
- * milliseconds; the walk then meets a match at least once every rows/limit tokens.
+ * and walking the id order instead (see TokenQueries.list). Reading them costs about 5 ms at
+ * 1 M tokens; the walk then meets a match once every rows/limit tokens on average (sooner or
+ * later if the tag's tokens are not spread evenly over time). Candidates are counted over all
+ * environments: the choice of plan, never the answer, depends on other environments' tokens.
  */
 export const TAG_CANDIDATE_LIMIT = 5_000;
 
