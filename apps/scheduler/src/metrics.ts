@@ -57,7 +57,7 @@ export class SchedulerMetrics {
   constructor(sources: { countPending: () => Promise<number>; heldInMemory: () => number }) {
     this.pending = new Gauge({
       name: 'waitpoints_scheduler_timers_pending',
-      help: 'Timers in the table (all instances): tokens waiting for their deadline',
+      help: 'Timers in the table (all instances): tokens waiting for their deadline (exact up to 10000, estimated from table statistics beyond)',
       registers: [this.registry],
       async collect() {
         this.set(await sources.countPending());

@@ -25,6 +25,13 @@ export interface TokenServiceConfig {
   commandBatchesInFlight: number;
   /** How long a request idempotency key answers retries (`REQUEST_KEY_RETENTION`); undefined keeps them forever. */
   requestKeyRetentionMs?: number;
+  /**
+   * Longest a read query (list, get, the dashboard's counts) may run (`READ_STATEMENT_TIMEOUT_MS`):
+   * below the NATS request timeout the gateway waits (`NATS_REQUEST_TIMEOUT_MS`, which both read),
+   * so a query that would outlast it is cancelled and answered with a clear 503 instead of a
+   * gateway timeout. Default: 80 % of the NATS request timeout.
+   */
+  readStatementTimeoutMs: number;
 }
 
 export const DEFAULT_REQUEST_KEY_RETENTION = '24h';
@@ -58,7 +65,15 @@ export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConf
     commandBatchSize: read.integer('COMMAND_BATCH_SIZE', 100, 0, 1000),
     commandBatchesInFlight: read.integer('COMMAND_BATCHES_IN_FLIGHT', 4, 1, 64),
     requestKeyRetentionMs: readRetention(read),
+    readStatementTimeoutMs: 0,
   };
+  const requestTimeoutMs = config.nats.requestTimeoutMs;
+  config.readStatementTimeoutMs = read.integer('READ_STATEMENT_TIMEOUT_MS', Math.floor(requestTimeoutMs * 0.8), 1, 120_000);
+  read.check(
+    config.readStatementTimeoutMs < requestTimeoutMs,
+    `READ_STATEMENT_TIMEOUT_MS=${config.readStatementTimeoutMs} must be below NATS_REQUEST_TIMEOUT_MS=${requestTimeoutMs}: ` +
+      'a read the gateway has given up on should be cancelled before',
+  );
   read.done();
   return config;
 }

@@ -131,7 +131,11 @@ export class TokenServiceModule {
         },
         {
           provide: Database,
-          useFactory: () => openDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize }),
+          useFactory: () => openDatabase({
+              url: config.databaseUrl,
+              poolSize: config.databasePoolSize,
+              readStatementTimeoutMs: config.readStatementTimeoutMs,
+            }),
         },
         {
           // After every commit: the gateways hear of the events at once (core NATS), the outbox

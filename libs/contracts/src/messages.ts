@@ -162,8 +162,14 @@ export interface TokenStatsQuery {
 export interface TokenStatsResult {
   /** The token-service's time the counts were taken at (ISO). */
   at: string;
-  /** Every status, zero included. */
+  /** Every status, zero included. Exact, except the statuses listed in `estimated`. */
   byStatus: Record<TokenStatus, number>;
+  /**
+   * Statuses with more tokens than the token-service counts exactly (see token-insights.ts):
+   * their `byStatus` figure is PostgreSQL's estimate from its table statistics. Absent when
+   * every count is exact.
+   */
+  estimated?: TokenStatus[];
   /** Creation time of the oldest WAITING token (ISO); absent when none waits. */
   oldestWaitingCreatedAt?: string;
   /** Over the hour before `at`. */

@@ -29,6 +29,9 @@ const toLeased = (row: TimerRow): LeasedTimer => ({
   leaseUntil: row.lease_until,
 });
 
+/** Pending timers counted exactly up to here; estimated beyond (see countPending). */
+export const EXACT_PENDING_COUNT_LIMIT = 10_000;
+
 /**
  * Every statement on `scheduler_timers`. Each is a single statement, hence atomic, and safe
  * to repeat. Claims lock with SKIP LOCKED so instances never wait for, nor take, each
@@ -146,8 +149,22 @@ export class TimerStore {
     await this.rows(`DELETE FROM scheduler_timers WHERE token_id = ANY($1::text[])`, [tokenIds]);
   }
 
+  /**
+   * Timers in the table: exact up to EXACT_PENDING_COUNT_LIMIT (a bounded index-only count),
+   * beyond it PostgreSQL's estimate from its statistics (a plan, no scan): a metrics scrape
+   * must not read millions of rows.
+   */
   async countPending(): Promise<number> {
-    const rows: { count: string }[] = await this.rows(`SELECT count(*) AS count FROM scheduler_timers`, []);
-    return Number(rows[0].count);
+    const rows: { n: number }[] = await this.rows(
+      `SELECT count(*)::int AS n FROM (SELECT 1 FROM scheduler_timers LIMIT $1) bounded`,
+      [EXACT_PENDING_COUNT_LIMIT + 1],
+    );
+    const n = rows[0].n;
+    if (n <= EXACT_PENDING_COUNT_LIMIT) return n;
+    const [plan] = await this.rows<{ 'QUERY PLAN': { Plan: { 'Plan Rows': number } }[] }>(
+      `EXPLAIN (FORMAT JSON) SELECT 1 FROM scheduler_timers`,
+      [],
+    );
+    return Math.max(n, Math.round(plan['QUERY PLAN'][0].Plan['Plan Rows']));
   }
 }

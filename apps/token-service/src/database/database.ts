@@ -27,35 +27,43 @@ export interface DatabaseOptions {
   url: string;
   poolSize: number;
   applicationName?: string;
+  /**
+   * Longest a read (`Database.reads`) may run before PostgreSQL cancels it (SQLSTATE 57014,
+   * see isStatementTimeout). Set below the callers' NATS request timeout, so a slow query is
+   * answered with a clear error instead of the caller timing out. Unset: reads are not bounded.
+   */
+  readStatementTimeoutMs?: number;
 }
 
 export const MIGRATIONS_TABLE = 'typeorm_migrations';
 
 export class Database implements Sql {
-  private constructor(readonly pool: Pool) {}
+  /**
+   * Where the queries of the read side (lists, single tokens, the dashboard's counts) run: a
+   * pool of its own whose sessions have the read statement timeout, so a write is never cut
+   * short by it. Without a read timeout, the main pool.
+   */
+  readonly reads: Sql;
+
+  private constructor(
+    readonly pool: Pool,
+    private readonly readPool?: Pool,
+  ) {
+    this.reads = readPool ? { query: (statement, values) => runOn(readPool, statement, values) } : this;
+  }
 
   static connect(options: DatabaseOptions): Database {
-    const pool = new Pool({
-      connectionString: options.url,
-      max: options.poolSize,
-      application_name: options.applicationName ?? 'waitpoints-token-service',
-      // A session left idle in a transaction pins xmin and stalls the outbox; never let one linger.
-      idle_in_transaction_session_timeout: 30_000,
-      // The hot tables live in memory (or on SSD): an index lookup costs about what a sequential
-      // page read does. With PostgreSQL's default of 4, prepared statements' generic plans
-      // (which assume ten rows per batch) chose sequential scans of waitpoint_tokens while the
-      // table had a few thousand rows. 1.1 is the usual setting for SSDs.
-      options: '-c random_page_cost=1.1',
-    });
-    // An idle client that loses its connection (PostgreSQL restarted) must not crash the process.
-    pool.on('error', (error) => new Logger('Database').warn(`idle PostgreSQL connection lost: ${error.message}`));
-    return new Database(pool);
+    const pool = newPool(options, options.poolSize);
+    const readPool =
+      options.readStatementTimeoutMs === undefined
+        ? undefined
+        : newPool(options, Math.max(2, Math.ceil(options.poolSize / 2)), options.readStatementTimeoutMs);
+    return new Database(pool, readPool);
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async query<R = any>(statement: SqlStatement | string, values?: unknown[]): Promise<R[]> {
-    const result = await this.pool.query(toQueryConfig(statement, values));
-    return result.rows as R[];
+    return runOn(this.pool, statement, values);
   }
 
   /** Runs `work` in one READ COMMITTED transaction on one connection; rolls back on any error. */
@@ -89,8 +97,37 @@ export class Database implements Sql {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.readPool?.end()]);
   }
+}
+
+/** PostgreSQL cancelled the statement (57014 query_canceled): here, a read ran past its statement timeout. */
+export function isStatementTimeout(error: unknown): boolean {
+  return (error as { code?: unknown })?.code === '57014';
+}
+
+function newPool(options: DatabaseOptions, max: number, statementTimeoutMs?: number): Pool {
+  const pool = new Pool({
+    connectionString: options.url,
+    max,
+    application_name: options.applicationName ?? 'waitpoints-token-service',
+    // A session left idle in a transaction pins xmin and stalls the outbox; never let one linger.
+    idle_in_transaction_session_timeout: 30_000,
+    // The hot tables live in memory (or on SSD): an index lookup costs about what a sequential
+    // page read does. With PostgreSQL's default of 4, prepared statements' generic plans
+    // (which assume ten rows per batch) chose sequential scans of waitpoint_tokens while the
+    // table had a few thousand rows. 1.1 is the usual setting for SSDs.
+    options: '-c random_page_cost=1.1',
+    ...(statementTimeoutMs === undefined ? {} : { statement_timeout: statementTimeoutMs }),
+  });
+  // An idle client that loses its connection (PostgreSQL restarted) must not crash the process.
+  pool.on('error', (error) => new Logger('Database').warn(`idle PostgreSQL connection lost: ${error.message}`));
+  return pool;
+}
+
+async function runOn<R>(pool: Pool, statement: SqlStatement | string, values?: unknown[]): Promise<R[]> {
+  const result = await pool.query(toQueryConfig(statement, values));
+  return result.rows as R[];
 }
 
 export function onClient(client: PoolClient): Sql {

@@ -23,6 +23,23 @@ describe('TokenMessagesController replies', () => {
     });
   });
 
+  it('answers a statement cancelled by its timeout (57014) as unavailable, asking to narrow the filters', async () => {
+    const cancelled = Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' });
+    const controller = new TokenMessagesController(
+      {} as TokenCommandHandler,
+      { list: () => Promise.reject(cancelled) } as unknown as TokenReadService,
+      {} as TokenInsights,
+      {} as JetStreamPublisher,
+    );
+    expect(await controller.list({} as never)).toEqual({
+      ok: false,
+      error: {
+        code: ErrorCode.ServiceUnavailable,
+        message: 'The query took too long and was stopped; narrow the filters (status, tag, period) and try again',
+      },
+    });
+  });
+
   it('still reports a bug as an internal error', async () => {
     const reply = await create(controllerFailingWith(new TypeError('oops')));
     expect(reply).toEqual({ ok: false, error: { code: ErrorCode.Internal, message: expect.any(String) } });

@@ -25,6 +25,7 @@ import {
   rpcOk,
 } from '@waitpoints/contracts';
 import { isDatabaseUnavailable } from '@waitpoints/platform';
+import { isStatementTimeout } from '../database/database';
 import { TokenCommandHandler } from '../commands/token-command-handler';
 import { JetStreamPublisher } from '../outbox/jetstream-publisher';
 import { TokenInsights } from '../projections/token-insights';
@@ -140,6 +141,12 @@ export class TokenMessagesController {
       return rpcOk(await work());
     } catch (error) {
       if (error instanceof WaitpointError) return rpcError(error.toBody());
+      if (isStatementTimeout(error)) {
+        return rpcError({
+          code: ErrorCode.ServiceUnavailable,
+          message: 'The query took too long and was stopped; narrow the filters (status, tag, period) and try again',
+        });
+      }
       if (isDatabaseUnavailable(error)) {
         // Every request fails the same way during an outage: one warning a second is enough.
         if (Date.now() - this.lastOutageWarningAt > 1000) {

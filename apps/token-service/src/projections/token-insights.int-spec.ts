@@ -12,7 +12,8 @@ import { PrefixedNatsClient } from '@waitpoints/contracts/nats/prefixed-transpor
 import { TEST_NATS_URL } from '../../../../test/support/services';
 import { RunningSystem, TEST_KEYS, startSystem } from '../../../../test/support/system';
 import { tokenApi } from '../../../../test/support/scheduler';
-import { HISTORY_OUTPUT_PREVIEW_CHARS } from './token-insights';
+import { Client } from 'pg';
+import { EXACT_STATUS_COUNT_LIMIT, HISTORY_OUTPUT_PREVIEW_CHARS } from './token-insights';
 
 /** qry.token.history and qry.token.stats: what the dashboard reads besides the token list. */
 describe('token insights over NATS', () => {
@@ -142,6 +143,33 @@ describe('token insights over NATS', () => {
       // The oldest waiting token is older than (or is) the one just created.
       const token = await api.retrieve(waiting);
       expect(new Date(after.oldestWaitingCreatedAt!).getTime()).toBeLessThanOrEqual(new Date(token.createdAt).getTime());
+    });
+
+    it('counts a status exactly up to the limit and, above it, gives PostgreSQL\'s estimate listed as estimated', async () => {
+      // Projection rows written directly: 100 waiting tokens and more completed ones than are counted exactly.
+      const db = new Client({ connectionString: system.databaseUrl });
+      await db.connect();
+      try {
+        await db.query(
+          `INSERT INTO waitpoint_tokens (id, environment, status, timeout_at, completed_at, tags, created_at, updated_at, version)
+           SELECT lpad(i::text, 26, '0'), 'large', CASE WHEN i <= 100 THEN 'WAITING' ELSE 'COMPLETED' END,
+                  now() + interval '1 day', CASE WHEN i > 100 THEN now() - interval '2 hours' END, '{}',
+                  now() - interval '3 hours', now(), 1
+             FROM generate_series(1, $1::int) i`,
+          [EXACT_STATUS_COUNT_LIMIT + 1_100],
+        );
+        await db.query('ANALYZE waitpoint_tokens');
+      } finally {
+        await db.end();
+      }
+
+      const stats = await value<TokenStatsResult>(TokenQuerySubjects.stats, { environment: 'large' });
+
+      expect(stats.estimated).toEqual(['COMPLETED']);
+      expect(stats.byStatus.WAITING).toBe(100);
+      expect(stats.byStatus.COMPLETED).toBeGreaterThan(EXACT_STATUS_COUNT_LIMIT);
+      expect(Math.abs(stats.byStatus.COMPLETED - (EXACT_STATUS_COUNT_LIMIT + 1_000))).toBeLessThan(EXACT_STATUS_COUNT_LIMIT * 0.2);
+      expect(stats.byStatus.TIMED_OUT).toBe(0);
     });
 
     it('reports zeros and no oldest waiting token for an empty environment', async () => {

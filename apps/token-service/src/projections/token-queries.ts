@@ -1,3 +1,4 @@
+import { encodeTime } from 'ulid';
 import type { Sql } from '../database/database';
 import { ApprovalRequest, ListTokensQuery, ListTokensResult, TokenView } from '@waitpoints/contracts';
 import { INLINE_OUTPUT_LIMIT_BYTES } from '@waitpoints/contracts/nats/output-store';
@@ -19,6 +20,42 @@ export interface TokenRow {
   created_at: Date;
   version: number;
   approval?: ApprovalRequest | null;
+}
+
+/**
+ * Most tokens a tag filter reads through the GIN index before deciding the tags are common
+ * and walking the id order instead (see TokenQueries.list). Reading them costs about 5 ms at
+ * 1 M tokens; the walk then meets a match once every rows/limit tokens on average (sooner or
+ * later if the tag's tokens are not spread evenly over time). Candidates are counted over all
+ * environments: the choice of plan, never the answer, depends on other environments' tokens.
+ */
+export const TAG_CANDIDATE_LIMIT = 5_000;
+
+/**
+ * How much later than its creation time (created_at) a token's id may be timed: the id is
+ * taken after the creation time is read, in the same batch (milliseconds apart), and the
+ * monotonic ULID generator may run ahead of the clock if it went back. An hour of margin.
+ */
+export const ID_TIME_SLACK_MS = 3_600_000;
+
+/** The smallest lower-case ULID of a millisecond: ids of tokens created at or after it sort after it. */
+export function lowestIdAt(time: Date): string {
+  return `${encodeTime(Math.max(0, time.getTime()), 10).toLowerCase()}${'0'.repeat(16)}`;
+}
+
+/**
+ * Id bounds implied by a period, so the id-ordered walk starts and stops near it: a token
+ * created at or after `createdFrom` has an id at or after lowestIdAt(createdFrom); one created
+ * by `createdTo` has an id timed before createdTo + ID_TIME_SLACK_MS. created_at still decides.
+ */
+function idBoundsOf(query: ListTokensQuery): { from?: string; below?: string } {
+  const time = (iso: string | undefined) => (iso === undefined ? undefined : new Date(iso));
+  const from = time(query.createdFrom);
+  const to = time(query.createdTo);
+  return {
+    from: from && !Number.isNaN(from.getTime()) ? lowestIdAt(from) : undefined,
+    below: to && !Number.isNaN(to.getTime()) ? lowestIdAt(new Date(to.getTime() + ID_TIME_SLACK_MS + 1)) : undefined,
+  };
 }
 
 /** Every column of a token but its output (lists never carry outputs). */
@@ -52,6 +89,8 @@ export function toTokenView(row: TokenRow): TokenView {
 
 /** Reads of the token projection. Every read is scoped to one environment. */
 export class TokenQueries {
+  constructor(private readonly options: { tagCandidateLimit?: number } = {}) {}
+
   /**
    * One token with its output. An output too large for a NATS reply is left out and only its
    * length given (`outputChars`); `outputChunk` serves it in slices.
@@ -119,6 +158,18 @@ export class TokenQueries {
   /**
    * Newest first, keyset-paged on the id (ids are time-ordered ULIDs). `after` pages towards
    * older tokens, `before` towards newer ones; `before` wins when both are given.
+   *
+   * Every filter is answered by walking an id-ordered index newest first (and stopping after a
+   * page), except where that walk could read most of the table:
+   * - a period bounds the walk: ids begin with their creation time (see idBoundsOf);
+   * - tags: a walk finds a page quickly only if the tags are common. PostgreSQL cannot tell a
+   *   rare tag it has no statistics for from a common one (it assumes 0.5 % of the rows), so
+   *   the statement decides at run time: it first reads up to TAG_CANDIDATE_LIMIT tokens with
+   *   the tags through the GIN index (or, for a tag the statistics know is common, a short
+   *   sequential scan). Fewer than that: those are all of them, and the page is sorted out of
+   *   them. Otherwise the tags are common enough for the walk (one token in every
+   *   rows/TAG_CANDIDATE_LIMIT at least), which the other branch of the statement does; the
+   *   branch not taken is skipped by its one-time filter.
    */
   async list(sql: Sql, query: ListTokensQuery): Promise<ListTokensResult> {
     const where: string[] = ['environment = $1'];
@@ -129,19 +180,39 @@ export class TokenQueries {
     };
     if (query.statuses?.length) where.push(`status = ANY(${param(query.statuses)}::text[])`);
     if (query.idempotencyKey !== undefined) where.push(`idempotency_key = ${param(query.idempotencyKey)}`);
-    if (query.tags?.length) where.push(`tags && ${param(query.tags)}::text[]`);
+    const tags = query.tags?.length ? param(query.tags) : undefined;
+    if (tags) where.push(`tags && ${tags}::text[]`);
     if (query.createdFrom !== undefined) where.push(`created_at >= ${param(query.createdFrom)}`);
     if (query.createdTo !== undefined) where.push(`created_at <= ${param(query.createdTo)}`);
+    const bounds = idBoundsOf(query);
+    if (bounds.from !== undefined) where.push(`id >= ${param(bounds.from)}`);
+    if (bounds.below !== undefined) where.push(`id < ${param(bounds.below)}`);
 
     const backwards = query.before !== undefined;
     const cursor = query.before ?? query.after;
     if (cursor !== undefined) where.push(`id ${backwards ? '>' : '<'} ${param(cursor)}`);
 
-    const rows: TokenRow[] = await sql.query(
-      `SELECT ${TOKEN_VIEW_COLUMNS} FROM waitpoint_tokens WHERE ${where.join(' AND ')}
-       ORDER BY id ${backwards ? 'ASC' : 'DESC'} LIMIT ${param(query.pageSize + 1)}`,
-      params,
-    );
+    const order = `ORDER BY id ${backwards ? 'ASC' : 'DESC'}`;
+    const limit = `LIMIT ${param(query.pageSize + 1)}`;
+    const filters = where.join(' AND ');
+    let text = `SELECT ${TOKEN_VIEW_COLUMNS} FROM waitpoint_tokens WHERE ${filters} ${order} ${limit}`;
+    if (tags) {
+      const cap = param(this.options.tagCandidateLimit ?? TAG_CANDIDATE_LIMIT);
+      text = `
+        WITH tagged AS MATERIALIZED (
+          SELECT id FROM waitpoint_tokens WHERE tags && ${tags}::text[] LIMIT ${cap}
+        ), few AS MATERIALIZED (
+          SELECT count(*) < ${cap} AS yes FROM tagged
+        )
+        SELECT * FROM (
+          (SELECT ${TOKEN_VIEW_COLUMNS} FROM waitpoint_tokens
+            WHERE (SELECT yes FROM few) AND id IN (SELECT id FROM tagged) AND ${filters} ${order} ${limit})
+          UNION ALL
+          (SELECT ${TOKEN_VIEW_COLUMNS} FROM waitpoint_tokens
+            WHERE NOT (SELECT yes FROM few) AND ${filters} ${order} ${limit})
+        ) page ${order}`;
+    }
+    const rows: TokenRow[] = await sql.query(text, params);
     const hasMore = rows.length > query.pageSize;
     const page = rows.slice(0, query.pageSize);
     if (backwards) page.reverse();

@@ -23,7 +23,7 @@ export class TokenReadService {
   ) {}
 
   async get(query: GetTokenQuery): Promise<TokenView> {
-    const token = await this.queries.get(this.db, query.environment, query.tokenId);
+    const token = await this.queries.get(this.db.reads, query.environment, query.tokenId);
     if (!token) throw tokenNotFound(query.tokenId);
     return token;
   }
@@ -39,12 +39,12 @@ export class TokenReadService {
     if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(length) || length < 1 || length > OUTPUT_CHUNK_CHARS) {
       throw new WaitpointError(ErrorCode.ValidationFailed, `output chunk must be 1 to ${OUTPUT_CHUNK_CHARS} characters from offset >= 0`);
     }
-    const chunk = await this.queries.outputChunk(this.db, query.environment, query.tokenId, offset, length);
+    const chunk = await this.queries.outputChunk(this.db.reads, query.environment, query.tokenId, offset, length);
     if (chunk === undefined) throw tokenNotFound(query.tokenId);
     return { chunk };
   }
 
   list(query: ListTokensQuery): Promise<ListTokensResult> {
-    return this.queries.list(this.db, query);
+    return this.queries.list(this.db.reads, query);
   }
 }

@@ -1,4 +1,7 @@
-import { TOKEN_STATUSES, TokenStatsResult } from '@waitpoints/contracts';
+import { TOKEN_STATUSES, TokenStatsResult, TokenStatus } from '@waitpoints/contracts';
+
+/** The token-service counts a status exactly up to this many tokens (EXACT_STATUS_COUNT_LIMIT there). */
+const EXACT_COUNT_LABEL = '10,000';
 import { SafeHtml, html } from '../html';
 import type { LatenessSummary } from '../scheduler-lateness';
 import type { DashboardSession } from '../session';
@@ -28,18 +31,24 @@ export function overviewFragment(stats: TokenStatsResult, lateness: LatenessSumm
 function overviewCards(stats: TokenStatsResult, lateness: LatenessSummary): SafeHtml {
   const now = new Date(stats.at);
   const total = TOKEN_STATUSES.reduce((sum, s) => sum + stats.byStatus[s], 0);
+  const estimated = new Set(stats.estimated ?? []);
+  // An estimated count reads "≈ 4,200,000": PostgreSQL's statistics, not a count (see token-insights.ts).
+  const approx = (status: TokenStatus) => (estimated.has(status) ? '≈ ' : '');
   return html`
 <section aria-labelledby="by-status">
-  <h2 id="by-status">Tokens by status <span class="muted small">${plural(total, 'token')} in all</span></h2>
+  <h2 id="by-status">Tokens by status <span class="muted small">${estimated.size > 0 ? '≈ ' : ''}${plural(total, 'token')} in all</span></h2>
   <div class="cards cards-4">
     ${TOKEN_STATUSES.map(
       (status) => html`
     <a class="card stat stat-${status.toLowerCase()}" href="${DASHBOARD}/tokens?status=${status}" data-testid="count-${status}">
       <span class="stat-label">${STATUS_LABEL[status]}</span>
-      <span class="stat-value">${stats.byStatus[status].toLocaleString('en-US')}</span>
+      <span class="stat-value">${approx(status)}${stats.byStatus[status].toLocaleString('en-US')}</span>
     </a>`,
     )}
   </div>
+  ${estimated.size > 0
+    ? html`<p class="muted small" data-testid="estimated-counts">≈ estimated from PostgreSQL's table statistics: above ${EXACT_COUNT_LABEL} tokens a status is not counted one by one.</p>`
+    : ''}
 </section>
 <div class="cards cards-2">
   <section class="card" aria-labelledby="oldest">
