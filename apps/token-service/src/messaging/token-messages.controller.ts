@@ -23,6 +23,7 @@ import {
   rpcError,
   rpcOk,
 } from '@waitpoints/contracts';
+import { contextFromTraceparent, inSpan, linkToActiveSpan, SpanKind, traceparentOf } from '@waitpoints/platform';
 import { isDatabaseUnavailable } from '@waitpoints/platform';
 import { TokenCommandHandler } from '../commands/token-command-handler';
 import { JetStreamPublisher } from '../outbox/jetstream-publisher';
@@ -109,7 +110,25 @@ export class TokenMessagesController {
   @MessagePattern(TokenRequestBatchSubject)
   async batch(@Payload() batch: TokenRequestBatch): Promise<TokenRequestBatchReply> {
     const requests = Array.isArray(batch?.requests) ? batch.requests : [];
-    return { replies: await Promise.all(requests.map((request) => this.handle(request?.subject, request?.payload))) };
+    return { replies: await Promise.all(requests.map((request) => this.handleTraced(request?.subject, request?.payload))) };
+  }
+
+  /**
+   * A batched command continues its sender's trace (its `metadata.traceparent`); the batch
+   * message's own span (the interceptor's) is where it ran. Its events then point to this span.
+   */
+  private handleTraced(subject: unknown, payload: any): Promise<RpcReply<unknown>> {
+    const metadata = payload?.metadata;
+    const sender = contextFromTraceparent(metadata?.traceparent);
+    if (!sender) return this.handle(subject, payload);
+    return inSpan(
+      `handle ${String(subject).slice(0, 100)}`,
+      { kind: SpanKind.SERVER, parent: sender, links: [linkToActiveSpan({ 'waitpoints.batch': true })] },
+      () => {
+        metadata.traceparent = traceparentOf();
+        return this.handle(subject, payload);
+      },
+    );
   }
 
   private handle(subject: unknown, payload: any): Promise<RpcReply<unknown>> {
