@@ -8,8 +8,10 @@
  */
 import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { connect } from 'nats';
 import { BenchSystem, deleteJetStreamState, freePort, startBenchSystem } from '../../bench/support';
 import { requireNats, requirePostgres } from '../support/services';
 import { openEventStream } from '../support/sse';
@@ -111,6 +113,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // TRACING_E2E_DUMP=file: every collected span, to look at a failing story.
+  if (process.env.TRACING_E2E_DUMP && receiver) writeFileSync(process.env.TRACING_E2E_DUMP, JSON.stringify(receiver.spans, null, 1));
   await system?.stop();
   if (system) await deleteJetStreamState(system.subjectPrefix);
   await receiver?.stop();
@@ -147,8 +151,31 @@ describe('OpenTelemetry traces', () => {
     expect(completedEvents.at(-1)).toMatchObject({ event: 'end', data: '{"status":"COMPLETED"}' });
 
     // 3. Several creations in the same turn travel as one batch message; each keeps its own trace.
-    const batched = [newTraceId(), newTraceId(), newTraceId(), newTraceId()];
+    const batched = Array.from({ length: 16 }, newTraceId);
     await Promise.all(batched.map((traceId) => post(tokensUrl, { timeout: '1h' }, traceId)));
+
+    // A batch message straight to the token-service (the gateway sends one when requests arrive in
+    // the same event-loop turn): each command's context comes from its own metadata.
+    const inBatch = [newTraceId(), newTraceId()];
+    const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' });
+    try {
+      const batch = {
+        requests: inBatch.map((traceId, i) => ({
+          subject: 'cmd.token.create',
+          payload: {
+            environment: 'dev',
+            idempotencyKeyTTLMs: 0,
+            timeout: { afterMs: 3_600_000 },
+            tags: [],
+            metadata: { correlationId: `batched-${i}`, actor: { type: 'api_key', id: 'dev' }, traceparent: traceparent(traceId) },
+          },
+        })),
+      };
+      const reply = await nc.request(`${system.subjectPrefix}.rpc.token.batch`, JSON.stringify({ pattern: 'rpc.token.batch', data: batch, id: 'tracing-e2e' }), { timeout: 10_000 });
+      expect(JSON.parse(reply.string()).response.replies.map((r: { ok: boolean }) => r.ok)).toEqual([true, true]);
+    } finally {
+      await nc.close();
+    }
 
     // 4. The first one times out.
     const timedOutEvents = await watchTimedOut.rest(30_000);
@@ -160,7 +187,8 @@ describe('OpenTelemetry traces', () => {
     // The creation: HTTP request → NATS request → handler + SQL → outbox publish → scheduler ingest.
     const creation = await eventually('the creation trace in all three services', () => {
       const spans = receiver.inTrace(createTimedOut);
-      return services(spans).length === 3 && names(spans, 'scheduler').includes('ingest TokenCreated') && spans;
+      const all = [...names(spans, 'gateway'), ...names(spans, 'token-service'), ...names(spans, 'scheduler')];
+      return ['send cmd.token.create', 'handle cmd.token.create', 'publish TokenCreated', 'ingest TokenCreated'].every((n) => all.includes(n)) && spans;
     });
     expect(services(creation)).toEqual(['gateway', 'scheduler', 'token-service']);
     expect(names(creation, 'gateway')).toEqual(expect.arrayContaining(['send cmd.token.create']));
@@ -178,7 +206,8 @@ describe('OpenTelemetry traces', () => {
     // The completion: the gateway's feed wakes the SSE waiter within the completion's trace.
     const completion = await eventually('the completion trace in all three services', () => {
       const spans = receiver.inTrace(complete);
-      return names(spans, 'gateway').includes('wake TokenCompleted') && names(spans, 'scheduler').includes('ingest TokenCompleted') && spans;
+      const all = spans.map((s) => s.name);
+      return ['wake TokenCompleted', 'handle cmd.token.complete', 'publish TokenCompleted', 'ingest TokenCompleted'].every((n) => all.includes(n)) && spans;
     });
     expect(services(completion)).toEqual(['gateway', 'scheduler', 'token-service']);
     expect(names(completion, 'token-service')).toEqual(expect.arrayContaining(['handle cmd.token.complete', 'publish TokenCompleted']));
@@ -192,6 +221,19 @@ describe('OpenTelemetry traces', () => {
       expect(names(spans, 'gateway')).toContain('send cmd.token.create');
     }
 
+    // The batch message has its own span; each command's handler is in its sender's trace, linked to it.
+    const batchSpanIds = () => new Set(receiver.spans.filter((s) => s.name === 'handle rpc.token.batch').map((s) => s.spanId));
+    for (const traceId of inBatch) {
+      const spans = await eventually(`batched command ${traceId}`, () => {
+        const found = receiver.inTrace(traceId);
+        return ['handle cmd.token.create', 'publish TokenCreated', 'ingest TokenCreated'].every((n) => found.some((s) => s.name === n)) && found;
+      });
+      const handler = spans.find((s) => s.name === 'handle cmd.token.create')!;
+      expect(handler.service).toBe('token-service');
+      const linked = await eventually('the batch span', () => handler.links?.find((l) => batchSpanIds().has(l.spanId)));
+      expect(linked.traceId).not.toBe(traceId);
+    }
+
     // The timeout: the scheduler's firing starts a new trace, linked to the token's creation, and
     // the token-service's handling and the gateway's wake-up join it.
     const firing = await eventually('the firing span linked to the creation', () =>
@@ -202,7 +244,8 @@ describe('OpenTelemetry traces', () => {
     expect(firing.parentSpanId || undefined).toBeUndefined();
     const timeout = await eventually('the timeout trace in all three services', () => {
       const spans = receiver.inTrace(firing.traceId);
-      return names(spans, 'gateway').includes('wake TokenTimedOut') && spans;
+      const all = spans.map((s) => s.name);
+      return ['wake TokenTimedOut', 'handle cmd.token.timeout-batch', 'publish TokenTimedOut'].every((n) => all.includes(n)) && spans;
     });
     expect(services(timeout)).toEqual(['gateway', 'scheduler', 'token-service']);
     expect(names(timeout, 'token-service')).toEqual(
