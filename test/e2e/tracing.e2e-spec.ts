@@ -9,73 +9,13 @@
 import { execSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { createServer, IncomingMessage, Server } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { connect } from 'nats';
+import { CollectedSpan, OtlpReceiver } from '../../bench/otlp-receiver';
 import { BenchSystem, deleteJetStreamState, freePort, startBenchSystem } from '../../bench/support';
 import { requireNats, requirePostgres } from '../support/services';
 import { openEventStream } from '../support/sse';
 
 jest.setTimeout(240_000);
-
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  links?: { traceId: string; spanId: string; attributes?: { key: string; value: { stringValue?: string } }[] }[];
-  attributes?: { key: string; value: { stringValue?: string } }[];
-}
-interface CollectedSpan extends OtlpSpan {
-  service: string;
-}
-
-/** A minimal OTLP/HTTP receiver: takes POST /v1/traces (http/json) and keeps every span. */
-class OtlpReceiver {
-  readonly spans: CollectedSpan[] = [];
-  requests = 0;
-  private server?: Server;
-
-  async start(): Promise<string> {
-    this.server = createServer(async (request, response) => {
-      const body = await readBody(request);
-      if (request.method === 'POST' && request.url === '/v1/traces') {
-        this.requests++;
-        const payload = JSON.parse(body) as {
-          resourceSpans: {
-            resource: { attributes: { key: string; value: { stringValue?: string } }[] };
-            scopeSpans: { spans: OtlpSpan[] }[];
-          }[];
-        };
-        for (const { resource, scopeSpans } of payload.resourceSpans ?? []) {
-          const service = resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '?';
-          for (const { spans } of scopeSpans) for (const span of spans ?? []) this.spans.push({ ...span, service });
-        }
-      }
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  inTrace(traceId: string): CollectedSpan[] {
-    return this.spans.filter((span) => span.traceId === traceId);
-  }
-
-  async stop(): Promise<void> {
-    await new Promise((resolve) => this.server?.close(resolve));
-  }
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
 
 const newTraceId = () => randomBytes(16).toString('hex');
 const traceparent = (traceId: string) => `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
