@@ -13,10 +13,12 @@ export const creationTraces = {
   remember(tokenId: string, traceparent: string | undefined): void {
     if (traceparent !== undefined && tracingEnabled()) creations.set(tokenId, traceparent);
   },
-  /** The creation's traceparent; forgotten once asked (a timer fires once). */
-  take(tokenId: string): string | undefined {
-    const traceparent = creations.get(tokenId);
-    if (traceparent !== undefined) creations.delete(tokenId);
-    return traceparent;
+  /** The creation's traceparent (kept until the token ends: a failed firing is tried again). */
+  of(tokenId: string): string | undefined {
+    return creations.get(tokenId);
+  },
+  /** The token ended (completed, cancelled, timed out): no firing will ask. */
+  forget(tokenId: string): void {
+    creations.delete(tokenId);
   },
 };

@@ -44,7 +44,7 @@ export class NatsTimeoutSender implements TimeoutSender {
       {
         kind: SpanKind.CLIENT,
         parent: 'root',
-        links: timeouts.map(({ tokenId }) => linkTo(creationTraces.take(tokenId), { 'waitpoints.link': 'token_created', 'waitpoints.token_id': tokenId })),
+        links: timeouts.map(({ tokenId }) => linkTo(creationTraces.of(tokenId), { 'waitpoints.link': 'token_created', 'waitpoints.token_id': tokenId })),
         attributes: { 'messaging.system': 'nats', 'messaging.destination.name': TokenCommandSubjects.timeoutBatch, 'waitpoints.timeouts': timeouts.length },
       },
       () => this.sendNow(timeouts),

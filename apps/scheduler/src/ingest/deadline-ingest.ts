@@ -230,6 +230,7 @@ export class DeadlineIngest {
     for (let i = 0; i < envelopes.length; i++) {
       const envelope = envelopes[i];
       if (envelope.type === 'TokenCreated') creationTraces.remember(envelope.data.tokenId, envelope.metadata?.traceparent);
+      else creationTraces.forget(envelope.data.tokenId);
       const stored = contextFromTraceparent(envelope.metadata?.traceparent);
       if (!stored) continue;
       const started = startSpan(`ingest ${envelope.type}`, {

@@ -23,8 +23,7 @@ import {
   rpcError,
   rpcOk,
 } from '@waitpoints/contracts';
-import { contextFromTraceparent, inSpan, linkToActiveSpan, SpanKind, traceparentOf } from '@waitpoints/platform';
-import { isDatabaseUnavailable } from '@waitpoints/platform';
+import { contextFromTraceparent, inSpan, isDatabaseUnavailable, linkToActiveSpan, SpanKind, traceparentOf } from '@waitpoints/platform';
 import { TokenCommandHandler } from '../commands/token-command-handler';
 import { JetStreamPublisher } from '../outbox/jetstream-publisher';
 import { TokenInsights } from '../projections/token-insights';

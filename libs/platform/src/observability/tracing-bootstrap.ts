@@ -52,7 +52,7 @@ export function startTracing(serviceName: string): void {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { NodeSDK } = require('@opentelemetry/sdk-node') as typeof import('@opentelemetry/sdk-node');
   const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http') as typeof import('@opentelemetry/instrumentation-http');
-  const { ExpressInstrumentation } = require('@opentelemetry/instrumentation-express') as typeof import('@opentelemetry/instrumentation-express');
+  const { ExpressInstrumentation, ExpressLayerType } = require('@opentelemetry/instrumentation-express') as typeof import('@opentelemetry/instrumentation-express');
   const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg') as typeof import('@opentelemetry/instrumentation-pg');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const sdk = new NodeSDK({
@@ -63,7 +63,9 @@ export function startTracing(serviceName: string): void {
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.test(request.url ?? ''),
       }),
-      new ExpressInstrumentation(),
+      // Route handlers only: a span per middleware (cors, correlation id, Nest's own) was half
+      // of a request's spans and of the gateway's tracing cost (bench:tracing).
+      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
       // Background loops (outbox polls, timer claims) query without a parent: no root span per poll.
       new PgInstrumentation({ requireParentSpan: true }),
     ],
