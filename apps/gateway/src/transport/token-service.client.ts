@@ -119,11 +119,11 @@ export class TokenServiceClient implements OnApplicationShutdown {
     return inSpan(
       `send ${subject}`,
       { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } },
-      () => this.requestOnce<T>(subject, this.withTraceContext(payload)),
+      () => this.requestOnce<T>(subject, this.carryTraceContext(payload)),
     );
   }
 
-  private withTraceContext(payload: object): object {
+  private carryTraceContext(payload: object): object {
     const traceparent = traceparentOf();
     if (traceparent === undefined) return payload;
     const metadata = (payload as { metadata?: object }).metadata;
