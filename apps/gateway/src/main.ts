@@ -1,3 +1,4 @@
+import './tracing';
 import 'reflect-metadata';
 import { createGateway } from './app';
 import { loadGatewayConfig } from './config';

@@ -1,3 +1,4 @@
+import './tracing';
 import 'reflect-metadata';
 import { createScheduler } from './app';
 import { loadSchedulerConfig } from './config';

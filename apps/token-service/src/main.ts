@@ -1,3 +1,4 @@
+import './tracing';
 import 'reflect-metadata';
 import { createTokenService } from './app';
 import { loadTokenServiceConfig } from './config';

@@ -14,6 +14,12 @@ export interface Actor {
 export interface MessageMetadata {
   correlationId: string;
   actor: Actor;
+  /**
+   * W3C trace context of the command (when tracing is on): set by the sender, replaced by the
+   * token-service with its handler's span, and stored on the events, so work done later on
+   * their behalf (outbox publish, consumers) joins the command's trace.
+   */
+  traceparent?: string;
 }
 
 // ---- Commands (gateway/scheduler → token-service), imperative names ----

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AckPolicy, connect, ConsumerEvents, ConsumerMessages, DeliverPolicy, JsMsg, Msg, nanos, NatsConnection, Subscription } from 'nats';
 import { EventEnvelope, eventStreamName, liveEventSubjects, NATS_MSG_ID_HEADER } from '@waitpoints/contracts';
+import { consumeSpan } from '@waitpoints/platform';
 
 /**
  * How long one pull of the feed's consumer lasts. nats.js derives the idle heartbeat from it
@@ -366,7 +367,7 @@ export class TokenEventFeed {
   private dispatch(message: JsMsg): void {
     this.receivedCount++;
     if (message.seq >= this.nextSequence) this.nextSequence = message.seq + 1;
-    this.deliver(message.subject, message.headers?.get(NATS_MSG_ID_HEADER), () => message.json<EventEnvelope>(), `#${message.seq}`);
+    this.deliver(message.subject, message.headers?.get(NATS_MSG_ID_HEADER), () => message.json<EventEnvelope>(), `#${message.seq}`, message.headers);
   }
 
   private dispatchLive(message: Msg): void {
@@ -375,7 +376,13 @@ export class TokenEventFeed {
   }
 
   /** Hands one copy of an event to its listeners, unless the other copy already was. */
-  private deliver(subject: string, eventId: string | undefined, parse: () => EventEnvelope, where: string): void {
+  private deliver(
+    subject: string,
+    eventId: string | undefined,
+    parse: () => EventEnvelope,
+    where: string,
+    headers?: { get(key: string): string },
+  ): void {
     if (eventId && this.alreadyDelivered(eventId)) return;
     const tokenId = subject.slice(subject.lastIndexOf('.') + 1);
     const listeners = this.byToken.get(tokenId);
@@ -387,13 +394,16 @@ export class TokenEventFeed {
       this.logger.error(`ignoring unreadable token event ${subject} ${where}`);
       return;
     }
-    for (const listener of [...(listeners ?? []), ...this.everyToken]) {
-      try {
-        listener(envelope);
-      } catch (error) {
-        this.logger.error(`token event listener failed: ${(error as Error).message}`);
+    // Only an event someone waits for is traced: the wake-up joins the trace of the command that stored it.
+    consumeSpan(`wake ${envelope.type}`, envelope, headers, () => {
+      for (const listener of [...(listeners ?? []), ...this.everyToken]) {
+        try {
+          listener(envelope);
+        } catch (error) {
+          this.logger.error(`token event listener failed: ${(error as Error).message}`);
+        }
       }
-    }
+    });
   }
 
   /** True for the second copy of an event; remembers the first (the oldest ids are forgotten). */

@@ -27,7 +27,7 @@ import {
 import { LargeOutputStore, OUTPUT_CHUNK_CHARS, needsOffload } from '@waitpoints/contracts/nats/output-store';
 import { headers as natsHeaders, NatsConnection } from 'nats';
 import { NatsUnreachableError } from '@waitpoints/contracts/nats/prefixed-transport';
-import { currentCorrelationId, secondsSince } from '@waitpoints/platform';
+import { currentCorrelationId, inSpan, secondsSince, SpanKind, TRACEPARENT_HEADER, traceparentOf } from '@waitpoints/platform';
 import { ApiError } from '../http/api-error';
 import { GatewayMetrics } from '../ops/gateway-metrics';
 import { DEFAULT_COALESCER_OPTIONS, RequestCoalescer } from './request-coalescer';
@@ -48,6 +48,8 @@ export const JETSTREAM_REPLICAS = Symbol('JetStreamReplicas');
 export class TokenServiceClient implements OnApplicationShutdown {
   private largeOutputs?: Promise<LargeOutputStore>;
   private readonly coalescer: RequestCoalescer;
+  /** Trace context of each payload sent alone (its headers are written later, when the coalescer sends it). */
+  private readonly traceContexts = new WeakMap<object, string>();
 
   constructor(
     @Inject(TOKEN_SERVICE_TRANSPORT) private readonly transport: ClientProxy,
@@ -110,7 +112,29 @@ export class TokenServiceClient implements OnApplicationShutdown {
     }
   }
 
-  private async request<T>(subject: string, payload: object): Promise<T> {
+  /**
+   * With tracing on, each request is a CLIENT span of the HTTP request's trace. Its context
+   * goes into the command's `metadata.traceparent` (a batch message carries several commands,
+   * each with its own) and, for a message sent alone, into its `traceparent` header too.
+   */
+  private request<T>(subject: string, payload: object): Promise<T> {
+    return inSpan(
+      `send ${subject}`,
+      { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': subject } },
+      () => this.requestOnce<T>(subject, this.carryTraceContext(payload)),
+    );
+  }
+
+  private carryTraceContext(payload: object): object {
+    const traceparent = traceparentOf();
+    if (traceparent === undefined) return payload;
+    const metadata = (payload as { metadata?: object }).metadata;
+    const carried = typeof metadata === 'object' && metadata !== null ? { ...payload, metadata: { ...metadata, traceparent } } : { ...payload };
+    this.traceContexts.set(carried, traceparent);
+    return carried;
+  }
+
+  private async requestOnce<T>(subject: string, payload: object): Promise<T> {
     const startedAt = process.hrtime.bigint();
     const observe = (outcome: string) => this.metrics.natsRequests.observe({ subject, outcome }, secondsSince(startedAt));
     let reply: RpcReply<T>;
@@ -140,9 +164,11 @@ export class TokenServiceClient implements OnApplicationShutdown {
   private withCorrelation(payload: object) {
     const fromMetadata = (payload as { metadata?: { correlationId?: string } }).metadata?.correlationId;
     const correlationId = currentCorrelationId() ?? fromMetadata;
-    if (correlationId === undefined) return payload;
+    const traceparent = this.traceContexts.get(payload);
+    if (correlationId === undefined && traceparent === undefined) return payload;
     const headers = natsHeaders();
-    headers.set(CORRELATION_ID_HEADER, correlationId);
+    if (correlationId !== undefined) headers.set(CORRELATION_ID_HEADER, correlationId);
+    if (traceparent !== undefined) headers.set(TRACEPARENT_HEADER, traceparent);
     return new NatsRecordBuilder(payload).setHeaders(headers).build();
   }
 

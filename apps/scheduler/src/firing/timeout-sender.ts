@@ -9,6 +9,8 @@ import {
   TokenCommandSubjects,
   TokenTransitionResult,
 } from '@waitpoints/contracts';
+import { inSpan, linkTo, SpanKind, TRACEPARENT_HEADER, traceparentOf } from '@waitpoints/platform';
+import { creationTraces } from './creation-traces';
 
 export interface TimeoutRequest {
   tokenId: string;
@@ -32,16 +34,36 @@ export class NatsTimeoutSender implements TimeoutSender {
     private readonly observe: (outcome: string, seconds: number) => void = () => undefined,
   ) {}
 
-  async send(timeouts: TimeoutRequest[]): Promise<RpcReply<TokenTransitionResult>[]> {
+  /**
+   * With tracing on, a firing starts a new trace (nothing caused it but the clock), linked to
+   * the creation of each token it times out; the token-service's handling joins it.
+   */
+  send(timeouts: TimeoutRequest[]): Promise<RpcReply<TokenTransitionResult>[]> {
+    return inSpan(
+      'fire timeouts',
+      {
+        kind: SpanKind.CLIENT,
+        parent: 'root',
+        links: timeouts.map(({ tokenId }) => linkTo(creationTraces.of(tokenId), { 'waitpoints.link': 'token_created', 'waitpoints.token_id': tokenId })),
+        attributes: { 'messaging.system': 'nats', 'messaging.destination.name': TokenCommandSubjects.timeoutBatch, 'waitpoints.timeouts': timeouts.length },
+      },
+      () => this.sendNow(timeouts),
+    );
+  }
+
+  private async sendNow(timeouts: TimeoutRequest[]): Promise<RpcReply<TokenTransitionResult>[]> {
+    const traceparent = traceparentOf();
     const command: TimeoutTokensCommand = {
       timeouts,
       metadata: {
         correlationId: `scheduler:${this.instanceId}:${++this.sequence}`,
         actor: { type: 'scheduler', id: this.instanceId },
+        ...(traceparent ? { traceparent } : {}),
       },
     };
     const headers = natsHeaders();
     headers.set(CORRELATION_ID_HEADER, command.metadata.correlationId);
+    if (traceparent) headers.set(TRACEPARENT_HEADER, traceparent);
     const startedAt = process.hrtime.bigint();
     const seconds = () => Number(process.hrtime.bigint() - startedAt) / 1e9;
     let reply: RpcReply<TimeoutTokensResult>;

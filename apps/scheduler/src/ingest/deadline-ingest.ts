@@ -12,6 +12,8 @@ import { EventEnvelope, eventStreamName, eventSubjects } from '@waitpoints/contr
 import type { TimerStore } from '../database/timer-store';
 import type { SchedulerMetrics } from '../metrics';
 import { planIngest } from './ingest-plan';
+import { contextFromTraceparent, endSpan, linkTo, SpanKind, startSpan, tracingEnabled, TRACEPARENT_HEADER, withTraceContext } from '@waitpoints/platform';
+import { creationTraces } from '../firing/creation-traces';
 
 export interface DeadlineIngestOptions {
   servers: string[];
@@ -195,15 +197,18 @@ export class DeadlineIngest {
       }
     }
     const plan = planIngest(envelopes);
+    const traced = this.traceIngest(readable, envelopes);
     let result;
     try {
-      result = await this.store.apply(plan);
+      result = await withTraceContext(traced.context, () => this.store.apply(plan));
     } catch (error) {
       this.logger.error(`could not record ${batch.length} token events, redelivering: ${(error as Error).message}`);
       for (const message of readable) message.nak(this.options.retryDelayMs ?? 1_000);
+      traced.end(error);
       return;
     }
     for (const message of readable) message.ack();
+    traced.end();
     this.ingested += batch.length;
     this.metrics.scheduled.inc(result.scheduled.length);
     for (const { reason } of result.forgotten) {
@@ -212,5 +217,44 @@ export class DeadlineIngest {
     }
     if (result.scheduled.length > 0) this.listener.scheduled(result.scheduled);
     if (plan.forget.length > 0) this.listener.forgotten(plan.forget.map((f) => f.tokenId));
+  }
+
+  /**
+   * With tracing on: one CONSUMER span per traced event, in the trace of the command that stored
+   * it and linked to the outbox's publish span; the batch's database write runs in the only
+   * event's span, or in a batch span linked to each. Remembers creations for the firing's link.
+   */
+  private traceIngest(messages: JsMsg[], envelopes: EventEnvelope[]) {
+    if (!tracingEnabled()) return { context: undefined, end: (_error?: unknown) => undefined };
+    const spans: NonNullable<ReturnType<typeof startSpan>>[] = [];
+    for (let i = 0; i < envelopes.length; i++) {
+      const envelope = envelopes[i];
+      if (envelope.type === 'TokenCreated') creationTraces.remember(envelope.data.tokenId, envelope.metadata?.traceparent);
+      else creationTraces.forget(envelope.data.tokenId);
+      const stored = contextFromTraceparent(envelope.metadata?.traceparent);
+      if (!stored) continue;
+      const started = startSpan(`ingest ${envelope.type}`, {
+        kind: SpanKind.CONSUMER,
+        parent: stored,
+        links: [linkTo(messages[i].headers?.get(TRACEPARENT_HEADER), { 'waitpoints.link': 'published_by' })],
+        attributes: { 'messaging.system': 'nats', 'messaging.operation.type': 'process', 'messaging.message.id': envelope.eventId },
+      });
+      if (started) spans.push(started);
+    }
+    const batch =
+      spans.length <= 1
+        ? undefined
+        : startSpan('ingest batch', {
+            parent: 'root',
+            links: spans.map(({ span }) => ({ context: span.spanContext() })),
+            attributes: { 'messaging.batch.message_count': envelopes.length },
+          });
+    return {
+      context: batch?.context ?? spans[0]?.context,
+      end: (error?: unknown) => {
+        for (const { span } of spans) endSpan(span, error);
+        endSpan(batch?.span, error);
+      },
+    };
   }
 }

@@ -24,7 +24,7 @@ import {
   rpcError,
   rpcOk,
 } from '@waitpoints/contracts';
-import { isDatabaseUnavailable } from '@waitpoints/platform';
+import { contextFromTraceparent, inSpan, isDatabaseUnavailable, linkToActiveSpan, SpanKind, traceparentOf } from '@waitpoints/platform';
 import { isStatementTimeout } from '../database/database';
 import { TokenCommandHandler } from '../commands/token-command-handler';
 import { JetStreamPublisher } from '../outbox/jetstream-publisher';
@@ -116,7 +116,25 @@ export class TokenMessagesController {
   @MessagePattern(TokenRequestBatchSubject)
   async batch(@Payload() batch: TokenRequestBatch): Promise<TokenRequestBatchReply> {
     const requests = Array.isArray(batch?.requests) ? batch.requests : [];
-    return { replies: await Promise.all(requests.map((request) => this.handle(request?.subject, request?.payload))) };
+    return { replies: await Promise.all(requests.map((request) => this.handleTraced(request?.subject, request?.payload))) };
+  }
+
+  /**
+   * A batched command continues its sender's trace (its `metadata.traceparent`); the batch
+   * message's own span (the interceptor's) is where it ran. Its events then point to this span.
+   */
+  private handleTraced(subject: unknown, payload: unknown): Promise<RpcReply<unknown>> {
+    const metadata = (payload as { metadata?: { traceparent?: string } } | undefined)?.metadata;
+    const sender = contextFromTraceparent(metadata?.traceparent);
+    if (!sender) return this.handle(subject, payload);
+    return inSpan(
+      `handle ${String(subject).slice(0, 100)}`,
+      { kind: SpanKind.SERVER, parent: sender, links: [linkToActiveSpan({ 'waitpoints.batch': true })] },
+      () => {
+        metadata!.traceparent = traceparentOf();
+        return this.handle(subject, payload);
+      },
+    );
   }
 
   private handle(subject: unknown, payload: unknown): Promise<RpcReply<unknown>> {

@@ -12,6 +12,7 @@ import {
   liveEventSubjects,
   NATS_MSG_ID_HEADER,
 } from '@waitpoints/contracts';
+import { contextFromTraceparent, inSpan, injectTraceHeaders, SpanKind } from '@waitpoints/platform';
 
 export interface JetStreamOptions {
   servers: string[];
@@ -99,14 +100,30 @@ export class JetStreamPublisher {
     if (!this.js) throw new Error('JetStream publisher is not connected');
     const js = this.js;
     await Promise.all(
-      envelopes.map(async (envelope) => {
-        const h = headers();
-        h.set(EVENT_TYPE_HEADER, envelope.type);
-        if (envelope.metadata?.correlationId) h.set(CORRELATION_ID_HEADER, envelope.metadata.correlationId);
-        return js.publish(this.subjectOf(envelope), JSON.stringify(await this.fitForNats(envelope)), {
-          msgID: envelope.eventId,
-          headers: h,
-        });
+      envelopes.map((envelope) => {
+        const publish = async () => {
+          const h = headers();
+          h.set(EVENT_TYPE_HEADER, envelope.type);
+          if (envelope.metadata?.correlationId) h.set(CORRELATION_ID_HEADER, envelope.metadata.correlationId);
+          injectTraceHeaders(h);
+          return js.publish(this.subjectOf(envelope), JSON.stringify(await this.fitForNats(envelope)), {
+            msgID: envelope.eventId,
+            headers: h,
+          });
+        };
+        // The relay runs later than the command: its publish continues the trace of the command
+        // that stored the event (metadata.traceparent); consumers link to this span (header).
+        const stored = contextFromTraceparent(envelope.metadata?.traceparent);
+        if (!stored) return publish();
+        return inSpan(
+          `publish ${envelope.type}`,
+          {
+            kind: SpanKind.PRODUCER,
+            parent: stored,
+            attributes: { 'messaging.system': 'nats', 'messaging.operation.type': 'send', 'messaging.message.id': envelope.eventId },
+          },
+          publish,
+        );
       }),
     );
   }

@@ -4,3 +4,4 @@ export * from './health';
 export * from './metrics';
 export * from './ops.controller';
 export * from './nats-handler.interceptor';
+export * from './tracing';

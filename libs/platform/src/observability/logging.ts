@@ -3,10 +3,13 @@ import { randomUUID } from 'node:crypto';
 import pino, { DestinationStream, Logger } from 'pino';
 import { Store, storage as requestLogStorage } from 'nestjs-pino/storage';
 import { LogLevel } from './settings';
+import { traceLogFields } from './tracing';
+import { tracingEnabled } from './tracing-bootstrap';
 
 /**
  * One JSON object per line: `time` (ISO 8601), `level` (a word), `service`, `msg`, and within a
- * request or message also `correlationId`. `destination` is for tests; stdout otherwise.
+ * request or message also `correlationId`, and with tracing on `trace_id`/`span_id` of the active
+ * span. `destination` is for tests; stdout otherwise.
  */
 export function createServiceLogger(service: string, level: LogLevel, destination?: DestinationStream): Logger {
   return pino(
@@ -15,6 +18,8 @@ export function createServiceLogger(service: string, level: LogLevel, destinatio
       base: { service },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // Only when traces are exported: otherwise no per-line cost.
+      ...(tracingEnabled() ? { mixin: traceLogFields } : {}),
     },
     destination,
   );
