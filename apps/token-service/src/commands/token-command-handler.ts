@@ -92,7 +92,7 @@ export class TokenCommandHandler {
     @Optional() @Inject(COMMAND_BATCHING) batching: CommandBatchingOptions = DEFAULT_COMMAND_BATCHING,
   ) {
     const options = { maxBatchSize: Math.max(1, batching.maxBatchSize), maxInFlight: Math.max(1, batching.maxInFlight) };
-    this.creates = new CommandBatcher((batch) => this.inBatch(batch, (b) => this.createAll(b)), options);
+    this.creates = new CommandBatcher((batch) => this.inBatch(batch, (b, afterLostRace) => this.createAll(b, afterLostRace)), options);
     this.transitions = new CommandBatcher((batch) => this.inBatch(batch, (b) => this.transitionAll(b)), options);
   }
 
@@ -153,34 +153,42 @@ export class TokenCommandHandler {
    * Runs a batch; if PostgreSQL refused its statement as a whole, runs each command again as a
    * batch of its own, so the command that caused it fails alone and the others go through.
    */
-  private async inBatch<C, R>(commands: C[], handle: (commands: C[]) => Promise<Settled<R>[]>): Promise<Settled<R>[]> {
+  private async inBatch<C, R>(
+    commands: C[],
+    handle: (commands: C[], afterLostRace: boolean) => Promise<Settled<R>[]>,
+    afterLostRace = false,
+  ): Promise<Settled<R>[]> {
+    let retrying = afterLostRace;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await handle(commands);
+        return await handle(commands, retrying);
       } catch (error) {
         const kind = classifyFailure(error);
         if (kind === 'transient' && attempt < MAX_ATTEMPTS) continue;
         if ((kind === 'lost-race' || kind === 'refused') && commands.length > 1) {
           return Promise.all(
             commands.map((command) =>
-              this.inBatch([command], handle).then(
+              this.inBatch([command], handle, kind === 'lost-race').then(
                 (results) => results[0],
                 (failure: unknown): Settled<R> => ({ ok: false, error: failure }),
               ),
             ),
           );
         }
-        if (kind === 'lost-race' && attempt < MAX_ATTEMPTS) continue; // a key taken meanwhile: read again
+        if (kind === 'lost-race' && attempt < MAX_ATTEMPTS) {
+          retrying = true; // a key taken meanwhile: look it up and decide again
+          continue;
+        }
         throw error;
       }
     }
   }
 
-  private async createAll(commands: CreateTokenCommand[]): Promise<Settled<CreateTokenResult>[]> {
+  private async createAll(commands: CreateTokenCommand[], afterLostRace: boolean): Promise<Settled<CreateTokenResult>[]> {
     const results: Settled<CreateTokenResult>[] = new Array(commands.length);
     const now = this.clock.now();
-    // A batch of one is what runs after a batch lost a key race: it looks its keys up first.
-    const earlier = await this.earlierTokens(commands, now, commands.length === 1);
+    // After a key race (a repeated request, most often) the request keys are looked up first.
+    const earlier = await this.earlierTokens(commands, now, afterLostRace);
     const appends: (StreamAppend & { index: number })[] = [];
     for (const [index, command] of commands.entries()) {
       const existing = earlier.get(index);
