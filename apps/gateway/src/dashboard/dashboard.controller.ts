@@ -11,6 +11,7 @@ import {
 } from '@waitpoints/contracts';
 import { ApiError } from '../http/api-error';
 import { correlationIdOf } from '../http/correlation-id';
+import { MAX_OUTPUT_DEPTH, outputJson } from '../tokens/output-json';
 import { TokenLinks } from '../tokens/token-links';
 import { TokenServiceClient } from '../transport/token-service.client';
 import { DASHBOARD_CSS, DASHBOARD_JS } from './assets';
@@ -332,11 +333,15 @@ function tokenIdParam(raw: string): string {
 export function parsePayload(text: string): { ok: true; output: string } | { ok: false; message: string } {
   if (text.trim() === '') return { ok: false, message: 'enter a JSON value, for example {"approved": true}, {} or null' };
   if (Buffer.byteLength(text) > MAX_PAYLOAD_BYTES) return { ok: false, message: 'the payload is larger than 3 MiB' };
+  let value: unknown;
   try {
-    return { ok: true, output: JSON.stringify(JSON.parse(text)) };
+    value = JSON.parse(text);
   } catch (error) {
     return { ok: false, message: `the payload is not valid JSON (${(error as Error).message})` };
   }
+  const output = outputJson(value);
+  if (output === null) return { ok: false, message: `the payload is nested deeper than ${MAX_OUTPUT_DEPTH} levels` };
+  return { ok: true, output };
 }
 
 function doneNotice(query: Request['query'], token: TokenView): TokenDetailModel['notice'] {

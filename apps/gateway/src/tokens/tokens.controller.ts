@@ -21,6 +21,7 @@ import { TokenRouteDocs } from '../openapi/route-docs';
 import { TokenServiceClient } from '../transport/token-service.client';
 import { CreateTokenBody } from './create-token.dto';
 import { parseListQuery } from './list-query';
+import { MAX_OUTPUT_DEPTH, outputJson } from './output-json';
 import { TokenLinks } from './token-links';
 import { toListItem, toRetrievedToken } from './token.presenter';
 
@@ -215,11 +216,9 @@ export function tokenIdParam(raw: string): string {
 }
 
 function serializeOutput(data: unknown): string {
-  try {
-    return JSON.stringify(data);
-  } catch {
-    throw ApiError.badRequest('data is nested too deeply to store');
-  }
+  const text = outputJson(data);
+  if (text === null) throw ApiError.badRequest(`data is nested too deeply to store (at most ${MAX_OUTPUT_DEPTH} levels)`);
+  return text;
 }
 
 function singleHeader(request: Request, name: string): string | undefined {
