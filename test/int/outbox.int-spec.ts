@@ -67,11 +67,12 @@ describe('outbox: every stored event reaches JetStream exactly once', () => {
 
   it('lets a subscriber take every completion with one wildcard', async () => {
     await createAndComplete(6);
+    // Read only once the relay has published every stored event: a read taken before the count
+    // matched could miss completions that were still in the outbox (seen under a loaded machine).
     const completions = await eventually(async () => {
-      const all = await readStream(system.streamName, eventSubjects(system.subjectPrefix).allOfKind('completed'));
       const stored = await storedEventIds();
       expect(await streamMessageCount(system.streamName)).toBe(stored.length);
-      return all;
+      return readStream(system.streamName, eventSubjects(system.subjectPrefix).allOfKind('completed'));
     });
     expect(completions.length).toBeGreaterThanOrEqual(4);
     expect(completions.every((m) => m.envelope.type === 'TokenCompleted')).toBe(true);

@@ -41,7 +41,10 @@ describe('catching up after downtime', () => {
     scheduler = await startScheduler(system, { env });
 
     // Deadlines 20 ms apart, learned by the scheduler, which then goes down before any is due.
-    const firstDeadline = Date.now() + 2_500;
+    // Created one after the other, so that token ids (the order within a batch of time-outs)
+    // follow the deadlines. That took over 4 s on a loaded machine: hence 5 s, and the check below.
+    const setUpAt = Date.now();
+    const firstDeadline = setUpAt + 5_000;
     const ids: string[] = [];
     for (let i = 0; i < OVERDUE + COMPLETED_WHILE_DOWN; i++) {
       ids.push((await api.create({ timeout: new Date(firstDeadline + 20 * i).toISOString() })).id);
@@ -54,11 +57,14 @@ describe('catching up after downtime', () => {
     );
     await scheduler.stop();
     scheduler = undefined;
+    if (Date.now() >= firstDeadline) {
+      throw new Error(`setting up took ${Date.now() - setUpAt} ms, past the first deadline, which the scheduler may have fired`);
+    }
 
     // While it is down: every deadline passes, and a few tokens are completed late.
     const completedWhileDown = ids.slice(0, COMPLETED_WHILE_DOWN);
     for (const id of completedWhileDown) await api.complete(id, { late: true });
-    await new Promise((resolve) => setTimeout(resolve, firstDeadline + 20 * ids.length + 500 - Date.now()));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstDeadline + 20 * ids.length + 500 - Date.now())));
     expect((await endingsOf(ids)).filter((e) => e.status === 'WAITING')).toHaveLength(OVERDUE);
 
     scheduler = await startScheduler(system, { env });
