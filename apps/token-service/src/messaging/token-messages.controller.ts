@@ -5,6 +5,9 @@ import {
   CompleteTokenCommand,
   CreateTokenCommand,
   ErrorCode,
+  ExtendTokenCommand,
+  HeartbeatTokenCommand,
+  RejectTokenCommand,
   GetTokenQuery,
   ListTokensQuery,
   OutputChunkQuery,
@@ -67,6 +70,21 @@ export class TokenMessagesController {
     return this.reply(() => this.commands.cancel(command));
   }
 
+  @MessagePattern(TokenCommandSubjects.reject)
+  reject(@Payload() command: RejectTokenCommand) {
+    return this.reply(() => this.commands.reject(command));
+  }
+
+  @MessagePattern(TokenCommandSubjects.extend)
+  extend(@Payload() command: ExtendTokenCommand) {
+    return this.reply(() => this.commands.extend(command));
+  }
+
+  @MessagePattern(TokenCommandSubjects.heartbeat)
+  heartbeat(@Payload() command: HeartbeatTokenCommand) {
+    return this.reply(() => this.commands.heartbeat(command));
+  }
+
   @MessagePattern(TokenCommandSubjects.timeout)
   timeout(@Payload() command: TimeoutTokenCommand) {
     return this.reply(() => this.commands.timeout(command));
@@ -120,6 +138,12 @@ export class TokenMessagesController {
         return this.complete(payload);
       case TokenCommandSubjects.cancel:
         return this.cancel(payload);
+      case TokenCommandSubjects.reject:
+        return this.reject(payload);
+      case TokenCommandSubjects.extend:
+        return this.extend(payload);
+      case TokenCommandSubjects.heartbeat:
+        return this.heartbeat(payload);
       case TokenCommandSubjects.timeout:
         return this.timeout(payload);
       default:

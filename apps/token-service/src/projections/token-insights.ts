@@ -82,6 +82,7 @@ export class TokenInsights {
         completed: finished('COMPLETED'),
         timedOut: finished('TIMED_OUT'),
         cancelled: finished('CANCELLED'),
+        rejected: finished('REJECTED'),
       },
     };
     if (oldestRows.length > 0) result.oldestWaitingCreatedAt = new Date(oldestRows[0].created_at).toISOString();
