@@ -1,18 +1,20 @@
 import { Logger } from '@nestjs/common';
-import { TimerStore } from '../database/timer-store';
 
 /**
- * Deletes of fired timers, batched: everything queued while one delete runs goes in the
- * next. A failed delete is retried; meanwhile the lease keeps the timer from firing again,
- * and if it does fire again the token-service answers "already finished".
+ * Writes to the timer table that follow fired timers (deletes of the done ones, postponements
+ * of the ones whose deadline moved), batched: everything queued while one write runs goes in
+ * the next. A failed write is retried; meanwhile the lease keeps the timer from firing again,
+ * and if it does fire again the token-service answers again (finished, or not due).
  */
-export class TimerDeletes {
-  private readonly logger = new Logger(TimerDeletes.name);
-  private queued: string[] = [];
+export class TimerWrites<T> {
+  private readonly logger = new Logger(TimerWrites.name);
+  private queued: T[] = [];
   private running?: Promise<void>;
 
   constructor(
-    private readonly store: TimerStore,
+    /** What is written, for the log ("delete fired timers"). */
+    private readonly what: string,
+    private readonly write: (items: T[]) => Promise<void>,
     private readonly maxBatch = 5_000,
   ) {}
 
@@ -20,12 +22,12 @@ export class TimerDeletes {
     return this.queued.length;
   }
 
-  add(tokenId: string): void {
-    this.queued.push(tokenId);
+  add(item: T): void {
+    this.queued.push(item);
     if (!this.running) this.running = this.drain();
   }
 
-  /** Resolves when everything queued so far is deleted (or given up on at shutdown). */
+  /** Resolves when everything queued so far is written (or given up on at shutdown). */
   async flush(): Promise<void> {
     while (this.running) await this.running;
   }
@@ -37,12 +39,12 @@ export class TimerDeletes {
     while (this.queued.length > 0) {
       const batch = this.queued.splice(0, this.maxBatch);
       try {
-        await this.store.delete(batch);
+        await this.write(batch);
         failures = 0;
       } catch (error) {
         this.queued.unshift(...batch);
         if (++failures >= 5) {
-          this.logger.error(`giving up deleting ${this.queued.length} fired timers for now: ${(error as Error).message}`);
+          this.logger.error(`giving up, for now, to ${this.what} (${this.queued.length} waiting): ${(error as Error).message}`);
           break;
         }
         await new Promise((resolve) => setTimeout(resolve, 200 * failures));

@@ -28,6 +28,8 @@ export interface DeadlineIngestOptions {
 export interface IngestListener {
   /** Timers were added to the table (after commit). */
   scheduled(timers: { tokenId: string; dueAt: Date }[]): void;
+  /** Timers moved to a new deadline by an extension, leases dropped (after commit). */
+  moved(timers: { tokenId: string; dueAt: Date }[]): void;
   /** Tokens ended: their timers are gone from the table (after commit). */
   forgotten(tokenIds: string[]): void;
 }
@@ -211,6 +213,7 @@ export class DeadlineIngest {
       if (reason !== 'timed_out') this.metrics.cancelled.inc({ reason });
     }
     if (result.scheduled.length > 0) this.listener.scheduled(result.scheduled);
+    if (result.moved.length > 0) this.listener.moved(result.moved);
     if (plan.forget.length > 0) this.listener.forgotten(plan.forget.map((f) => f.tokenId));
   }
 }
