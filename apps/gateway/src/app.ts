@@ -15,6 +15,7 @@ import { JsonErrorFilter } from './http/error.filter';
 import { CorrelationInterceptor } from './http/correlation.interceptor';
 import { requestLogging, requestMetrics } from './http/request-logging';
 import { setUpApiDocs } from './openapi/api-docs';
+import { REJECT_BODY_LIMIT_BYTES } from './tokens/long-running.dto';
 import { GatewayMetrics } from './ops/gateway-metrics';
 
 const TOKENS = '/api/v1/waitpoints/tokens';
@@ -35,6 +36,12 @@ function registerBodyParsers(app: NestExpressApplication): void {
   });
   express.options(`${TOKENS}/:id/complete`, completeCors);
   express.post(`${TOKENS}/:id/complete`, completeCors, jsonBody('json-object', 3 * MiB));
+  // Rejects and heartbeats take the same public access tokens as completions, so the same CORS.
+  express.options(`${TOKENS}/:id/reject`, completeCors);
+  express.post(`${TOKENS}/:id/reject`, completeCors, jsonBody('json-object', REJECT_BODY_LIMIT_BYTES, { maxDepth: FLAT_BODY_DEPTH }));
+  express.options(`${TOKENS}/:id/heartbeat`, completeCors);
+  express.post(`${TOKENS}/:id/heartbeat`, completeCors, jsonBody('optional-json-object', 1 * KiB, { maxDepth: FLAT_BODY_DEPTH }));
+  express.post(`${TOKENS}/:id/extend`, jsonBody('json-object', 10 * KiB, { maxDepth: FLAT_BODY_DEPTH }));
   express.post(TOKENS, jsonBody('json-object', 10 * KiB, { maxDepth: FLAT_BODY_DEPTH }));
   // A token's event stream is read from browsers too (EventSource, or fetch with a header).
   const eventsCors = cors({ origin: true, methods: ['GET', 'OPTIONS'], maxAge: 600 });

@@ -20,6 +20,7 @@ import { TokenReaderGuard } from './realtime/token-reader.guard';
 import { RateLimits } from './http/rate-limits';
 import { TokenLinks } from './tokens/token-links';
 import { TokensController } from './tokens/tokens.controller';
+import { LongRunningTokensController } from './tokens/long-running-tokens.controller';
 import {
   NATS_REQUEST_BATCH_SIZE,
   JETSTREAM_REPLICAS,
@@ -62,7 +63,7 @@ export class GatewayModule {
         LoggerModule.forRoot({ pinoHttp: { logger }, useExisting: true }),
         TerminusModule.forRoot({ errorLogStyle: 'json' }),
       ],
-      controllers: [TokensController, TokenEventsController, OpsController, ...dashboardControllers],
+      controllers: [TokensController, LongRunningTokensController, TokenEventsController, OpsController, ...dashboardControllers],
       providers: [
         { provide: GatewayMetrics, useValue: metrics },
         {

@@ -32,7 +32,7 @@ const ERROR_MEANING: Record<number, string> = {
   401: 'Missing, malformed or unknown credentials',
   403: 'The public access token is not scoped to this token',
   404: 'No such token in the caller\'s environment',
-  409: 'The token is already COMPLETED or TIMED_OUT',
+  409: 'The token is already finished (the message says its status)',
   413: 'Body over the route\'s limit',
   415: 'A Content-Encoding the gateway cannot decode',
   429: 'Over the rate limit of the API key (RATE_LIMIT) or, without a key, of the token (CALLBACK_RATE_LIMIT); wait until x-ratelimit-reset',
@@ -48,12 +48,12 @@ const RATE_LIMIT_HEADERS = {
   'retry-after': { description: 'Seconds to wait (429 only)', schema: { type: 'string' } },
 };
 
-const errors = (...statuses: number[]) =>
+export const errors = (...statuses: number[]) =>
   [...statuses, 500].map((status) =>
     ApiResponse({ status, type: ErrorResponse, description: ERROR_MEANING[status], ...(status === 429 && { headers: RATE_LIMIT_HEADERS }) }),
   );
 
-const tokenIdParam = ApiParam({
+export const tokenIdParam = ApiParam({
   name: 'id',
   description: 'Token id, with or without the `waitpoint_` prefix',
   schema: { type: 'string', example: 'waitpoint_01m83nrszh6dtna15f2n1jz328' },
@@ -67,7 +67,7 @@ const LIST_PARAMETERS: Record<ListQueryParameter, { description: string; schema:
     schema: { type: 'string' },
   },
   'filter[status]': {
-    description: 'Comma-separated WAITING, COMPLETED, TIMED_OUT, CANCELLED (any case); exactly those statuses',
+    description: 'Comma-separated WAITING, COMPLETED, TIMED_OUT, CANCELLED, REJECTED (any case); exactly those statuses',
     schema: { type: 'string', example: 'WAITING,TIMED_OUT' },
   },
   'filter[idempotencyKey]': { description: 'Tokens created with this key', schema: { type: 'string' } },

@@ -38,14 +38,16 @@ export class WaitpointTokenItemResponse implements WaitpointTokenItem {
 
   @ApiProperty({
     enum: TOKEN_STATUSES,
-    description: 'CANCELLED is a Waitpoints extension; clients that send x-trigger-api-version (the official SDK) see TIMED_OUT instead',
+    description:
+      'CANCELLED and REJECTED are Waitpoints extensions; clients that send x-trigger-api-version (the official SDK) see TIMED_OUT for CANCELLED ' +
+      'and COMPLETED (with outputIsError: true) for REJECTED instead',
   })
   status!: TokenStatus;
 
   @ApiPropertyOptional({ ...DATE, description: 'When the token left WAITING' })
   completedAt?: string;
 
-  @ApiPropertyOptional({ ...DATE, description: 'When the token times out if nobody completes it' })
+  @ApiPropertyOptional({ ...DATE, description: 'When the token times out if nobody completes it (an extension moves it)' })
   timeoutAt?: string;
 
   @ApiPropertyOptional({ ...DATE, description: 'Same as timeoutAt (Trigger.dev sends both)' })
@@ -62,11 +64,21 @@ export class WaitpointTokenItemResponse implements WaitpointTokenItem {
 
   @ApiProperty(DATE)
   createdAt!: string;
+
+  @ApiPropertyOptional({ description: 'Waitpoints extension, heartbeat tokens only: the heartbeatTimeout they were created with, in milliseconds' })
+  heartbeatTimeoutMs?: number;
+
+  @ApiPropertyOptional({
+    ...DATE,
+    description: 'Waitpoints extension, waiting heartbeat tokens only: when the token times out unless a heartbeat comes first (before timeoutAt, it is the effective deadline)',
+  })
+  heartbeatDeadline?: string;
 }
 
 export class WaitpointRetrievedTokenResponse extends WaitpointTokenItemResponse implements WaitpointRetrievedToken {
   @ApiPropertyOptional({
-    description: 'Once finished: the output as a string of JSON text; absent when completed without data. For TIMED_OUT and CANCELLED: {"code","message"}',
+    description:
+      'Once finished: the output as a string of JSON text; absent when completed without data. For TIMED_OUT, CANCELLED and REJECTED: {"code","message"}',
     example: '{"approved":true}',
   })
   output?: string;
@@ -74,7 +86,7 @@ export class WaitpointRetrievedTokenResponse extends WaitpointTokenItemResponse 
   @ApiPropertyOptional({ enum: ['application/json'], description: 'Once finished' })
   outputType?: string;
 
-  @ApiPropertyOptional({ description: 'Once finished: false for COMPLETED, true for TIMED_OUT and CANCELLED' })
+  @ApiPropertyOptional({ description: 'Once finished: false for COMPLETED, true for TIMED_OUT, CANCELLED and REJECTED' })
   outputIsError?: boolean;
 }
 

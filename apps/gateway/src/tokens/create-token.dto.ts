@@ -148,4 +148,14 @@ export class CreateTokenBody {
   @Optional()
   @IsTags()
   tags?: string | string[];
+
+  @ApiPropertyOptional({
+    example: '5m',
+    description:
+      'Waitpoints extension: the token also times out when no heartbeat (POST …/:id/heartbeat) arrives for this long; ' +
+      'the first period starts at creation. A duration (30s, 10m, 2h, 1h30m); at most 100 years',
+  })
+  @Optional()
+  @IsBoundedDuration()
+  heartbeatTimeout?: string;
 }

@@ -22,9 +22,9 @@ import { TokenServiceClient } from '../transport/token-service.client';
 import { CreateTokenBody } from './create-token.dto';
 import { parseListQuery } from './list-query';
 import { TokenLinks } from './token-links';
-import { toListItem, toRetrievedToken } from './token.presenter';
+import { statusesShownAs, toListItem, toRetrievedToken } from './token.presenter';
 
-const CREATE_FIELDS = ['idempotencyKey', 'idempotencyKeyTTL', 'timeout', 'tags'];
+const CREATE_FIELDS = ['idempotencyKey', 'idempotencyKeyTTL', 'timeout', 'tags', 'heartbeatTimeout'];
 
 const createBodyValidation = new ValidationPipe({
   transform: true,
@@ -93,6 +93,7 @@ export class TokensController {
       timeout: timeout.value,
       tags: body.tags === undefined ? [] : typeof body.tags === 'string' ? [body.tags] : body.tags,
       requestIdempotencyKey: requestKey && requestKey.length <= 256 ? requestKey : undefined,
+      heartbeatTimeoutMs: body.heartbeatTimeout === undefined ? undefined : parseDuration(body.heartbeatTimeout),
       metadata: this.metadata(request),
     });
     response.setHeader('x-trigger-jwt', this.publicTokens.issueForToken(environment, token.id));
@@ -108,11 +109,9 @@ export class TokensController {
     if (!parsed.ok) throw ApiError.badRequest(parsed.message);
     const triggerSdk = isTriggerSdk(request);
     const query = { ...parsed.value, environment: request.auth.environment };
-    // The SDK is shown cancelled tokens as TIMED_OUT (see token.presenter), so its TIMED_OUT
-    // filter must find them too: a list must agree with the statuses it displays.
-    if (triggerSdk && query.statuses?.includes('TIMED_OUT') && !query.statuses.includes('CANCELLED')) {
-      query.statuses = [...query.statuses, 'CANCELLED'];
-    }
+    // The SDK is shown cancelled tokens as TIMED_OUT and rejected ones as COMPLETED (see
+    // token.presenter), so its filters must find them too: a list agrees with the statuses it displays.
+    if (query.statuses) query.statuses = statusesShownAs(query.statuses, triggerSdk);
     const page = await this.tokenService.listTokens(query);
     const pagination: { next?: string; previous?: string } = {};
     if (page.next !== undefined) pagination.next = page.next;
@@ -227,6 +226,6 @@ function singleHeader(request: Request, name: string): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
-function isTriggerSdk(request: Request): boolean {
+export function isTriggerSdk(request: Request): boolean {
   return request.headers['x-trigger-api-version'] !== undefined || request.headers['trigger-version'] !== undefined;
 }
