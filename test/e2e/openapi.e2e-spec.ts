@@ -84,6 +84,9 @@ describe('OpenAPI description at /docs', () => {
         `GET ${TOKENS}/{id}`,
         `POST ${TOKENS}/{id}/complete`,
         `POST ${TOKENS}/{id}/cancel`,
+        `POST ${TOKENS}/{id}/reject`,
+        `POST ${TOKENS}/{id}/extend`,
+        `POST ${TOKENS}/{id}/heartbeat`,
         `POST ${TOKENS}/{id}/callback/{hash}`,
         `GET ${TOKENS}/{id}/events`,
       ].sort(),
@@ -107,7 +110,7 @@ describe('OpenAPI description at /docs', () => {
 
   it('documents the create body the route validates', async () => {
     const schema = document.components.schemas.CreateTokenBody;
-    expect(Object.keys(schema.properties).sort()).toEqual(['idempotencyKey', 'idempotencyKeyTTL', 'tags', 'timeout']);
+    expect(Object.keys(schema.properties).sort()).toEqual(['heartbeatTimeout', 'idempotencyKey', 'idempotencyKeyTTL', 'tags', 'timeout']);
     const rejected = await fetch(`${system.tokensUrl}`, { method: 'POST', headers: auth, body: '{"output":1}' });
     expect(rejected.status).toBe(400);
     await expectDocumented('POST', TOKENS, rejected);
@@ -137,6 +140,19 @@ describe('OpenAPI description at /docs', () => {
     await expectDocumented('GET', `${TOKENS}/{id}`, await fetch(`${system.tokensUrl}/waitpoint_00000000000000000000000000`, { headers: auth }));
     await expectDocumented('POST', `${TOKENS}/{id}/callback/{hash}`, await fetch(`${url}00`, { method: 'POST', body: '{}' }));
     await expectDocumented('POST', TOKENS, await fetch(system.tokensUrl, { method: 'POST', headers: auth, body: JSON.stringify({ tags: ['x'.repeat(11 * 1024)] }) }));
+
+    // The long-running-token routes (Waitpoints extensions).
+    const post = (path: string, body?: string) => fetch(`${system.tokensUrl}${path}`, { method: 'POST', headers: auth, body });
+    const long: Json = await (await post('', '{"timeout":"1h","heartbeatTimeout":"5m"}')).json();
+    await expectDocumented('GET', `${TOKENS}/{id}`, await fetch(`${system.tokensUrl}/${long.id}`, { headers: auth }));
+    await expectDocumented('POST', `${TOKENS}/{id}/heartbeat`, await post(`/${long.id}/heartbeat`));
+    await expectDocumented('POST', `${TOKENS}/{id}/extend`, await post(`/${long.id}/extend`, '{"timeout":"2h"}'));
+    await expectDocumented('POST', `${TOKENS}/{id}/extend`, await post(`/${long.id}/extend`, '{"timeout":"never"}'));
+    await expectDocumented('POST', `${TOKENS}/{id}/reject`, await post(`/${long.id}/reject`, '{"error":{"message":"docs","code":"DOCS"}}'));
+    await expectDocumented('POST', `${TOKENS}/{id}/reject`, await post(`/${long.id}/reject`, '{"error":{}}'));
+    await expectDocumented('POST', `${TOKENS}/{id}/extend`, await post(`/${long.id}/extend`, '{"timeout":"2h"}'));
+    await expectDocumented('POST', `${TOKENS}/{id}/heartbeat`, await post(`/${long.id}/heartbeat`));
+    await expectDocumented('GET', `${TOKENS}/{id}`, await fetch(`${system.tokensUrl}/${long.id}`, { headers: auth }));
   });
 
   it('serves Swagger UI at /docs', async () => {
