@@ -83,6 +83,9 @@ describe('OpenAPI description at /docs', () => {
         `GET ${TOKENS}/{id}`,
         `POST ${TOKENS}/{id}/complete`,
         `POST ${TOKENS}/{id}/cancel`,
+        `POST ${TOKENS}/{id}/reject`,
+        `POST ${TOKENS}/{id}/extend`,
+        `POST ${TOKENS}/{id}/heartbeat`,
         `POST ${TOKENS}/{id}/callback/{hash}`,
         `GET ${TOKENS}/{id}/events`,
         `GET ${TOKENS}/{id}/approval/{hash}`,
@@ -108,7 +111,7 @@ describe('OpenAPI description at /docs', () => {
 
   it('documents the create body the route validates', async () => {
     const schema = document.components.schemas.CreateTokenBody;
-    expect(Object.keys(schema.properties).sort()).toEqual(['approval', 'idempotencyKey', 'idempotencyKeyTTL', 'tags', 'timeout']);
+    expect(Object.keys(schema.properties).sort()).toEqual(['approval', 'heartbeatTimeout', 'idempotencyKey', 'idempotencyKeyTTL', 'tags', 'timeout']);
     const approval = document.components.schemas.ApprovalRequestBody;
     expect(JSON.stringify(schema.properties.approval)).toContain('#/components/schemas/ApprovalRequestBody');
     expect(approval.required).toEqual(['title']);
@@ -155,6 +158,19 @@ describe('OpenAPI description at /docs', () => {
     await expectDocumented('GET', `${TOKENS}/{id}`, await fetch(`${system.tokensUrl}/waitpoint_00000000000000000000000000`, { headers: auth }));
     await expectDocumented('POST', `${TOKENS}/{id}/callback/{hash}`, await fetch(`${url}00`, { method: 'POST', body: '{}' }));
     await expectDocumented('POST', TOKENS, await fetch(system.tokensUrl, { method: 'POST', headers: auth, body: JSON.stringify({ tags: ['x'.repeat(11 * 1024)] }) }));
+
+    // The long-running-token routes (Waitpoints extensions).
+    const post = (path: string, body?: string) => fetch(`${system.tokensUrl}${path}`, { method: 'POST', headers: auth, body });
+    const long: Json = await (await post('', '{"timeout":"1h","heartbeatTimeout":"5m"}')).json();
+    await expectDocumented('GET', `${TOKENS}/{id}`, await fetch(`${system.tokensUrl}/${long.id}`, { headers: auth }));
+    await expectDocumented('POST', `${TOKENS}/{id}/heartbeat`, await post(`/${long.id}/heartbeat`));
+    await expectDocumented('POST', `${TOKENS}/{id}/extend`, await post(`/${long.id}/extend`, '{"timeout":"2h"}'));
+    await expectDocumented('POST', `${TOKENS}/{id}/extend`, await post(`/${long.id}/extend`, '{"timeout":"never"}'));
+    await expectDocumented('POST', `${TOKENS}/{id}/reject`, await post(`/${long.id}/reject`, '{"error":{"message":"docs","code":"DOCS"}}'));
+    await expectDocumented('POST', `${TOKENS}/{id}/reject`, await post(`/${long.id}/reject`, '{"error":{}}'));
+    await expectDocumented('POST', `${TOKENS}/{id}/extend`, await post(`/${long.id}/extend`, '{"timeout":"2h"}'));
+    await expectDocumented('POST', `${TOKENS}/{id}/heartbeat`, await post(`/${long.id}/heartbeat`));
+    await expectDocumented('GET', `${TOKENS}/{id}`, await fetch(`${system.tokensUrl}/${long.id}`, { headers: auth }));
   });
 
   it('serves Swagger UI at /docs', async () => {

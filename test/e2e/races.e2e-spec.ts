@@ -32,7 +32,7 @@ const GROUP = 10;
 const GROUPS_IN_FLIGHT = 6;
 const CREATES_IN_FLIGHT = 32;
 const TIMEOUT_JITTER_MS = 10;
-const TERMINAL_EVENTS = ['TokenCompleted', 'TokenTimedOut', 'TokenCancelled'];
+const TERMINAL_EVENTS = ['TokenCompleted', 'TokenTimedOut', 'TokenCancelled', 'TokenRejected'];
 
 let system: RunningSystem;
 let scheduler: PrefixedNatsClient;
@@ -238,6 +238,80 @@ describe(`${TOKENS} tokens, each raced by an API completion, a callback and its 
     expect(stored).toBe(TOKENS * 2);
     await eventually(async () => expect(await streamMessageCount(system.streamName)).toBe(stored), 60_000, 250);
   }, 90_000);
+});
+
+/**
+ * Four writers per token, all sent when its deadline has passed: a rejection, a completion,
+ * the scheduler's timeout and an extension of the deadline by an hour. Exactly one terminal
+ * event, whoever wins; an extension lands only while the token waits (before the terminal
+ * event, else 409), and a timeout never wins after an extension moved the deadline away.
+ */
+describe(`${Math.ceil(TOKENS / 5)} tokens, each raced by a rejection, a completion, its timeout and an extension`, () => {
+  const COUNT = Math.ceil(TOKENS / 5);
+  const raced: (RacedToken & { extendStatus?: number })[] = [];
+  let rows: { id: string; types: string[] }[];
+
+  beforeAll(async () => {
+    const created = await inPool(Array.from({ length: COUNT }, (_, i) => i), CREATES_IN_FLIGHT, createToken);
+    await new Promise((resolve) => setTimeout(resolve, 1_050));
+    await inPool(created, GROUPS_IN_FLIGHT * GROUP, async (token) => {
+      // Sent in a random order, so each writer is sometimes first on the wire.
+      const sends = [
+        () => post(`${system.tokensUrl}/${token.id}/reject`, { error: { message: `rejected ${token.index}` } }, TEST_KEYS.dev),
+        () => post(`${system.tokensUrl}/${token.id}/complete`, { data: apiOutput(token) }, TEST_KEYS.dev),
+        () => post(`${system.tokensUrl}/${token.id}/extend`, { timeout: '1h' }, TEST_KEYS.dev),
+      ];
+      const order = [0, 1, 2].sort(() => Math.random() - 0.5);
+      const started: Promise<{ status: number; body: unknown }>[] = [];
+      for (const i of order) started[i] = sends[i]();
+      const writers = started;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * TIMEOUT_JITTER_MS));
+      const [replies] = await Promise.all([Promise.all(writers), sendTimeout(token)]);
+      const [rejected, completed, extended] = replies;
+      if (rejected.status !== 200 || completed.status !== 200) throw new Error(`reject/complete answered ${rejected.status}/${completed.status}`);
+      if (extended.status !== 200 && extended.status !== 409) throw new Error(`extend answered ${extended.status} ${JSON.stringify(extended.body)}`);
+      raced.push({ ...token, extendStatus: extended.status });
+    });
+    rows = (
+      await withDatabase(system.databaseUrl, (db) =>
+        db.query<{ id: string; types: string[] }>(
+          `SELECT stream_id AS id, array_agg(event_type ORDER BY stream_version) AS types FROM es_events
+            WHERE stream_id = ANY($1::text[]) GROUP BY stream_id`,
+          [raced.map((t) => `token-${t.id}`)],
+        ),
+      )
+    ).rows;
+  }, 120_000);
+
+  const historyOf = (token: RacedToken) => rows.find((row) => row.id === `token-${token.id}`)!.types;
+
+  it('stores exactly one terminal event per token, after at most one extension', () => {
+    const wrong = raced.filter((token) => {
+      const types = historyOf(token);
+      const terminal = types.filter((type) => TERMINAL_EVENTS.includes(type));
+      return terminal.length !== 1 || types[types.length - 1] !== terminal[0] || types.filter((t) => t === 'TokenDeadlineExtended').length > 1;
+    });
+    expect(wrong.slice(0, 5).map((token) => ({ id: token.id, history: historyOf(token) }))).toEqual([]);
+  });
+
+  it('lands the extension exactly when it answered 200, and never times out a token it extended', () => {
+    const wrong = raced.filter((token) => {
+      const types = historyOf(token);
+      const extended = types.includes('TokenDeadlineExtended');
+      return extended !== (token.extendStatus === 200) || (extended && types.includes('TokenTimedOut'));
+    });
+    expect(wrong.slice(0, 5).map((token) => ({ id: token.id, history: historyOf(token), extend: token.extendStatus }))).toEqual([]);
+  });
+
+  it('agrees with what the timeout commands answered', () => {
+    expect(raced.filter((t) => t.timeoutChanged !== historyOf(t).includes('TokenTimedOut')).slice(0, 5)).toEqual([]);
+  });
+
+  it('is a real race: more than one kind of writer wins, and the rejection wins some', () => {
+    const winners = new Set(raced.map((token) => historyOf(token)[historyOf(token).length - 1]));
+    expect(winners.size).toBeGreaterThan(1);
+    expect(winners).toContain('TokenRejected');
+  });
 });
 
 function countBy<T>(items: T[], key: (item: T) => string): Record<string, number> {

@@ -270,7 +270,7 @@ describe('POST /api/v1/waitpoints/tokens (create)', () => {
       ['an empty idempotencyKey', { idempotencyKey: '' }, /idempotencyKey/],
       ['an unknown field', { idempotencyKey: 'k', output: 'x' }, /unknown field "output"/],
       ['null for an optional field (optional means absent)', { tags: null }, /tags must be a string or an array of strings/],
-      ['an unknown field with a long name, named by its first 100 characters', { ['f'.repeat(500)]: 1 }, new RegExp(`^unknown field "${'f'.repeat(100)}"; accepted fields: idempotencyKey, idempotencyKeyTTL, timeout, tags, approval$`)],
+      ['an unknown field with a long name, named by its first 100 characters', { ['f'.repeat(500)]: 1 }, new RegExp(`^unknown field "${'f'.repeat(100)}"; accepted fields: idempotencyKey, idempotencyKeyTTL, timeout, tags, approval, heartbeatTimeout$`)],
     ])('%s', async (_label, body, message) => {
       expectError(await call('POST', TOKENS, { json: body }), 400, message);
     });

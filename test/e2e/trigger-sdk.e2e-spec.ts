@@ -217,6 +217,32 @@ describe('the official Trigger.dev SDK', () => {
     expect(listed).toEqual([`${token.id} TIMED_OUT`]);
   });
 
+  it('a rejected token reads through the SDK as COMPLETED with outputIsError: retrieveToken returns the rejection as its error', async () => {
+    const tag = uniqueTag('sdk-reject');
+    const token = await wait.createToken({ timeout: '1h', tags: [tag] });
+    // Rejected with the token's own publicAccessToken, as a browser would.
+    const response = await fetch(`${system.tokensUrl}/${token.id}/reject`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token.publicAccessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ error: { message: 'Refused by a moderator', code: 'MODERATION_REFUSED' } }),
+    });
+    expect(response.status).toBe(200);
+
+    const retrieved = await wait.retrieveToken(token.id);
+    expect(retrieved.status).toBe('COMPLETED');
+    expect(retrieved.output).toBeUndefined();
+    expect(retrieved.error).toBeInstanceOf(Error);
+    expect(retrieved.error!.message).toBe('Refused by a moderator');
+
+    // A completion afterwards changes nothing: the rejection was the first writer.
+    await wait.completeToken(token.id, { approved: true });
+    expect((await wait.retrieveToken(token.id)).error!.message).toBe('Refused by a moderator');
+
+    const completed: string[] = [];
+    for await (const item of wait.listTokens({ tags: [tag], status: 'COMPLETED' })) completed.push(`${item.id} ${item.status}`);
+    expect(completed).toEqual([`${token.id} COMPLETED`]);
+  });
+
   it('validation errors surface as BadRequestError with the server message (400, not retried)', async () => {
     const started = Date.now();
     const attempt = wait.createToken({ timeout: 'whenever' });

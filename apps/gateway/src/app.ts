@@ -19,6 +19,7 @@ import { securityHeaders } from './http/security-headers';
 import { setUpApiDocs } from './openapi/api-docs';
 import { MAX_OUTPUT_BODY_BYTES } from './tokens/token-output';
 import { APPROVAL_PAGE_ROUTE, approvalFormBody } from './tokens/approval-page/approval-page.http';
+import { REJECT_BODY_LIMIT_BYTES } from './tokens/reject-token/reject-token.request.dto';
 import { GatewayMetrics } from './ops/gateway-metrics';
 import { startupLines } from './startup-lines';
 
@@ -40,6 +41,12 @@ function registerBodyParsers(app: NestExpressApplication): void {
   });
   express.options(`${TOKENS}/:id/complete`, completeCors);
   express.post(`${TOKENS}/:id/complete`, completeCors, jsonBody('json-object', MAX_OUTPUT_BODY_BYTES));
+  // Rejects and heartbeats take the same public access tokens as completions, so the same CORS.
+  express.options(`${TOKENS}/:id/reject`, completeCors);
+  express.post(`${TOKENS}/:id/reject`, completeCors, jsonBody('json-object', REJECT_BODY_LIMIT_BYTES, { maxDepth: FLAT_BODY_DEPTH }));
+  express.options(`${TOKENS}/:id/heartbeat`, completeCors);
+  express.post(`${TOKENS}/:id/heartbeat`, completeCors, jsonBody('optional-json-object', 1 * KiB, { maxDepth: FLAT_BODY_DEPTH }));
+  express.post(`${TOKENS}/:id/extend`, jsonBody('json-object', 10 * KiB, { maxDepth: FLAT_BODY_DEPTH }));
   express.post(TOKENS, jsonBody('json-object', 10 * KiB, { maxDepth: FLAT_BODY_DEPTH }));
   // A token's event stream is read from browsers too (EventSource, or fetch with a header).
   const eventsCors = cors({ origin: true, methods: ['GET', 'OPTIONS'], maxAge: 600 });

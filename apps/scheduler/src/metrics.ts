@@ -44,6 +44,18 @@ export class SchedulerMetrics {
     registers: [this.registry],
   });
 
+  readonly rearmed = new Counter({
+    name: 'waitpoints_scheduler_timers_rearmed_total',
+    help: 'Fired timers whose token answered a later deadline (a heartbeat or an extension moved it): re-armed there, not retried',
+    registers: [this.registry],
+  });
+
+  readonly moved = new Counter({
+    name: 'waitpoints_scheduler_timers_moved_total',
+    help: 'Timers moved to the deadline of a TokenDeadlineExtended event',
+    registers: [this.registry],
+  });
+
   readonly lateness = new Histogram({
     name: 'waitpoints_scheduler_timer_lateness_seconds',
     help: 'Fired time minus deadline, by the database clock, for timers that timed their token out',

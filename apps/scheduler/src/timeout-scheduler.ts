@@ -5,7 +5,8 @@ import { TimerStore } from './database/timer-store';
 import { ClaimLoop } from './firing/claim-loop';
 import { DeadlineGate } from './firing/deadline-gate';
 import type { TimeoutSender } from './firing/timeout-sender';
-import { TimerDeletes } from './firing/timer-deletes';
+import { TimerWrites } from './firing/timer-writes';
+import type { Postponement } from './database/timer-store';
 import { DeadlineIngest } from './ingest/deadline-ingest';
 import { SchedulerMetrics } from './metrics';
 
@@ -19,7 +20,8 @@ export class TimeoutScheduler {
   readonly gate: DeadlineGate;
   readonly ingest: DeadlineIngest;
   private readonly claims: ClaimLoop;
-  private readonly deletes: TimerDeletes;
+  private readonly deletes: TimerWrites<string>;
+  private readonly postponements: TimerWrites<Postponement & { keepLease: boolean }>;
   private state: 'new' | 'running' | 'stopped' = 'new';
 
   constructor(
@@ -32,7 +34,12 @@ export class TimeoutScheduler {
       countPending: () => store.countPending(),
       heldInMemory: () => this.gate.size,
     });
-    this.deletes = new TimerDeletes(store);
+    this.deletes = new TimerWrites('delete fired timers', (tokenIds) => store.delete(tokenIds));
+    this.postponements = new TimerWrites('re-arm timers whose deadline moved', async (postponements) => {
+      await store.postpone(config.instanceId, postponements);
+      // Given back to the table: claim at once if the new deadline is near.
+      if (postponements.some((p) => !p.keepLease && this.dueWithinWindow(p.dueAt))) this.claims.nudge();
+    });
     this.gate = new DeadlineGate(
       {
         fireBatchSize: config.fireBatchSize,
@@ -42,7 +49,7 @@ export class TimeoutScheduler {
       },
       clock,
       sender,
-      this.deletes,
+      { delete: (tokenId) => this.deletes.add(tokenId), postpone: (postponement) => this.postponements.add(postponement) },
       this.metrics,
     );
     this.claims = new ClaimLoop(config, store, this.gate, clock);
@@ -59,12 +66,22 @@ export class TimeoutScheduler {
       this.metrics,
       {
         scheduled: (timers) => {
-          const windowEndMs = this.clock.now().getTime() + config.lookaheadMs;
-          if (timers.some((t) => t.dueAt.getTime() <= windowEndMs)) this.claims.nudge();
+          if (timers.some((t) => this.dueWithinWindow(t.dueAt))) this.claims.nudge();
+        },
+        // The old deadline held in this instance's memory must not fire: drop it; the claim loop
+        // takes the timer again at its new deadline (its lease was dropped with the move).
+        moved: (timers) => {
+          this.metrics.moved.inc(timers.length);
+          for (const { tokenId } of timers) this.gate.forget(tokenId);
+          if (timers.some((t) => this.dueWithinWindow(t.dueAt))) this.claims.nudge();
         },
         forgotten: (tokenIds) => tokenIds.forEach((id) => this.gate.forget(id)),
       },
     );
+  }
+
+  private dueWithinWindow(dueAt: Date): boolean {
+    return dueAt.getTime() <= this.clock.now().getTime() + this.config.lookaheadMs;
   }
 
   get instanceId(): string {
@@ -102,7 +119,7 @@ export class TimeoutScheduler {
     }
     await Promise.all([this.claims.stop(), this.ingest.stop()]);
     await this.gate.stop(this.config.nats.requestTimeoutMs);
-    await this.deletes.flush();
+    await Promise.all([this.deletes.flush(), this.postponements.flush()]);
     const unfired = this.gate.idleTimerIds();
     await this.store
       .release(this.config.instanceId, unfired)

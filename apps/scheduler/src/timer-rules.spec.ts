@@ -35,6 +35,14 @@ describe("the token-service's answer to a timeout", () => {
     expect(verdictOn(result('WAITING', false))).toEqual({ kind: 'not_due_yet' });
   });
 
+  it('found the token waiting with a later deadline than the one fired at (extended, heartbeating): re-arm there', () => {
+    const fired = Date.parse('2026-01-01T10:00:00.000Z');
+    const waiting = (deadline: string) => rpcOk({ tokenId: 't', status: 'WAITING' as const, changed: false, deadline });
+    expect(verdictOn(waiting('2026-01-01T10:05:00.000Z'), fired)).toEqual({ kind: 'moved', dueAtMs: Date.parse('2026-01-01T10:05:00.000Z') });
+    // The same deadline: only the token-service's clock is behind.
+    expect(verdictOn(waiting('2026-01-01T10:00:00.000Z'), fired)).toEqual({ kind: 'not_due_yet' });
+  });
+
   it('does not know the token: done, or the timer would fire forever', () => {
     expect(verdictOn(rpcError({ code: ErrorCode.TokenNotFound, message: 'gone' }))).toEqual({
       kind: 'done',

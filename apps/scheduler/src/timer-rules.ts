@@ -9,7 +9,9 @@ import { ErrorCode, RpcReply, TokenTransitionResult } from '@waitpoints/contract
  *    token-service has answered for it (or the token's terminal event was ingested).
  * 3. The token-service's decider alone decides whether a token times out. The scheduler may
  *    fire late, early or twice (after a crash): it is at-least-once, the decider makes it
- *    first-writer-wins.
+ *    first-writer-wins. A deadline that moved (an extension, a heartbeat) makes a timer fired
+ *    at the old one "not due": the answer carries the new deadline, and the timer is re-armed
+ *    there instead of being retried.
  * 4. What is due is decided by the database clock (see DatabaseClock), never by a timer
  *    longer than Node can hold.
  */
@@ -30,11 +32,13 @@ export type Verdict =
   | { kind: 'done'; outcome: FireOutcome }
   /** The token is WAITING and its deadline has not come by the token-service's clock: fire again shortly. */
   | { kind: 'not_due_yet' }
+  /** The token is WAITING with a later deadline than the one fired at: re-arm the timer there. */
+  | { kind: 'moved'; dueAtMs: number }
   /** Nothing was decided (an error): fire again after a back-off. */
   | { kind: 'failed'; reason: string };
 
-/** What one token's reply means for its timer. */
-export function verdictOn(reply: RpcReply<TokenTransitionResult> | undefined): Verdict {
+/** What one token's reply means for its timer, fired at `firedDueAtMs`. */
+export function verdictOn(reply: RpcReply<TokenTransitionResult> | undefined, firedDueAtMs = Number.POSITIVE_INFINITY): Verdict {
   if (reply === undefined) return { kind: 'failed', reason: 'no reply for this token' };
   if (!reply.ok) {
     // A token that does not exist will never time out: keeping its timer would fire forever.
@@ -43,6 +47,8 @@ export function verdictOn(reply: RpcReply<TokenTransitionResult> | undefined): V
   }
   if (reply.value.changed) return { kind: 'done', outcome: 'timed_out' };
   if (reply.value.status !== 'WAITING') return { kind: 'done', outcome: 'already_finished' };
+  const deadlineMs = reply.value.deadline === undefined ? Number.NaN : Date.parse(reply.value.deadline);
+  if (deadlineMs > firedDueAtMs) return { kind: 'moved', dueAtMs: deadlineMs };
   return { kind: 'not_due_yet' };
 }
 

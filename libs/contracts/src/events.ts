@@ -1,11 +1,13 @@
 import type { ApprovalRequest } from './approval';
-import type { CompletionChannel } from './token';
+import type { CompletionChannel, RejectionError } from './token';
 import type { MessageMetadata } from './messages';
 import type { TokenEventKind } from './subjects';
 
 /**
- * Domain events of a waitpoint token, past tense. A token's stream is
- * `TokenCreated` followed by at most one terminal event.
+ * Domain events of a waitpoint token, past tense. A token's stream is `TokenCreated`, any
+ * number of `TokenDeadlineExtended` while it waits, and at most one terminal event
+ * (`TokenCompleted`, `TokenTimedOut`, `TokenCancelled`, `TokenRejected`). Heartbeats are not
+ * events (see the token-service's TokenHeartbeats).
  * `schemaVersion` in the envelope versions each event's data.
  */
 export interface TokenCreated {
@@ -21,6 +23,27 @@ export interface TokenCreated {
     requestIdempotencyKey?: string;
     /** The approval page's texts, when the token has one (schema version 1 events without it have none). */
     approval?: ApprovalRequest;
+    /** The token also times out when no heartbeat arrived for this long (the first clock starts at creation). */
+    heartbeatTimeoutMs?: number;
+  };
+}
+
+/** The token's timeout moved (later or earlier) while it waited. */
+export interface TokenDeadlineExtended {
+  type: 'TokenDeadlineExtended';
+  data: {
+    tokenId: string;
+    environment: string;
+    /** The new timeout. */
+    timeoutAt: string;
+    previousTimeoutAt: string;
+    extendedAt: string;
+    /**
+     * When the token times out if nothing else happens, as known when it was extended: the
+     * earlier of `timeoutAt` and the heartbeat deadline of a heartbeat token (a later heartbeat
+     * only moves that deadline later). What the scheduler arms its timer at.
+     */
+    deadline: string;
   };
 }
 
@@ -51,6 +74,11 @@ export interface TokenTimedOut {
     /** JSON `{ code, message }`: what a waiter receives as its error. */
     output: string;
     forced: boolean;
+    /**
+     * Set when the token timed out because no heartbeat came: the heartbeat deadline it was
+     * decided on. The append stores the event only if no heartbeat moved that deadline meanwhile.
+     */
+    heartbeatDeadline?: string;
   };
 }
 
@@ -65,7 +93,22 @@ export interface TokenCancelled {
   };
 }
 
-export type TokenEvent = TokenCreated | TokenCompleted | TokenTimedOut | TokenCancelled;
+/** A caller ended the waiting token with an error (a Waitpoints extension). */
+export interface TokenRejected {
+  type: 'TokenRejected';
+  data: {
+    tokenId: string;
+    environment: string;
+    rejectedAt: string;
+    /** The error as the caller gave it. */
+    error: RejectionError;
+    /** JSON `{ code, message }`: what a waiter receives as its error (code defaults to WAITPOINT_REJECTED). */
+    output: string;
+    channel: Exclude<CompletionChannel, 'callback'>;
+  };
+}
+
+export type TokenEvent = TokenCreated | TokenDeadlineExtended | TokenCompleted | TokenTimedOut | TokenCancelled | TokenRejected;
 export type TokenEventType = TokenEvent['type'];
 
 export const EVENT_KIND: Record<TokenEventType, TokenEventKind> = {
@@ -73,6 +116,8 @@ export const EVENT_KIND: Record<TokenEventType, TokenEventKind> = {
   TokenCompleted: 'completed',
   TokenTimedOut: 'timed_out',
   TokenCancelled: 'cancelled',
+  TokenRejected: 'rejected',
+  TokenDeadlineExtended: 'deadline_extended',
 };
 
 export const CURRENT_SCHEMA_VERSION = 1;

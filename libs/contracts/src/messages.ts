@@ -1,5 +1,5 @@
 import type { ApprovalRequest } from './approval';
-import type { CompletionChannel, TokenStatus, TokenView } from './token';
+import type { CompletionChannel, RejectionError, TokenStatus, TokenView } from './token';
 import type { TimeoutSpec } from './duration';
 import type { RpcReply } from './rpc';
 import type { EventEnvelope } from './events';
@@ -32,6 +32,8 @@ export interface CreateTokenCommand {
   tags: string[];
   /** The SDK's `x-trigger-request-idempotency-key`: a retried request returns the first answer. */
   requestIdempotencyKey?: string;
+  /** The token also times out when no heartbeat arrives for this long (ms). */
+  heartbeatTimeoutMs?: number;
   metadata: MessageMetadata;
   /** Texts of the token's approval page (a Waitpoints extension; the official SDK never sends it). */
   approval?: ApprovalRequest;
@@ -62,6 +64,40 @@ export interface CancelTokenCommand {
   metadata: MessageMetadata;
 }
 
+/** Ends a waiting token with an error (TokenRejected); a finished token is left as it is. */
+export interface RejectTokenCommand {
+  environment: string;
+  tokenId: string;
+  error: RejectionError;
+  channel: Exclude<CompletionChannel, 'callback'>;
+  metadata: MessageMetadata;
+}
+
+/** Moves a waiting token's timeout (TokenDeadlineExtended); a finished token is refused (409). */
+export interface ExtendTokenCommand {
+  environment: string;
+  tokenId: string;
+  timeout: TimeoutSpec;
+  metadata: MessageMetadata;
+}
+
+/** Restarts a waiting heartbeat token's heartbeat clock. Not an event: one UPDATE of the token's row. */
+export interface HeartbeatTokenCommand {
+  environment: string;
+  tokenId: string;
+  metadata: MessageMetadata;
+}
+
+export interface HeartbeatTokenResult {
+  tokenId: string;
+  status: 'WAITING';
+  /** The new heartbeat deadline: now + the token's heartbeat timeout. */
+  heartbeatDeadline: string;
+  timeoutAt: string;
+  /** When the token times out if nothing else happens: the earlier of the two. */
+  deadline: string;
+}
+
 export interface TimeoutTokenCommand {
   environment?: string;
   tokenId: string;
@@ -84,18 +120,26 @@ export interface TimeoutTokensResult {
   results: RpcReply<TokenTransitionResult>[];
 }
 
-/** Reply to complete/cancel/timeout: the token's status after the command, and whether it changed. */
+/** Reply to complete/cancel/reject/extend/timeout: the token's status after the command, and whether it changed. */
 export interface TokenTransitionResult {
   tokenId: string;
   status: TokenStatus;
   changed: boolean;
+  /** While WAITING: the token's timeout (after an extension, the new one). */
+  timeoutAt?: string;
+  /**
+   * While WAITING, when known: when the token times out if nothing else happens (the earlier of
+   * its timeout and its heartbeat deadline). A timeout that was not due answers it, so the
+   * scheduler can re-arm its timer there.
+   */
+  deadline?: string;
 }
 
 // ---- Several requests in one message (TokenRequestBatchSubject) ----
 
 export interface TokenRequestBatch {
   /**
-   * Each `subject` is create, complete, cancel or timeout of TokenCommandSubjects (relative,
+   * Each `subject` is a command of TokenCommandSubjects but timeout-batch (relative,
    * no prefix). Queries are not accepted: their replies could outgrow one NATS message.
    */
   requests: { subject: string; payload: unknown }[];
@@ -179,5 +223,5 @@ export interface TokenStatsResult {
   /** Creation time of the oldest WAITING token (ISO); absent when none waits. */
   oldestWaitingCreatedAt?: string;
   /** Over the hour before `at`. */
-  lastHour: { created: number; completed: number; timedOut: number; cancelled: number };
+  lastHour: { created: number; completed: number; timedOut: number; cancelled: number; rejected: number };
 }

@@ -4,7 +4,7 @@
  * server without seeing each other's traffic.
  *
  * Request/reply (core NATS, queue group `token-service`):
- *   <prefix>.cmd.token.create | complete | cancel | timeout | timeout-batch
+ *   <prefix>.cmd.token.create | complete | cancel | reject | extend | heartbeat | timeout | timeout-batch
  *   <prefix>.qry.token.get | list | output-chunk | history | stats | approval
  *   <prefix>.rpc.token.batch   several commands in one message (see TokenRequestBatch)
  *
@@ -13,7 +13,8 @@
  *
  * Domain events (JetStream stream `<PREFIX>_EVENTS`, one message per stored event):
  *   <prefix>.evt.token.<kind>.<environment>.<tokenId>
- *   kind ∈ created | completed | timed_out | cancelled
+ *   kind ∈ created | deadline_extended | completed | timed_out | cancelled | rejected
+ *   (heartbeats are not events: nothing is published for them)
  *
  *   every completion, any environment:  <prefix>.evt.token.completed.>
  *   every event of one token:           <prefix>.evt.token.*.*.<tokenId>
@@ -26,6 +27,9 @@ export const TokenCommandSubjects = {
   create: 'cmd.token.create',
   complete: 'cmd.token.complete',
   cancel: 'cmd.token.cancel',
+  reject: 'cmd.token.reject',
+  extend: 'cmd.token.extend',
+  heartbeat: 'cmd.token.heartbeat',
   timeout: 'cmd.token.timeout',
   /** Many timeouts in one request: the scheduler's drain path (one transaction per batch). */
   timeoutBatch: 'cmd.token.timeout-batch',
@@ -56,7 +60,7 @@ export const SchedulerQuerySubjects = {
  */
 export const TokenRequestBatchSubject = 'rpc.token.batch';
 
-export type TokenEventKind = 'created' | 'completed' | 'timed_out' | 'cancelled';
+export type TokenEventKind = 'created' | 'deadline_extended' | 'completed' | 'timed_out' | 'cancelled' | 'rejected';
 
 const SUBJECT_TOKEN = /^[A-Za-z0-9_-]+$/;
 

@@ -1,6 +1,10 @@
 import type { ApprovalRequest } from './approval';
-/** Public status of a token. Exactly one terminal status is ever reached. */
-export const TOKEN_STATUSES = ['WAITING', 'COMPLETED', 'TIMED_OUT', 'CANCELLED'] as const;
+/**
+ * Public status of a token. Exactly one terminal status is ever reached. CANCELLED and
+ * REJECTED are Waitpoints extensions (see the gateway's presenter for how the official
+ * Trigger.dev SDK is shown them).
+ */
+export const TOKEN_STATUSES = ['WAITING', 'COMPLETED', 'TIMED_OUT', 'CANCELLED', 'REJECTED'] as const;
 export type TokenStatus = (typeof TOKEN_STATUSES)[number];
 export type TerminalTokenStatus = Exclude<TokenStatus, 'WAITING'>;
 
@@ -48,6 +52,18 @@ export const JSON_OUTPUT_TYPE = 'application/json';
 /** Error codes put in the output of tokens that end without a completion. */
 export const TIMEOUT_ERROR_CODE = 'TRIGGER_WAITPOINT_TIMEOUT';
 export const CANCELLED_ERROR_CODE = 'WAITPOINT_CANCELLED';
+/** The code of a rejection whose caller gave none. */
+export const REJECTED_ERROR_CODE = 'WAITPOINT_REJECTED';
+
+/** A rejection's error, as the caller gave it: at most this many characters of message, and of code. */
+export const MAX_REJECTION_MESSAGE_LENGTH = 4096;
+export const MAX_REJECTION_CODE_LENGTH = 128;
+
+/** The error a caller rejects a token with. */
+export interface RejectionError {
+  message: string;
+  code?: string;
+}
 
 /**
  * The state of a token as the read model holds it; what queries return over NATS.
@@ -59,7 +75,12 @@ export interface TokenView {
   status: TokenStatus;
   idempotencyKey?: string;
   idempotencyKeyExpiresAt?: string;
+  /** The token's timeout: when it times out at the latest (moved by an extension). */
   timeoutAt: string;
+  /** Set when the token was created with a heartbeat timeout: it also times out when no heartbeat arrives for this long. */
+  heartbeatTimeoutMs?: number;
+  /** When a WAITING heartbeat token times out unless a heartbeat arrives first (not an event: heartbeats move it). */
+  heartbeatDeadline?: string;
   completedAt?: string;
   /** Serialized output (JSON text when outputType is application/json). Only on retrieve. */
   output?: string;

@@ -6,7 +6,10 @@ import {
   CancelTokenOptions,
   CreateTokenOptions,
   CreatedToken,
+  ExtendedToken,
+  Heartbeat,
   ListTokensOptions,
+  RejectionError,
   RetrievedToken,
   TokenListItem,
   TokenRef,
@@ -71,6 +74,50 @@ export class WaitpointsClient {
     return body;
   }
 
+  /**
+   * Ends a waiting token with an error (a Waitpoints extension): it becomes REJECTED and its
+   * waiters get a WaitpointRejectedError with this message and code. A finished token is left as
+   * it is (the answer says its status). An Error can be passed: its message is used.
+   */
+  async rejectToken(token: TokenRef, error: RejectionError | Error): Promise<{ success: true; status: TokenStatus }> {
+    const rejection: RejectionError =
+      error instanceof Error ? { message: error.message, code: (error as { code?: unknown }).code as string | undefined } : error;
+    const { body } = await this.http.request<{ success: true; status: TokenStatus }>(`${tokenPath(tokenIdOf(token))}/reject`, {
+      method: 'POST',
+      body: { error: typeof rejection.code === 'string' ? { message: rejection.message, code: rejection.code } : { message: rejection.message } },
+    });
+    return body;
+  }
+
+  /**
+   * Moves a waiting token's timeout (a Waitpoints extension): `timeout` is a duration from now
+   * (`30m`, `2h`) or a date. A finished token is refused (ConflictError).
+   */
+  async extendToken(token: TokenRef, timeout: string | Date): Promise<ExtendedToken> {
+    const { body } = await this.http.request<{ success: true; timeoutAt: string; deadline?: string }>(`${tokenPath(tokenIdOf(token))}/extend`, {
+      method: 'POST',
+      body: { timeout: timeout instanceof Date ? timeout.toISOString() : timeout },
+    });
+    return { success: true, timeoutAt: new Date(body.timeoutAt), deadline: new Date(body.deadline ?? body.timeoutAt) };
+  }
+
+  /**
+   * Restarts the heartbeat clock of a token created with `heartbeatTimeout` (a Waitpoints
+   * extension); answers the new deadlines. A finished token is refused (ConflictError).
+   */
+  async heartbeat(token: TokenRef): Promise<Heartbeat> {
+    const { body } = await this.http.request<{ success: true; heartbeatDeadline: string; timeoutAt: string; deadline: string }>(
+      `${tokenPath(tokenIdOf(token))}/heartbeat`,
+      { method: 'POST', body: {} },
+    );
+    return {
+      success: true,
+      heartbeatDeadline: new Date(body.heartbeatDeadline),
+      timeoutAt: new Date(body.timeoutAt),
+      deadline: new Date(body.deadline),
+    };
+  }
+
   async retrieveToken<T = unknown>(token: TokenRef): Promise<RetrievedToken<T>> {
     const { body } = await this.http.request<WireToken>(tokenPath(tokenIdOf(token)));
     const retrieved: RetrievedToken<T> = toListItem(body);
@@ -102,7 +149,8 @@ export class WaitpointsClient {
 
   /**
    * Waits until the token is finished: `{ ok: true, output }` when completed,
-   * `{ ok: false, error }` when it timed out or was cancelled. `.unwrap()` gives the output or
+   * `{ ok: false, error }` when it timed out, was cancelled or was rejected (WaitpointRejectedError
+   * with the rejection's message and code). `.unwrap()` gives the output or
    * throws that error. Resolves at once for a finished token.
    */
   forToken<T = unknown>(token: TokenRef, options: WaitOptions = {}): WaitpointPromise<T> {
@@ -160,6 +208,8 @@ function toListItem(token: WireToken): TokenListItem {
   if (token.timeoutAt !== undefined) item.timeoutAt = new Date(token.timeoutAt);
   if (token.idempotencyKey !== undefined) item.idempotencyKey = token.idempotencyKey;
   if (token.idempotencyKeyExpiresAt !== undefined) item.idempotencyKeyExpiresAt = new Date(token.idempotencyKeyExpiresAt);
+  if (token.heartbeatTimeoutMs !== undefined) item.heartbeatTimeoutMs = token.heartbeatTimeoutMs;
+  if (token.heartbeatDeadline !== undefined) item.heartbeatDeadline = new Date(token.heartbeatDeadline);
   return item;
 }
 

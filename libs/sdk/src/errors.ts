@@ -76,6 +76,18 @@ export class WaitpointCancelledError extends WaitpointsError {
   }
 }
 
+/** A token ended without a completion: it was rejected with an error (a Waitpoints extension). */
+export class WaitpointRejectedError extends WaitpointsError {
+  constructor(
+    message: string,
+    /** The code the token was rejected with (`WAITPOINT_REJECTED` when none was given). */
+    readonly code: string,
+    readonly tokenId?: string,
+  ) {
+    super(message);
+  }
+}
+
 /** `forToken` gave up after its `maxWait`; the token itself may still be waiting. */
 export class WaitLimitExceededError extends WaitpointsError {
   constructor(

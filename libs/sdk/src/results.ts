@@ -1,8 +1,8 @@
-import { WaitpointCancelledError, WaitpointTimeoutError } from './errors';
+import { WaitpointCancelledError, WaitpointRejectedError, WaitpointTimeoutError } from './errors';
 import { WireToken } from './types';
 
 /** How a token ended without a completion. */
-export type WaitpointError = WaitpointTimeoutError | WaitpointCancelledError;
+export type WaitpointError = WaitpointTimeoutError | WaitpointCancelledError | WaitpointRejectedError;
 
 export type WaitpointResult<T> =
   | { ok: true; id: string; output: T }
@@ -47,13 +47,24 @@ export function decodeOutput(output: string | undefined, outputType: string | un
   }
 }
 
-/** The error of a token that ended without a completion, or undefined. */
+const DEFAULT_MESSAGE: Partial<Record<WireToken['status'], string>> = {
+  TIMED_OUT: 'Waitpoint timed out',
+  CANCELLED: 'Waitpoint cancelled',
+  REJECTED: 'Waitpoint rejected',
+};
+
+/**
+ * The error of a token that ended without a completion, or undefined. A rejected token reads as
+ * REJECTED, or (where the server took us for Trigger.dev's SDK) as COMPLETED with outputIsError.
+ */
 export function errorOf(token: WireToken): WaitpointError | undefined {
-  if (token.status !== 'TIMED_OUT' && token.status !== 'CANCELLED') return undefined;
-  const parsed = decodeOutput(token.output, token.outputType) as { message?: unknown } | undefined;
-  const message =
-    typeof parsed?.message === 'string' ? parsed.message : token.status === 'TIMED_OUT' ? 'Waitpoint timed out' : 'Waitpoint cancelled';
-  return token.status === 'TIMED_OUT' ? new WaitpointTimeoutError(message, token.id) : new WaitpointCancelledError(message, token.id);
+  const status = token.status === 'COMPLETED' && token.outputIsError ? 'REJECTED' : token.status;
+  const fallback = DEFAULT_MESSAGE[status];
+  if (fallback === undefined) return undefined;
+  const parsed = decodeOutput(token.output, token.outputType) as { message?: unknown; code?: unknown } | undefined;
+  const message = typeof parsed?.message === 'string' ? parsed.message : fallback;
+  if (status === 'REJECTED') return new WaitpointRejectedError(message, typeof parsed?.code === 'string' ? parsed.code : 'WAITPOINT_REJECTED', token.id);
+  return status === 'TIMED_OUT' ? new WaitpointTimeoutError(message, token.id) : new WaitpointCancelledError(message, token.id);
 }
 
 /** The result of a finished token (undefined while it waits). */

@@ -1,7 +1,7 @@
 import type { ApprovalRequest } from '@waitpoints/contracts';
 
 export type { ApprovalOutput, ApprovalRequest } from '@waitpoints/contracts';
-export type TokenStatus = 'WAITING' | 'COMPLETED' | 'TIMED_OUT' | 'CANCELLED';
+export type TokenStatus = 'WAITING' | 'COMPLETED' | 'TIMED_OUT' | 'CANCELLED' | 'REJECTED';
 
 /** A token id (`waitpoint_…`, or the bare id) or anything that has one, such as a created token. */
 export type TokenRef = string | { id: string };
@@ -21,6 +21,11 @@ export interface CreateTokenOptions {
    * token with `{ approved, comment? }` (see `ApprovalOutput`).
    */
   approval?: ApprovalRequest;
+  /**
+   * The token also times out when no `heartbeat()` arrives for this long (a duration such as
+   * `30s` or `5m`; the first period starts at creation). Its `timeout` still applies.
+   */
+  heartbeatTimeout?: string;
 }
 
 export interface CreatedToken {
@@ -46,12 +51,16 @@ export interface TokenListItem {
   idempotencyKeyExpiresAt?: Date;
   tags: string[];
   createdAt: Date;
+  /** Heartbeat tokens: the heartbeat timeout they were created with. */
+  heartbeatTimeoutMs?: number;
+  /** Waiting heartbeat tokens: when the token times out unless a heartbeat comes first. */
+  heartbeatDeadline?: Date;
 }
 
 export interface RetrievedToken<T = unknown> extends TokenListItem {
   /** The completion's data (decoded from JSON); absent while waiting or when completed without data. */
   output?: T;
-  /** Set when the token timed out or was cancelled. */
+  /** Set when the token timed out, was cancelled or was rejected. */
   error?: Error;
 }
 
@@ -71,6 +80,30 @@ export interface ListTokensOptions {
 
 export interface CancelTokenOptions {
   reason?: string;
+}
+
+/** What a token is rejected with: its waiters get a WaitpointRejectedError with this message and code. */
+export interface RejectionError {
+  message: string;
+  /** Default `WAITPOINT_REJECTED`. */
+  code?: string;
+}
+
+export interface ExtendedToken {
+  success: true;
+  /** The new timeout. */
+  timeoutAt: Date;
+  /** When the token times out if nothing else happens (for a heartbeat token, possibly its heartbeat deadline). */
+  deadline: Date;
+}
+
+export interface Heartbeat {
+  success: true;
+  /** Now + the heartbeat timeout. */
+  heartbeatDeadline: Date;
+  timeoutAt: Date;
+  /** The earlier of the two. */
+  deadline: Date;
 }
 
 export interface WaitOptions {
@@ -99,4 +132,6 @@ export interface WireToken {
   output?: string;
   outputType?: string;
   outputIsError?: boolean;
+  heartbeatTimeoutMs?: number;
+  heartbeatDeadline?: string;
 }

@@ -38,7 +38,7 @@ export class SecretKeyGuard implements CanActivate {
     if (!environment) {
       throw ApiError.unauthorized(
         looksLikeJwt(presented)
-          ? 'Public access tokens can only complete tokens; this route needs a secret API key'
+          ? 'Public access tokens can only complete, reject or heartbeat tokens; this route needs a secret API key'
           : 'Invalid API key',
       );
     }
@@ -49,7 +49,7 @@ export class SecretKeyGuard implements CanActivate {
 }
 
 /**
- * Complete: a secret key (counted per key), or a public access token scoped to this very token
+ * Complete, reject and heartbeat: a secret key (counted per key), or a public access token scoped to this very token
  * (counted per waitpoint token, like callbacks).
  */
 @Injectable()

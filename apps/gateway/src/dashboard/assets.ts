@@ -59,6 +59,7 @@ main { max-width: 1320px; margin: 0 auto; padding: 1.5rem; }
 .badge-completed { color: var(--completed); background: var(--completed-bg); }
 .badge-timed_out { color: var(--timed_out); background: var(--timed_out-bg); }
 .badge-cancelled { color: var(--cancelled); background: var(--cancelled-bg); }
+.badge-rejected { color: var(--timed_out); background: var(--timed_out-bg); }
 .badge-error { color: var(--timed_out); background: var(--timed_out-bg); margin-left: .4rem; }
 .tag { display: inline-block; background: #eef2ff; color: #3730a3; border-radius: 4px; padding: 0 .4rem; margin: 0 .25rem .1rem 0; font-size: .82rem; }
 .chip { display: inline-block; border: 1px solid var(--line); border-radius: 999px; padding: 0 .5rem; margin-left: .4rem; }
@@ -116,7 +117,7 @@ pre.json { background: #0f172a; color: #e2e8f0; padding: .8rem 1rem; border-radi
 .event { position: relative; padding: 0 0 1.1rem .5rem; }
 .event::before { content: ""; position: absolute; left: -1.55rem; top: .3rem; width: 12px; height: 12px; border-radius: 50%; background: #fff; border: 3px solid var(--accent); }
 .event-TokenCompleted::before { border-color: var(--completed); } .event-TokenTimedOut::before { border-color: var(--timed_out); }
-.event-TokenCancelled::before { border-color: var(--cancelled); } .event-TokenCreated::before { border-color: var(--waiting); }
+.event-TokenCancelled::before { border-color: var(--cancelled); } .event-TokenRejected::before { border-color: var(--timed_out); } .event-TokenCreated::before { border-color: var(--waiting); }
 .event-head { display: flex; gap: .6rem; align-items: baseline; }
 .event-type { font-weight: 650; }
 .event-meta { color: var(--muted); margin: .1rem 0 .3rem; }

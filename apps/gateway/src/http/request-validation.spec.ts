@@ -63,6 +63,13 @@ describe('a request body pipe', () => {
     expect(refusal(() => hinted.transform({ wrod: 'please' })).body).toEqual({ error: 'unknown field "wrod": send {"word": "please"}' });
   });
 
+  it('takes a DTO that declares no fields as one that accepts only {}', () => {
+    class Nothing {}
+    const empty = new RequestBodyPipe(Nothing, ': send {}');
+    expect(empty.transform({})).toBeInstanceOf(Nothing);
+    expect(refusal(() => empty.transform({ any: 1 })).body).toEqual({ error: 'unknown field "any": send {}' });
+  });
+
   it('answers all problems of a body at once', () => {
     expect(refusal(() => pipe.transform({ name: 1, word: 'now' }))).toEqual({
       status: 400,

@@ -60,9 +60,13 @@ export function readInto<T extends object>(dto: DtoClass<T>): PipeTransform<obje
   return { transform: (body) => toDto(dto, body ?? {}) };
 }
 
-/** One message per defect, fields in declaration order (a message repeated by two rules once). */
+/**
+ * One message per defect, fields in declaration order (a message repeated by two rules once).
+ * A DTO that declares no fields (a body that must be empty, such as a heartbeat's) has none;
+ * class-validator would otherwise call it an unknown value.
+ */
 export function problemsOf(dto: object): string[] {
-  const messages = validateSync(dto).flatMap((error) => Object.values(error.constraints ?? {}));
+  const messages = validateSync(dto, { forbidUnknownValues: false }).flatMap((error) => Object.values(error.constraints ?? {}));
   return [...new Set(messages)];
 }
 

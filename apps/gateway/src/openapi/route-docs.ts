@@ -14,13 +14,18 @@ import {
 import { CancelTokenRequest } from '../tokens/cancel-token/cancel-token.request.dto';
 import { CompleteTokenRequest } from '../tokens/complete-token/complete-token.request.dto';
 import { CreateTokenBody } from '../tokens/create-token/create-token.request.dto';
+import { ExtendTokenRequest } from '../tokens/extend-token/extend-token.request.dto';
 import { DEFAULT_PAGE_SIZE, ListQueryParameter, MAX_PAGE_SIZE } from '../tokens/list-tokens/list-tokens.request.dto';
+import { REJECT_BODY_LIMIT_BYTES, RejectTokenRequest } from '../tokens/reject-token/reject-token.request.dto';
 import { MAX_OUTPUT_DEPTH } from '../tokens/token-output';
 import {
   CancelTokenResponse,
   CreateTokenResponse,
   ErrorResponse,
+  ExtendTokenResponse,
+  HeartbeatTokenResponse,
   ListTokensResponse,
+  RejectTokenResponse,
   SuccessResponse,
   WaitpointRetrievedTokenResponse,
 } from './schemas';
@@ -34,7 +39,7 @@ const ERROR_MEANING: Record<number, string> = {
   401: 'Missing, malformed or unknown credentials',
   403: 'The public access token is not scoped to this token',
   404: 'No such token in the caller\'s environment',
-  409: 'The token is already COMPLETED or TIMED_OUT',
+  409: 'The token is already finished (the message says its status)',
   413: 'Body over the route\'s limit',
   415: 'A Content-Encoding the gateway cannot decode',
   429: 'Over the rate limit of the API key (RATE_LIMIT) or, without a key, of the token (CALLBACK_RATE_LIMIT); wait until x-ratelimit-reset',
@@ -71,7 +76,7 @@ const LIST_PARAMETERS: Record<ListQueryParameter, { description: string; schema:
     schema: { type: 'string' },
   },
   'filter[status]': {
-    description: 'Comma-separated WAITING, COMPLETED, TIMED_OUT, CANCELLED (any case); exactly those statuses',
+    description: 'Comma-separated WAITING, COMPLETED, TIMED_OUT, CANCELLED, REJECTED (any case); exactly those statuses',
     schema: { type: 'string', example: 'WAITING,TIMED_OUT' },
   },
   'filter[idempotencyKey]': { description: 'Tokens created with this key', schema: { type: 'string' } },
@@ -87,7 +92,7 @@ const LIST_PARAMETERS: Record<ListQueryParameter, { description: string; schema:
   },
 };
 
-/** Documentation of each route of TokensController (what it accepts and answers). */
+/** Documentation of each route of the token API's controllers (what it accepts and answers). */
 export const TokenRouteDocs = {
   controller: () => applyDecorators(ApiTags('Waitpoint tokens')),
 
@@ -169,6 +174,59 @@ export const TokenRouteDocs = {
       ApiBody({ type: CancelTokenRequest, required: false }),
       ApiOkResponse({ type: CancelTokenResponse }),
       ...errors(400, 401, 404, 409, 413, 415, 429, 503),
+    ),
+
+  reject: () =>
+    applyDecorators(
+      ApiOperation({
+        operationId: 'rejectToken',
+        summary: 'Reject a token: end it with an error (Waitpoints extension)',
+        description:
+          `Secret key, or a public access token scoped to this token (CORS is open, as on complete). Body limit ${REJECT_BODY_LIMIT_BYTES / 1024} KiB. ` +
+          'The token becomes REJECTED; its output is {"code","message"} with outputIsError: true. Clients that send x-trigger-api-version ' +
+          '(the official SDK) see status COMPLETED with outputIsError: true, so wait.retrieveToken returns it as an error. ' +
+          'Rejecting a finished token answers 200 with its status and changes nothing.',
+      }),
+      ApiBearerAuth(SECRET_KEY_AUTH),
+      ApiBearerAuth(PUBLIC_ACCESS_TOKEN_AUTH),
+      tokenIdParam,
+      ApiBody({ type: RejectTokenRequest, required: true }),
+      ApiOkResponse({ type: RejectTokenResponse }),
+      ...errors(400, 401, 403, 404, 413, 415, 429, 503),
+    ),
+
+  extend: () =>
+    applyDecorators(
+      ApiOperation({
+        operationId: 'extendToken',
+        summary: 'Move a waiting token\'s timeout (Waitpoints extension)',
+        description:
+          'Secret key only; body limit 10 KiB. Records a TokenDeadlineExtended event (on the event stream and JetStream); the scheduler fires at the new ' +
+          'timeout, never at the old one. A finished token answers 409 with its status in the message.',
+      }),
+      ApiBearerAuth(SECRET_KEY_AUTH),
+      tokenIdParam,
+      ApiBody({ type: ExtendTokenRequest, required: true }),
+      ApiOkResponse({ type: ExtendTokenResponse }),
+      ...errors(400, 401, 404, 409, 413, 415, 429, 503),
+    ),
+
+  heartbeat: () =>
+    applyDecorators(
+      ApiOperation({
+        operationId: 'heartbeatToken',
+        summary: 'Restart a heartbeat token\'s heartbeat clock (Waitpoints extension)',
+        description:
+          'Secret key, or a public access token scoped to this token (CORS open). Body empty or {}. Only for tokens created with heartbeatTimeout (else 400). ' +
+          'Not an event: nothing is published and the event stream shows no change; retrieve and list show the heartbeatDeadline. ' +
+          'A finished token answers 409 with its status in the message.',
+      }),
+      ApiBearerAuth(SECRET_KEY_AUTH),
+      ApiBearerAuth(PUBLIC_ACCESS_TOKEN_AUTH),
+      tokenIdParam,
+      ApiBody({ required: false, description: 'Empty, or {}', schema: { type: 'object', additionalProperties: false } }),
+      ApiOkResponse({ type: HeartbeatTokenResponse }),
+      ...errors(400, 401, 403, 404, 409, 413, 415, 429, 503),
     ),
 
   callback: () =>

@@ -46,14 +46,16 @@ export class WaitpointTokenItemResponse implements WaitpointTokenItem {
 
   @ApiProperty({
     enum: TOKEN_STATUSES,
-    description: 'CANCELLED is a Waitpoints extension; clients that send x-trigger-api-version (the official SDK) see TIMED_OUT instead',
+    description:
+      'CANCELLED and REJECTED are Waitpoints extensions; clients that send x-trigger-api-version (the official SDK) see TIMED_OUT for CANCELLED ' +
+      'and COMPLETED (with outputIsError: true) for REJECTED instead',
   })
   status!: TokenStatus;
 
   @ApiPropertyOptional({ ...DATE, description: 'When the token left WAITING' })
   completedAt?: string;
 
-  @ApiPropertyOptional({ ...DATE, description: 'When the token times out if nobody completes it' })
+  @ApiPropertyOptional({ ...DATE, description: 'When the token times out if nobody completes it (an extension moves it)' })
   timeoutAt?: string;
 
   @ApiPropertyOptional({ ...DATE, description: 'Same as timeoutAt (Trigger.dev sends both)' })
@@ -70,11 +72,21 @@ export class WaitpointTokenItemResponse implements WaitpointTokenItem {
 
   @ApiProperty(DATE)
   createdAt!: string;
+
+  @ApiPropertyOptional({ description: 'Waitpoints extension, heartbeat tokens only: the heartbeatTimeout they were created with, in milliseconds' })
+  heartbeatTimeoutMs?: number;
+
+  @ApiPropertyOptional({
+    ...DATE,
+    description: 'Waitpoints extension, waiting heartbeat tokens only: when the token times out unless a heartbeat comes first (before timeoutAt, it is the effective deadline)',
+  })
+  heartbeatDeadline?: string;
 }
 
 export class WaitpointRetrievedTokenResponse extends WaitpointTokenItemResponse implements WaitpointRetrievedToken {
   @ApiPropertyOptional({
-    description: 'Once finished: the output as a string of JSON text; absent when completed without data. For TIMED_OUT and CANCELLED: {"code","message"}',
+    description:
+      'Once finished: the output as a string of JSON text; absent when completed without data. For TIMED_OUT, CANCELLED and REJECTED: {"code","message"}',
     example: '{"approved":true}',
   })
   output?: string;
@@ -82,7 +94,7 @@ export class WaitpointRetrievedTokenResponse extends WaitpointTokenItemResponse 
   @ApiPropertyOptional({ enum: ['application/json'], description: 'Once finished' })
   outputType?: string;
 
-  @ApiPropertyOptional({ description: 'Once finished: false for COMPLETED, true for TIMED_OUT and CANCELLED' })
+  @ApiPropertyOptional({ description: 'Once finished: false for COMPLETED, true for TIMED_OUT, CANCELLED and REJECTED' })
   outputIsError?: boolean;
 }
 
@@ -110,4 +122,31 @@ export class SuccessResponse {
 export class CancelTokenResponse extends SuccessResponse {
   @ApiProperty({ enum: ['CANCELLED'] })
   status!: 'CANCELLED';
+}
+
+export class RejectTokenResponse extends SuccessResponse {
+  @ApiProperty({ enum: TOKEN_STATUSES, description: 'REJECTED, or the status of a token that had already finished (then nothing changed)' })
+  status!: TokenStatus;
+}
+
+export class ExtendTokenResponse extends SuccessResponse {
+  @ApiProperty({ ...DATE, description: 'The new timeout' })
+  timeoutAt!: string;
+
+  @ApiPropertyOptional({
+    ...DATE,
+    description: 'When the token times out if nothing else happens: the earlier of timeoutAt and, for a heartbeat token, its heartbeat deadline',
+  })
+  deadline?: string;
+}
+
+export class HeartbeatTokenResponse extends SuccessResponse {
+  @ApiProperty({ ...DATE, description: 'Now + the heartbeat timeout: the token times out then unless another heartbeat comes' })
+  heartbeatDeadline!: string;
+
+  @ApiProperty({ ...DATE, description: 'The timeout, which heartbeats do not move' })
+  timeoutAt!: string;
+
+  @ApiProperty({ ...DATE, description: 'The earlier of the two: when the token times out if nothing else happens' })
+  deadline!: string;
 }

@@ -15,6 +15,8 @@ export function evolveTokenView(view: TokenView, envelope: EventEnvelope): Token
   switch (event.type) {
     case 'TokenCreated':
       return undefined;
+    case 'TokenDeadlineExtended':
+      return { ...view, timeoutAt: event.data.timeoutAt, version };
     case 'TokenCompleted': {
       const d = event.data;
       // An output too large for a NATS message is only referenced; the caller reads it afresh.
@@ -29,30 +31,12 @@ export function evolveTokenView(view: TokenView, envelope: EventEnvelope): Token
         version,
       });
     }
-    case 'TokenTimedOut': {
-      const d = event.data;
-      return finished(view, {
-        status: 'TIMED_OUT',
-        completedAt: d.timedOutAt,
-        output: d.output,
-        outputType: JSON_OUTPUT_TYPE,
-        outputIsError: true,
-        completedBy: d.forced ? 'operator' : 'scheduler',
-        version,
-      });
-    }
-    case 'TokenCancelled': {
-      const d = event.data;
-      return finished(view, {
-        status: 'CANCELLED',
-        completedAt: d.cancelledAt,
-        output: d.output,
-        outputType: JSON_OUTPUT_TYPE,
-        outputIsError: true,
-        completedBy: 'operator',
-        version,
-      });
-    }
+    case 'TokenTimedOut':
+      return endedWithError(view, 'TIMED_OUT', event.data.timedOutAt, event.data.output, event.data.forced ? 'operator' : 'scheduler', version);
+    case 'TokenRejected':
+      return endedWithError(view, 'REJECTED', event.data.rejectedAt, event.data.output, event.data.channel, version);
+    case 'TokenCancelled':
+      return endedWithError(view, 'CANCELLED', event.data.cancelledAt, event.data.output, 'operator', version);
   }
 }
 
@@ -60,9 +44,22 @@ type Ending = Required<Pick<TokenView, 'status' | 'completedAt' | 'outputType' |
   output?: string;
 };
 
+/** A token that ended without a completion: its output is the JSON error `{ code, message }`. */
+function endedWithError(
+  view: TokenView,
+  status: Ending['status'],
+  completedAt: string,
+  output: string,
+  completedBy: Ending['completedBy'],
+  version: number,
+): TokenView {
+  return finished(view, { status, completedAt, output, outputType: JSON_OUTPUT_TYPE, outputIsError: true, completedBy, version });
+}
+
 function finished(view: TokenView, ending: Ending): TokenView {
   const next: TokenView = { ...view, ...ending };
   if (ending.output === undefined) delete next.output;
   delete next.outputChars;
+  delete next.heartbeatDeadline; // a finished token has no deadline to keep
   return next;
 }

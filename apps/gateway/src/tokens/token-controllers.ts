@@ -3,7 +3,10 @@ import { CancelTokenHttpController } from './cancel-token/cancel-token.http.cont
 import { CompleteByCallbackHttpController } from './complete-by-callback/complete-by-callback.http.controller';
 import { CompleteTokenHttpController } from './complete-token/complete-token.http.controller';
 import { CreateTokenHttpController } from './create-token/create-token.http.controller';
+import { ExtendTokenHttpController } from './extend-token/extend-token.http.controller';
+import { HeartbeatTokenHttpController } from './heartbeat-token/heartbeat-token.http.controller';
 import { ListTokensHttpController } from './list-tokens/list-tokens.http.controller';
+import { RejectTokenHttpController } from './reject-token/reject-token.http.controller';
 import { RetrieveTokenHttpController } from './retrieve-token/retrieve-token.http.controller';
 
 /**
@@ -17,6 +20,9 @@ export const tokenControllers = [
   RetrieveTokenHttpController,
   CompleteTokenHttpController,
   CancelTokenHttpController,
+  RejectTokenHttpController,
+  ExtendTokenHttpController,
+  HeartbeatTokenHttpController,
   CompleteByCallbackHttpController,
   ApprovalPageHttpController,
 ];

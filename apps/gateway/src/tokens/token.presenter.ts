@@ -2,9 +2,10 @@ import { TokenStatus, TokenView, toFriendlyTokenId } from '@waitpoints/contracts
 
 /**
  * TokenView → Trigger.dev's wire shapes. Absent fields are omitted (the SDK's zod schemas
- * reject null). The official SDK knows no CANCELLED status, so for SDK clients a cancelled
- * token reads as TIMED_OUT with its cancellation error as output: their waiters still end
- * with an error carrying our message instead of failing schema validation.
+ * reject null). The official SDK knows no CANCELLED or REJECTED status, so for SDK clients a
+ * cancelled token reads as TIMED_OUT and a rejected one as COMPLETED, each with its error as
+ * output and `outputIsError: true`: their waiters (and `wait.retrieveToken`) end with an error
+ * carrying our message instead of failing schema validation. Other clients see the status itself.
  */
 export interface WaitpointTokenItem {
   id: string;
@@ -17,7 +18,14 @@ export interface WaitpointTokenItem {
   idempotencyKeyExpiresAt?: string;
   tags: string[];
   createdAt: string;
+  /** Waitpoints extension, heartbeat tokens only: the heartbeat timeout they were created with. */
+  heartbeatTimeoutMs?: number;
+  /** Waitpoints extension, waiting heartbeat tokens only: when they time out unless a heartbeat comes first. */
+  heartbeatDeadline?: string;
 }
+
+/** How the official SDK is shown the statuses it does not know. */
+const TRIGGER_SDK_STATUS: Partial<Record<TokenStatus, TokenStatus>> = { CANCELLED: 'TIMED_OUT', REJECTED: 'COMPLETED' };
 
 export interface WaitpointRetrievedToken extends WaitpointTokenItem {
   output?: string;
@@ -35,7 +43,7 @@ export function toListItem(view: TokenView, options: PresentOptions): WaitpointT
   const item: WaitpointTokenItem = {
     id: toFriendlyTokenId(view.id),
     url: options.url,
-    status: view.status === 'CANCELLED' && options.triggerSdk ? 'TIMED_OUT' : view.status,
+    status: (options.triggerSdk && TRIGGER_SDK_STATUS[view.status]) || view.status,
     timeoutAt: view.timeoutAt,
     completedAfter: view.timeoutAt,
     tags: [...view.tags].sort((a, b) => a.localeCompare(b)),
@@ -44,7 +52,16 @@ export function toListItem(view: TokenView, options: PresentOptions): WaitpointT
   if (view.completedAt !== undefined) item.completedAt = view.completedAt;
   if (view.idempotencyKey !== undefined) item.idempotencyKey = view.idempotencyKey;
   if (view.idempotencyKeyExpiresAt !== undefined) item.idempotencyKeyExpiresAt = view.idempotencyKeyExpiresAt;
+  if (view.heartbeatTimeoutMs !== undefined) item.heartbeatTimeoutMs = view.heartbeatTimeoutMs;
+  if (view.heartbeatDeadline !== undefined) item.heartbeatDeadline = view.heartbeatDeadline;
   return item;
+}
+
+/** The statuses to look for when a client filters by `status`: the SDK's also cover those shown to it as that status. */
+export function statusesShownAs(statuses: TokenStatus[], triggerSdk: boolean): TokenStatus[] {
+  if (!triggerSdk) return statuses;
+  const hidden = (Object.keys(TRIGGER_SDK_STATUS) as TokenStatus[]).filter((status) => statuses.includes(TRIGGER_SDK_STATUS[status]!));
+  return [...new Set([...statuses, ...hidden])];
 }
 
 export function toRetrievedToken(view: TokenView, options: PresentOptions): WaitpointRetrievedToken {

@@ -31,7 +31,14 @@ export const DEFAULT_COALESCER_OPTIONS: CoalescerOptions = {
  * without output, or a status). A query's reply can be far larger than the query (a page,
  * an output), so queries always travel alone.
  */
-const BATCHABLE_SUBJECTS = new Set<string>([TokenCommandSubjects.create, TokenCommandSubjects.complete, TokenCommandSubjects.cancel]);
+const BATCHABLE_SUBJECTS = new Set<string>([
+  TokenCommandSubjects.create,
+  TokenCommandSubjects.complete,
+  TokenCommandSubjects.cancel,
+  TokenCommandSubjects.reject,
+  TokenCommandSubjects.extend,
+  TokenCommandSubjects.heartbeat,
+]);
 
 /** Ids, metadata, dates and JSON syntax of a command or of its reply. */
 const FIXED_BYTES = 1024;

@@ -6,6 +6,10 @@ import {
   CORRELATION_ID_HEADER,
   CancelTokenCommand,
   CompleteTokenCommand,
+  ExtendTokenCommand,
+  HeartbeatTokenCommand,
+  HeartbeatTokenResult,
+  RejectTokenCommand,
   CreateTokenCommand,
   CreateTokenResult,
   GetTokenQuery,
@@ -74,6 +78,9 @@ export class TokenServiceClient implements OnApplicationShutdown {
 
   createToken = (command: CreateTokenCommand) => this.request<CreateTokenResult>(TokenCommandSubjects.create, command);
   cancelToken = (command: CancelTokenCommand) => this.request<TokenTransitionResult>(TokenCommandSubjects.cancel, command);
+  rejectToken = (command: RejectTokenCommand) => this.request<TokenTransitionResult>(TokenCommandSubjects.reject, command);
+  extendToken = (command: ExtendTokenCommand) => this.request<TokenTransitionResult>(TokenCommandSubjects.extend, command);
+  heartbeatToken = (command: HeartbeatTokenCommand) => this.request<HeartbeatTokenResult>(TokenCommandSubjects.heartbeat, command);
   listTokens = (query: ListTokensQuery) => this.request<ListTokensResult>(TokenQuerySubjects.list, query);
   timeoutToken = (command: TimeoutTokenCommand) => this.request<TokenTransitionResult>(TokenCommandSubjects.timeout, command);
   tokenHistory = (query: TokenHistoryQuery) => this.request<TokenHistoryResult>(TokenQuerySubjects.history, query);

@@ -12,7 +12,17 @@ export interface LeasedTimer {
 export interface IngestResult {
   /** Timers that were not in the table before (a redelivered creation schedules nothing). */
   scheduled: { tokenId: string; dueAt: Date }[];
+  /** Timers whose deadline an extension moved; their leases were dropped, so they are claimed again at the new time. */
+  moved: { tokenId: string; dueAt: Date }[];
   forgotten: { tokenId: string; reason: ForgetReason }[];
+}
+
+/** A fired timer whose token is not due after all: its deadline moved (a heartbeat, or an extension not yet ingested). */
+export interface Postponement {
+  tokenId: string;
+  /** The deadline the timer was fired at; a timer that moved meanwhile is left alone. */
+  firedDueAt: Date;
+  dueAt: Date;
 }
 
 interface TimerRow {
@@ -50,34 +60,61 @@ export class TimerStore {
     }
   }
 
-  /** Inserts the new timers and deletes the ended ones, in one statement (one commit). */
+  /**
+   * Inserts the new timers, moves the timers whose deadline changed and deletes the ended ones,
+   * in one statement (one commit). A timer moves only to a deadline of a newer stream version,
+   * and a moved timer loses its lease: whichever instance holds it in memory at the old time no
+   * longer owns it, and the claim loop takes it again at the new one.
+   */
   async apply(plan: IngestPlan): Promise<IngestResult> {
-    if (plan.schedule.length === 0 && plan.forget.length === 0) return { scheduled: [], forgotten: [] };
-    const rows: { change: 'scheduled' | 'forgotten'; token_id: string; due_at: Date | null }[] = await this.rows(
+    if (plan.schedule.length === 0 && plan.forget.length === 0) return { scheduled: [], moved: [], forgotten: [] };
+    const rows: { change: 'scheduled' | 'moved' | 'forgotten'; token_id: string; due_at: Date | null }[] = await this.rows(
       `WITH scheduled AS (
-         INSERT INTO scheduler_timers (token_id, environment, due_at)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])
-         ON CONFLICT (token_id) DO NOTHING
-         RETURNING token_id, due_at),
+         INSERT INTO scheduler_timers AS t (token_id, environment, due_at, deadline_version)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::int[])
+         ON CONFLICT (token_id) DO UPDATE
+           SET due_at = EXCLUDED.due_at, deadline_version = EXCLUDED.deadline_version, lease_owner = NULL, lease_until = NULL
+           WHERE t.deadline_version < EXCLUDED.deadline_version
+         RETURNING token_id, due_at, xmax = 0 AS inserted),
        forgotten AS (
-         DELETE FROM scheduler_timers WHERE token_id = ANY($4::text[]) RETURNING token_id)
-       SELECT 'scheduled' AS change, token_id, due_at FROM scheduled
+         DELETE FROM scheduler_timers WHERE token_id = ANY($5::text[]) RETURNING token_id)
+       SELECT CASE WHEN inserted THEN 'scheduled' ELSE 'moved' END AS change, token_id, due_at FROM scheduled
        UNION ALL
        SELECT 'forgotten', token_id, NULL FROM forgotten`,
       [
         plan.schedule.map((t) => t.tokenId),
         plan.schedule.map((t) => t.environment),
         plan.schedule.map((t) => t.dueAt),
+        plan.schedule.map((t) => t.version),
         plan.forget.map((f) => f.tokenId),
       ],
     );
     const reasons = new Map(plan.forget.map((f) => [f.tokenId, f.reason]));
+    const timers = (change: 'scheduled' | 'moved') =>
+      rows.filter((r) => r.change === change).map((r) => ({ tokenId: r.token_id, dueAt: r.due_at! }));
     return {
-      scheduled: rows.filter((r) => r.change === 'scheduled').map((r) => ({ tokenId: r.token_id, dueAt: r.due_at! })),
+      scheduled: timers('scheduled'),
+      moved: timers('moved'),
       forgotten: rows
         .filter((r) => r.change === 'forgotten')
         .map((r) => ({ tokenId: r.token_id, reason: reasons.get(r.token_id)! })),
     };
+  }
+
+  /**
+   * Re-arms fired timers at the later deadline the token-service answered, and gives up their
+   * lease, so the claim loop takes them again when that deadline comes near. Only timers still
+   * leased to `owner` at the deadline they were fired at: one that an extension moved meanwhile
+   * keeps the extension's deadline.
+   */
+  async postpone(owner: string, postponements: Postponement[]): Promise<void> {
+    if (postponements.length === 0) return;
+    await this.rows(
+      `UPDATE scheduler_timers t SET due_at = p.due_at, lease_owner = NULL, lease_until = NULL
+         FROM unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS p(token_id, fired_due_at, due_at)
+        WHERE t.token_id = p.token_id AND t.lease_owner = $1 AND t.due_at = p.fired_due_at`,
+      [owner, postponements.map((p) => p.tokenId), postponements.map((p) => p.firedDueAt), postponements.map((p) => p.dueAt)],
+    );
   }
 
   /** Leases unleased timers due in (dueAfter, dueBy], oldest first. */

@@ -17,7 +17,7 @@ export const creationTraces = {
   of(tokenId: string): string | undefined {
     return creations.get(tokenId);
   },
-  /** The token ended (completed, cancelled, timed out): no firing will ask. */
+  /** The token ended (completed, cancelled, timed out, rejected): no firing will ask. */
   forget(tokenId: string): void {
     creations.delete(tokenId);
   },

@@ -3,7 +3,7 @@ import { RpcReply, TokenTransitionResult, rpcOk } from '@waitpoints/contracts';
 import { SchedulerMetrics } from '../metrics';
 import { DeadlineGate } from './deadline-gate';
 import type { TimeoutRequest, TimeoutSender } from './timeout-sender';
-import type { TimerDeletes } from './timer-deletes';
+import type { FiredTimerWrites } from './deadline-gate';
 
 const START = Date.parse('2026-01-01T00:00:00.000Z');
 const LEASE_MS = 60_000;
@@ -33,6 +33,7 @@ class FakeTokenService implements TimeoutSender {
 describe('the deadline gate', () => {
   let tokenService: FakeTokenService;
   let deleted: string[];
+  let postponed: Parameters<FiredTimerWrites['postpone']>[0][];
   let gate: DeadlineGate;
   let metrics: SchedulerMetrics;
 
@@ -47,12 +48,13 @@ describe('the deadline gate', () => {
     jest.useFakeTimers({ now: START });
     tokenService = new FakeTokenService();
     deleted = [];
+    postponed = [];
     metrics = new SchedulerMetrics({ countPending: async () => 0, heldInMemory: () => 0 });
     gate = new DeadlineGate(
       { fireBatchSize: 3, fireConcurrency: 1, leaseSafetyMs: 1_000, notDueRetryMs: 25 },
       { now: () => new Date() },
       tokenService,
-      { add: (id: string) => deleted.push(id) } as unknown as TimerDeletes,
+      { delete: (id: string) => deleted.push(id), postpone: (p) => postponed.push(p) } as FiredTimerWrites,
       metrics,
     );
   });
@@ -129,5 +131,46 @@ describe('the deadline gate', () => {
     expect(tokenService.sent).toEqual([]);
     expect(gate.size).toBe(0);
     expect(deleted).toEqual([]);
+  });
+
+  describe('a deadline that moved (an extension not yet ingested, a heartbeat)', () => {
+    const waitingUntil = (deadlineMs: number): Answer => ({ tokenId }) =>
+      rpcOk({ tokenId, status: 'WAITING', changed: false, deadline: new Date(deadlineMs).toISOString() });
+
+    it('re-arms within the lease at the deadline the token-service answered, not 25 ms later', async () => {
+      tokenService.answer = waitingUntil(START + 20_000);
+      hold('a', 1_000);
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(postponed).toEqual([
+        { tokenId: 'a', firedDueAt: new Date(START + 1_000), dueAt: new Date(START + 20_000), keepLease: true },
+      ]);
+      tokenService.answer = timesOut;
+      await jest.advanceTimersByTimeAsync(18_999);
+      expect(tokenService.batches).toEqual([['a']]);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(tokenService.batches).toEqual([['a'], ['a']]);
+      expect(deleted).toEqual(['a']);
+      expect((await metrics.notDueYet.get()).values[0]?.value ?? 0).toBe(0);
+    });
+
+    it('gives a timer whose new deadline is past its lease back to the table', async () => {
+      tokenService.answer = waitingUntil(START + 3_600_000);
+      hold('a', 1_000);
+      await jest.advanceTimersByTimeAsync(1_000);
+      expect(postponed).toEqual([
+        { tokenId: 'a', firedDueAt: new Date(START + 1_000), dueAt: new Date(START + 3_600_000), keepLease: false },
+      ]);
+      expect(gate.size).toBe(0);
+      expect(deleted).toEqual([]);
+    });
+
+    it('takes a timer claimed again at a new deadline instead of the one it held', async () => {
+      hold('a', 1_000);
+      gate.hold([{ tokenId: 'a', environment: 'dev', dueAt: new Date(START + 5_000), leaseUntil: new Date(START + LEASE_MS) }]);
+      await jest.advanceTimersByTimeAsync(4_999);
+      expect(tokenService.sent).toEqual([]);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(tokenService.sent).toEqual(['a']);
+    });
   });
 });

@@ -1,11 +1,18 @@
 import { Logger } from '@nestjs/common';
 import type { Clock } from '../clock';
-import type { LeasedTimer } from '../database/timer-store';
+import type { LeasedTimer, Postponement } from '../database/timer-store';
 import type { SchedulerMetrics } from '../metrics';
 import { retryDelayMs, timerDelay, verdictOn } from '../timer-rules';
 import { MinHeap } from './min-heap';
 import type { TimeoutSender } from './timeout-sender';
-import type { TimerDeletes } from './timer-deletes';
+
+/** The table writes that follow a fired timer's answer (batched by the caller). */
+export interface FiredTimerWrites {
+  /** The token is finished: the timer is done. */
+  delete(tokenId: string): void;
+  /** The token's deadline moved later: re-arm the timer there (`keepLease`: this instance keeps holding it). */
+  postpone(postponement: Postponement & { keepLease: boolean }): void;
+}
 
 export interface DeadlineGateOptions {
   fireBatchSize: number;
@@ -51,7 +58,7 @@ export class DeadlineGate {
     private readonly options: DeadlineGateOptions,
     private readonly clock: Clock,
     private readonly sender: TimeoutSender,
-    private readonly deletes: TimerDeletes,
+    private readonly writes: FiredTimerWrites,
     private readonly metrics: SchedulerMetrics,
   ) {}
 
@@ -67,7 +74,10 @@ export class DeadlineGate {
   hold(timers: LeasedTimer[]): void {
     for (const timer of timers) {
       const current = this.held.get(timer.tokenId);
-      if (current) {
+      if (current && current.dueAtMs !== timer.dueAt.getTime() && !this.inFlight.has(current)) {
+        // Claimed again at another deadline (it moved while we held it): the new one counts.
+        this.held.delete(timer.tokenId);
+      } else if (current) {
         current.leaseUntilMs = Math.max(current.leaseUntilMs, timer.leaseUntil.getTime());
         continue;
       }
@@ -179,7 +189,7 @@ export class DeadlineGate {
     const firedAtMs = this.clock.now().getTime();
     try {
       const replies = await this.sender.send(batch.map(({ tokenId, environment }) => ({ tokenId, environment })));
-      batch.forEach((timer, index) => this.settle(timer, verdictOn(replies[index]), firedAtMs));
+      batch.forEach((timer, index) => this.settle(timer, verdictOn(replies[index], timer.dueAtMs), firedAtMs));
     } catch (error) {
       this.metrics.fireFailures.inc();
       this.logger.warn(`could not deliver ${batch.length} timeouts, retrying: ${(error as Error).message}`);
@@ -192,8 +202,8 @@ export class DeadlineGate {
   private settle(timer: HeldTimer, verdict: ReturnType<typeof verdictOn>, firedAtMs: number): void {
     switch (verdict.kind) {
       case 'done':
-        this.held.delete(timer.tokenId);
-        this.deletes.add(timer.tokenId);
+        if (this.held.get(timer.tokenId) === timer) this.held.delete(timer.tokenId);
+        this.writes.delete(timer.tokenId);
         this.metrics.fired.inc({ outcome: verdict.outcome });
         if (verdict.outcome === 'timed_out') this.metrics.lateness.observe((firedAtMs - timer.dueAtMs) / 1000);
         return;
@@ -201,11 +211,35 @@ export class DeadlineGate {
         this.metrics.notDueYet.inc();
         this.retryLater(timer, this.options.notDueRetryMs);
         return;
+      case 'moved':
+        this.metrics.rearmed.inc();
+        this.rearm(timer, verdict.dueAtMs);
+        return;
       case 'failed':
         this.logger.warn(`timeout of token ${timer.tokenId} failed, retrying: ${verdict.reason}`);
         this.retryLater(timer, retryDelayMs(++timer.attempts));
         return;
     }
+  }
+
+  /**
+   * The token's deadline moved later than the one this timer fired at. Within the lease, this
+   * instance keeps the timer and fires it at the new deadline; beyond it, the timer goes back to
+   * the table for whichever instance claims it then. Either way the table learns the deadline,
+   * so a restart does not fire at the old one again.
+   */
+  private rearm(timer: HeldTimer, dueAtMs: number): void {
+    if (this.held.get(timer.tokenId) !== timer) return; // claimed again meanwhile, at a newer deadline
+    const keepLease = dueAtMs < timer.leaseUntilMs - this.options.leaseSafetyMs;
+    this.writes.postpone({ tokenId: timer.tokenId, firedDueAt: new Date(timer.dueAtMs), dueAt: new Date(dueAtMs), keepLease });
+    if (!keepLease) {
+      this.held.delete(timer.tokenId);
+      return;
+    }
+    timer.dueAtMs = dueAtMs;
+    timer.attempts = 0;
+    timer.fireAtMs = dueAtMs;
+    this.heap.push(timer);
   }
 
   private retryLater(timer: HeldTimer, delayMs: number): void {

@@ -30,6 +30,8 @@ export interface DeadlineIngestOptions {
 export interface IngestListener {
   /** Timers were added to the table (after commit). */
   scheduled(timers: { tokenId: string; dueAt: Date }[]): void;
+  /** Timers moved to a new deadline by an extension, leases dropped (after commit). */
+  moved(timers: { tokenId: string; dueAt: Date }[]): void;
   /** Tokens ended: their timers are gone from the table (after commit). */
   forgotten(tokenIds: string[]): void;
 }
@@ -216,6 +218,7 @@ export class DeadlineIngest {
       if (reason !== 'timed_out') this.metrics.cancelled.inc({ reason });
     }
     if (result.scheduled.length > 0) this.listener.scheduled(result.scheduled);
+    if (result.moved.length > 0) this.listener.moved(result.moved);
     if (plan.forget.length > 0) this.listener.forgotten(plan.forget.map((f) => f.tokenId));
   }
 
@@ -230,7 +233,8 @@ export class DeadlineIngest {
     for (let i = 0; i < envelopes.length; i++) {
       const envelope = envelopes[i];
       if (envelope.type === 'TokenCreated') creationTraces.remember(envelope.data.tokenId, envelope.metadata?.traceparent);
-      else creationTraces.forget(envelope.data.tokenId);
+      // An extension moves the timer but does not end the token: its firing still links to the creation.
+      else if (envelope.type !== 'TokenDeadlineExtended') creationTraces.forget(envelope.data.tokenId);
       const stored = contextFromTraceparent(envelope.metadata?.traceparent);
       if (!stored) continue;
       const started = startSpan(`ingest ${envelope.type}`, {

@@ -6,8 +6,13 @@ import {
   CompleteTokenCommand,
   CreateTokenCommand,
   CreateTokenResult,
+  ErrorCode,
   EventEnvelope,
+  ExtendTokenCommand,
+  HeartbeatTokenCommand,
+  HeartbeatTokenResult,
   MessageMetadata,
+  RejectTokenCommand,
   RpcReply,
   TimeoutTokenCommand,
   TimeoutTokensCommand,
@@ -16,9 +21,20 @@ import {
   WaitpointError,
   rpcError,
   rpcOk,
+  tokenNotFound,
   tokenStreamId,
 } from '@waitpoints/contracts';
-import { decide, evolve, foldToken, initialState, TokenCommand, TokenState } from '../domain/token.decider';
+import {
+  decide,
+  effectiveDeadline,
+  evolve,
+  foldToken,
+  HeartbeatInput,
+  initialState,
+  needsHeartbeatDeadline,
+  TokenCommand,
+  TokenState,
+} from '../domain/token.decider';
 import { decideIdempotency } from '../domain/idempotency';
 import { classifyFailure, Database, MAX_ATTEMPTS } from '../database/database';
 import { appendToStreams, readStreams, StreamAppend, toDomainEvent } from '../event-store/event-store';
@@ -51,11 +67,14 @@ interface KnownStream {
   createdAt?: string;
 }
 
-/** A complete, cancel or timeout: which token, and the decider command it becomes at a given time. */
+/**
+ * A complete, cancel, reject, extend or timeout: which token, and the decider command it becomes
+ * at a given time with the inputs read for it (a heartbeat token's current heartbeat deadline).
+ */
 interface TransitionRequest {
   tokenId: string;
   metadata: MessageMetadata;
-  toCommand: (now: Date) => TokenCommand;
+  toCommand: (now: Date, inputs: HeartbeatInput) => TokenCommand;
 }
 
 /**
@@ -80,6 +99,7 @@ interface TransitionRequest {
 export class TokenCommandHandler {
   private readonly creates: CommandBatcher<CreateTokenCommand, CreateTokenResult>;
   private readonly transitions: CommandBatcher<TransitionRequest, TokenTransitionResult>;
+  private readonly heartbeats: CommandBatcher<HeartbeatTokenCommand, HeartbeatTokenResult>;
   private readonly newEventId: () => string = randomUUID;
   private readonly known = new LRUCache<string, KnownStream>({ max: REMEMBERED_STREAMS });
 
@@ -94,6 +114,7 @@ export class TokenCommandHandler {
     const options = { maxBatchSize: Math.max(1, batching.maxBatchSize), maxInFlight: Math.max(1, batching.maxInFlight) };
     this.creates = new CommandBatcher((batch) => this.inBatch(batch, (b, afterLostRace) => this.createAll(b, afterLostRace)), options);
     this.transitions = new CommandBatcher((batch) => this.inBatch(batch, (b) => this.transitionAll(b)), options);
+    this.heartbeats = new CommandBatcher((batch) => this.inBatch(batch, (b) => this.heartbeatAll(b)), options);
   }
 
   create(command: CreateTokenCommand): Promise<CreateTokenResult> {
@@ -123,14 +144,48 @@ export class TokenCommandHandler {
     }));
   }
 
-  timeout(command: TimeoutTokenCommand): Promise<TokenTransitionResult> {
+  reject(command: RejectTokenCommand): Promise<TokenTransitionResult> {
     return this.transition(command.tokenId, command.metadata, (now) => ({
+      type: 'RejectToken',
+      tokenId: command.tokenId,
+      environment: command.environment,
+      error: command.error,
+      channel: command.channel,
+      now,
+    }));
+  }
+
+  extend(command: ExtendTokenCommand): Promise<TokenTransitionResult> {
+    return this.transition(command.tokenId, command.metadata, (now, inputs) => ({
+      type: 'ExtendDeadline',
+      tokenId: command.tokenId,
+      environment: command.environment,
+      timeout: command.timeout,
+      ...inputs,
+      now,
+    }));
+  }
+
+  timeout(command: TimeoutTokenCommand): Promise<TokenTransitionResult> {
+    return this.transition(command.tokenId, command.metadata, (now, inputs) => ({
       type: 'TimeOutToken',
       tokenId: command.tokenId,
       environment: command.environment,
       force: command.force ?? false,
+      ...inputs,
       now,
     }));
+  }
+
+  /**
+   * Restarts a waiting heartbeat token's heartbeat clock. Not an event, and not decided: one
+   * UPDATE of the token's read row moves `heartbeat_deadline` (never earlier), batched like the
+   * other commands. A timeout racing it is settled by the row (see the append's heartbeat
+   * precondition): whichever commits first wins, and a heartbeat after a timeout finds the token
+   * finished.
+   */
+  heartbeat(command: HeartbeatTokenCommand): Promise<HeartbeatTokenResult> {
+    return this.heartbeats.submit(command);
   }
 
   /** The scheduler's many timeouts: each one a command like `timeout()`, answered on its own. */
@@ -145,7 +200,7 @@ export class TokenCommandHandler {
     );
   }
 
-  private transition(tokenId: string, metadata: MessageMetadata, toCommand: (now: Date) => TokenCommand) {
+  private transition(tokenId: string, metadata: MessageMetadata, toCommand: TransitionRequest['toCommand']) {
     return this.transitions.submit({ tokenId, metadata, toCommand });
   }
 
@@ -275,6 +330,73 @@ export class TokenCommandHandler {
     return known;
   }
 
+  /**
+   * The current heartbeat deadline of the waiting heartbeat tokens whose command depends on it,
+   * read for every round: heartbeats move it without an event, so no remembered state has it.
+   */
+  private async heartbeatDeadlinesFor(
+    undecided: { request: TransitionRequest; streamId: string }[],
+    streams: Map<string, KnownStream>,
+  ): Promise<Map<string, Date>> {
+    const probe = this.clock.now();
+    const tokenIds = undecided
+      .filter(({ request, streamId }) => {
+        const state = streams.get(streamId)?.state;
+        return state?.status === 'WAITING' && state.heartbeatTimeoutMs !== undefined && needsHeartbeatDeadline(request.toCommand(probe, {}));
+      })
+      .map(({ request }) => request.tokenId);
+    return tokenIds.length === 0 ? new Map() : this.queries.heartbeatDeadlines(this.db, tokenIds);
+  }
+
+  private async heartbeatAll(commands: HeartbeatTokenCommand[]): Promise<Settled<HeartbeatTokenResult>[]> {
+    const now = this.clock.now();
+    const rows = await this.db.query<{ id: string; environment: string; heartbeat_deadline: Date; timeout_at: Date }>({
+      name: 'waitpoints-heartbeat-v1',
+      text: `UPDATE waitpoint_tokens t
+                SET heartbeat_deadline = GREATEST(t.heartbeat_deadline, $3::timestamptz + t.heartbeat_timeout_ms * interval '1 millisecond')
+               FROM unnest($1::text[], $2::text[]) AS i(id, environment)
+              WHERE t.id = i.id AND t.environment = i.environment AND t.status = 'WAITING' AND t.heartbeat_timeout_ms IS NOT NULL
+          RETURNING t.id, t.environment, t.heartbeat_deadline, t.timeout_at`,
+      values: [commands.map((c) => c.tokenId), commands.map((c) => c.environment), now],
+    });
+    const beaten = new Map(rows.map((row) => [`${row.environment}/${row.id}`, row]));
+    return Promise.all(
+      commands.map(async (command): Promise<Settled<HeartbeatTokenResult>> => {
+        const row = beaten.get(`${command.environment}/${command.tokenId}`);
+        if (row) {
+          const deadline = effectiveDeadline(row.timeout_at, row.heartbeat_deadline);
+          return {
+            ok: true,
+            value: {
+              tokenId: command.tokenId,
+              status: 'WAITING',
+              heartbeatDeadline: row.heartbeat_deadline.toISOString(),
+              timeoutAt: row.timeout_at.toISOString(),
+              deadline: deadline.toISOString(),
+            },
+          };
+        }
+        return { ok: false, error: await this.whyNoHeartbeat(command) };
+      }),
+    );
+  }
+
+  /** Why a heartbeat changed nothing: the token is unknown (here), finished, or has no heartbeat clock. */
+  private async whyNoHeartbeat(command: HeartbeatTokenCommand): Promise<WaitpointError> {
+    const token = await this.queries.get(this.db, command.environment, command.tokenId);
+    if (!token) return tokenNotFound(command.tokenId);
+    if (token.status !== 'WAITING') {
+      return new WaitpointError(
+        ErrorCode.TokenAlreadyFinished,
+        `Waitpoint token ${command.tokenId} is already ${token.status}; heartbeats no longer count`,
+      );
+    }
+    return new WaitpointError(
+      ErrorCode.ValidationFailed,
+      `Waitpoint token ${command.tokenId} was created without a heartbeatTimeout, so it has no heartbeat clock to restart`,
+    );
+  }
+
   private async transitionAll(requests: TransitionRequest[]): Promise<Settled<TokenTransitionResult>[]> {
     const results: Settled<TokenTransitionResult>[] = new Array(requests.length);
     let undecided = requests.map((request, index) => ({ request, index, streamId: tokenStreamId(request.tokenId) }));
@@ -286,24 +408,26 @@ export class TokenCommandHandler {
       }
       // The first round decides on what this instance remembers; a round after a lost race reads.
       const { streams, remembered } = await this.currentStreams(undecided.map((u) => u.streamId), attempt === 1);
+      const heartbeatDeadlines = await this.heartbeatDeadlinesFor(undecided, streams);
       const now = this.clock.now();
       const appends = new Map<string, StreamAppend & { pending: (typeof undecided)[number]; result: TokenTransitionResult }>();
       const again: typeof undecided = [];
       for (const pending of undecided) {
         const { request, index, streamId } = pending;
         const { state, version } = streams.get(streamId) ?? { state: initialState, version: 0 };
+        const heartbeatDeadline = heartbeatDeadlines.get(request.tokenId);
         let decided;
         try {
-          decided = decide(request.toCommand(now), state);
+          decided = decide(request.toCommand(now, { heartbeatDeadline }), state);
         } catch (error) {
           results[index] = { ok: false, error };
           continue;
         }
-        const status = decided.reduce(evolve, state).status as TokenTransitionResult['status'];
+        const after = decided.reduce(evolve, state);
         if (decided.length === 0 && state.status === 'WAITING' && remembered.has(streamId)) {
           again.push(pending); // "nothing to do" about a waiting token is only said after a fresh read
         } else if (decided.length === 0) {
-          results[index] = { ok: true, value: { tokenId: request.tokenId, status, changed: false } };
+          results[index] = { ok: true, value: transitionResult(request.tokenId, after, false, heartbeatDeadline) };
         } else if (appends.has(streamId)) {
           again.push(pending); // the same token twice in one batch: decided again after the first
         } else {
@@ -315,7 +439,7 @@ export class TokenCommandHandler {
             event,
             metadata: request.metadata,
             pending,
-            result: { tokenId: request.tokenId, status, changed: true },
+            result: transitionResult(request.tokenId, after, true, heartbeatDeadline),
           });
         }
       }
@@ -342,4 +466,17 @@ export class TokenCommandHandler {
     }
     return results;
   }
+}
+
+/** The reply to a transition; a waiting token's deadlines come with it (the scheduler re-arms on them). */
+function transitionResult(tokenId: string, state: TokenState, changed: boolean, heartbeatDeadline: Date | undefined): TokenTransitionResult {
+  const result: TokenTransitionResult = { tokenId, status: state.status as TokenTransitionResult['status'], changed };
+  if (state.status === 'WAITING') {
+    result.timeoutAt = state.timeoutAt.toISOString();
+    // A heartbeat token's deadline is only known when it was read for this command.
+    if (state.heartbeatTimeoutMs === undefined || heartbeatDeadline !== undefined) {
+      result.deadline = effectiveDeadline(state.timeoutAt, heartbeatDeadline).toISOString();
+    }
+  }
+  return result;
 }

@@ -245,4 +245,167 @@ describe('token decider', () => {
       given(created, completed).when(cancel()).thenFails(ErrorCode.TokenAlreadyFinished);
     });
   });
+
+  describe('RejectToken', () => {
+    const reject = (overrides: Partial<Extract<TokenCommand, { type: 'RejectToken' }>> = {}): TokenCommand => ({
+      type: 'RejectToken',
+      tokenId,
+      environment: 'dev',
+      error: { message: 'Refused by a moderator', code: 'MODERATION_REFUSED' },
+      channel: 'api',
+      now: at(3000),
+      ...overrides,
+    });
+
+    it('ends a waiting token with the caller\'s error as its output', () => {
+      given(created).when(reject()).then([
+        {
+          type: 'TokenRejected',
+          data: {
+            tokenId,
+            environment: 'dev',
+            rejectedAt: at(3000).toISOString(),
+            error: { message: 'Refused by a moderator', code: 'MODERATION_REFUSED' },
+            output: JSON.stringify({ code: 'MODERATION_REFUSED', message: 'Refused by a moderator' }),
+            channel: 'api',
+          },
+        },
+      ]);
+    });
+
+    it('gives the error the code WAITPOINT_REJECTED when the caller gave none', () => {
+      const [event] = decide(reject({ error: { message: 'no' } }), [created].reduce(evolve, initialState));
+      expect(event).toMatchObject({ data: { error: { message: 'no' }, output: JSON.stringify({ code: 'WAITPOINT_REJECTED', message: 'no' }) } });
+      expect((event.data as { error: object }).error).not.toHaveProperty('code');
+    });
+
+    it('leaves a token REJECTED', () => {
+      const [event] = decide(reject(), [created].reduce(evolve, initialState));
+      expect([created, event].reduce(evolve, initialState).status).toBe('REJECTED');
+    });
+
+    it('is a no-op on a finished token, like a completion: the first terminal event stands', () => {
+      given(created, completed).when(reject()).then([]);
+      given(created, timedOutEvent).when(reject()).then([]);
+      const rejectedEvent = decide(reject(), [created].reduce(evolve, initialState))[0];
+      given(created, rejectedEvent).when(reject({ error: { message: 'again' } })).then([]);
+    });
+
+    it('makes every later terminal command a no-op', () => {
+      const rejectedEvent = decide(reject(), [created].reduce(evolve, initialState))[0];
+      given(created, rejectedEvent).when(complete()).then([]);
+      given(created, rejectedEvent).when(timeOut(at(600_000))).then([]);
+      given(created, rejectedEvent).when(timeOut(at(5000), true)).then([]);
+      given(created, rejectedEvent).when(cancel()).thenFails(ErrorCode.TokenAlreadyFinished);
+    });
+
+    it("does not find another environment's token, nor an unknown one", () => {
+      given(created).when(reject({ environment: 'prod' })).thenFails(ErrorCode.TokenNotFound);
+      given().when(reject()).thenFails(ErrorCode.TokenNotFound);
+    });
+  });
+
+  describe('ExtendDeadline', () => {
+    const extend = (timeout: { afterMs: number } | { at: string }, now = at(60_000), heartbeatDeadline?: Date): TokenCommand => ({
+      type: 'ExtendDeadline',
+      tokenId,
+      environment: 'dev',
+      timeout,
+      heartbeatDeadline,
+      now,
+    });
+    const extendedTo = (timeoutAt: Date, now = at(60_000)) => decide(extend({ at: timeoutAt.toISOString() }, now), [created].reduce(evolve, initialState))[0];
+
+    it('moves the timeout to the duration after now and records the one it replaced', () => {
+      given(created).when(extend({ afterMs: 3_600_000 })).then([
+        {
+          type: 'TokenDeadlineExtended',
+          data: {
+            tokenId,
+            environment: 'dev',
+            timeoutAt: at(60_000 + 3_600_000).toISOString(),
+            previousTimeoutAt: at(600_000).toISOString(),
+            extendedAt: at(60_000).toISOString(),
+            deadline: at(60_000 + 3_600_000).toISOString(),
+          },
+        },
+      ]);
+    });
+
+    it('takes an absolute date, earlier than the current timeout too', () => {
+      const [event] = decide(extend({ at: at(120_000).toISOString() }), [created].reduce(evolve, initialState));
+      expect(event.data).toMatchObject({ timeoutAt: at(120_000).toISOString(), previousTimeoutAt: at(600_000).toISOString() });
+    });
+
+    it('makes a timeout at the old deadline not due, and one at the new deadline due', () => {
+      const moved = extendedTo(at(900_000));
+      given(created, moved).when(timeOut(at(600_000))).then([]);
+      const [event] = decide(timeOut(at(900_000)), [created, moved].reduce(evolve, initialState));
+      expect(event).toMatchObject({ type: 'TokenTimedOut', data: { timeoutAt: at(900_000).toISOString() } });
+    });
+
+    it('can move the timeout several times: the last one counts', () => {
+      const first = extendedTo(at(900_000));
+      const second = decide(extend({ at: at(700_000).toISOString() }, at(100_000)), [created, first].reduce(evolve, initialState))[0];
+      given(created, first, second).when(timeOut(at(800_000))).then([
+        expect.objectContaining({ type: 'TokenTimedOut' }) as unknown as TokenEvent,
+      ]);
+    });
+
+    it('refuses to move the deadline of a finished token (409 with its status)', () => {
+      given(created, completed).when(extend({ afterMs: 1000 })).thenFails(ErrorCode.TokenAlreadyFinished);
+      given(created, timedOutEvent).when(extend({ afterMs: 1000 })).thenFails(ErrorCode.TokenAlreadyFinished);
+      expect(() => decide(extend({ afterMs: 1000 }), [created, completed].reduce(evolve, initialState))).toThrow(/already COMPLETED/);
+    });
+
+    it("does not find another environment's token", () => {
+      given(created).when({ ...(extend({ afterMs: 1000 }) as object), environment: 'prod' } as TokenCommand).thenFails(ErrorCode.TokenNotFound);
+    });
+  });
+
+  describe('heartbeat tokens (the heartbeat deadline is an input, never an event)', () => {
+    const heartbeatCreated: TokenEvent = {
+      type: 'TokenCreated',
+      data: { ...(created.data as Extract<TokenEvent, { type: 'TokenCreated' }>['data']), heartbeatTimeoutMs: 30_000 },
+    };
+    const timeOutWith = (now: Date, heartbeatDeadline?: Date): TokenCommand => ({ type: 'TimeOutToken', tokenId, force: false, now, heartbeatDeadline });
+
+    it('times out at the heartbeat deadline when no heartbeat moved it, saying so', () => {
+      const [event] = decide(timeOutWith(at(30_000), at(30_000)), [heartbeatCreated].reduce(evolve, initialState));
+      expect(event).toMatchObject({
+        type: 'TokenTimedOut',
+        data: { timedOutAt: at(30_000).toISOString(), heartbeatDeadline: at(30_000).toISOString(), timeoutAt: at(600_000).toISOString() },
+      });
+      expect(JSON.parse((event.data as { output: string }).output)).toEqual({
+        code: 'TRIGGER_WAITPOINT_TIMEOUT',
+        message: `Waitpoint timed out at ${at(30_000).toISOString()}: no heartbeat arrived before ${at(30_000).toISOString()}`,
+      });
+    });
+
+    it('is not due while a heartbeat has moved the deadline past now', () => {
+      given(heartbeatCreated).when(timeOutWith(at(30_000), at(55_000))).then([]);
+    });
+
+    it('still times out at its timeout however often heartbeats come', () => {
+      const [event] = decide(timeOutWith(at(600_000), at(620_000)), [heartbeatCreated].reduce(evolve, initialState));
+      expect(event).toMatchObject({ type: 'TokenTimedOut', data: { timedOutAt: at(600_000).toISOString() } });
+      expect(event.data).not.toHaveProperty('heartbeatDeadline');
+    });
+
+    it('refuses to decide a heartbeat token\'s timeout without its heartbeat deadline', () => {
+      expect(() => decide(timeOutWith(at(30_000)), [heartbeatCreated].reduce(evolve, initialState))).toThrow(/without its heartbeat deadline/);
+    });
+
+    it('a forced timeout needs no heartbeat deadline', () => {
+      expect(decide(timeOut(at(1000), true), [heartbeatCreated].reduce(evolve, initialState))).toHaveLength(1);
+    });
+
+    it('an extension records the deadline the scheduler must arm: the earlier of timeout and heartbeat deadline', () => {
+      const [event] = decide(
+        { type: 'ExtendDeadline', tokenId, environment: 'dev', timeout: { afterMs: 3_600_000 }, heartbeatDeadline: at(40_000), now: at(20_000) },
+        [heartbeatCreated].reduce(evolve, initialState),
+      );
+      expect(event.data).toMatchObject({ timeoutAt: at(3_620_000).toISOString(), deadline: at(40_000).toISOString() });
+    });
+  });
 });

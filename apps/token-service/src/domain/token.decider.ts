@@ -4,13 +4,18 @@ import {
   CompleteTokenCommand,
   CreateTokenCommand,
   ErrorCode,
+  ExtendTokenCommand,
+  REJECTED_ERROR_CODE,
+  RejectTokenCommand,
   TIMEOUT_ERROR_CODE,
   TerminalTokenStatus,
   TimeoutTokenCommand,
   TokenCancelled,
   TokenCompleted,
   TokenCreated,
+  TokenDeadlineExtended,
   TokenEvent,
+  TokenRejected,
   TokenTimedOut,
   WaitpointError,
   resolveTimeout,
@@ -21,8 +26,11 @@ import {
  * The waitpoint token as a pure decider: no I/O, time comes in on the command.
  *
  * Invariant: a token leaves WAITING at most once. Every command aimed at a finished
- * token decides no events, so "first writer wins" holds as long as the event store
- * appends with the expected stream version (a lost race re-reads and decides again).
+ * token decides no events (or is refused), so "first writer wins" holds as long as the event
+ * store appends with the expected stream version (a lost race re-reads and decides again).
+ *
+ * Heartbeats are not events: a heartbeat token's current heartbeat deadline lives on its read
+ * row, and the commands that depend on it (timeout, extend) are given it as an input.
  */
 
 export type TokenState =
@@ -32,6 +40,8 @@ export type TokenState =
       tokenId: string;
       environment: string;
       timeoutAt: Date;
+      /** Set for heartbeat tokens. */
+      heartbeatTimeoutMs?: number;
     };
 
 export const initialState: TokenState = { status: 'NONE' };
@@ -44,26 +54,52 @@ type Decided<C> = Omit<C, 'metadata'> & { now: Date };
 export type CreateToken = Decided<CreateTokenCommand> & { type: 'CreateToken'; tokenId: string };
 /** `environment` undefined: the caller proved its right by other means (a callback URL hash). */
 export type CompleteToken = Decided<Omit<CompleteTokenCommand, 'outputRef'>> & { type: 'CompleteToken' };
-export type TimeOutToken = Decided<TimeoutTokenCommand> & { type: 'TimeOutToken'; force: boolean };
+/** Inputs read with the state: what the decider needs to know but no event records. */
+export interface HeartbeatInput {
+  /** The token's current heartbeat deadline; required for a heartbeat token. */
+  heartbeatDeadline?: Date;
+}
+export type TimeOutToken = Decided<TimeoutTokenCommand> & HeartbeatInput & { type: 'TimeOutToken'; force: boolean };
 export type CancelToken = Decided<CancelTokenCommand> & { type: 'CancelToken' };
+export type RejectToken = Decided<RejectTokenCommand> & { type: 'RejectToken' };
+export type ExtendDeadline = Decided<ExtendTokenCommand> & HeartbeatInput & { type: 'ExtendDeadline' };
 
-export type TokenCommand = CreateToken | CompleteToken | TimeOutToken | CancelToken;
+export type TokenCommand = CreateToken | CompleteToken | TimeOutToken | CancelToken | RejectToken | ExtendDeadline;
+
+/** Commands whose decision depends on the heartbeat deadline (given as HeartbeatInput). */
+export const needsHeartbeatDeadline = (command: TokenCommand): command is TimeOutToken | ExtendDeadline =>
+  command.type === 'TimeOutToken' || command.type === 'ExtendDeadline';
+
+/**
+ * When a waiting token times out if nothing else happens: its timeout, or its heartbeat
+ * deadline when that comes first.
+ */
+export function effectiveDeadline(timeoutAt: Date, heartbeatDeadline: Date | undefined): Date {
+  return heartbeatDeadline !== undefined && heartbeatDeadline.getTime() < timeoutAt.getTime() ? heartbeatDeadline : timeoutAt;
+}
 
 export function evolve(state: TokenState, event: TokenEvent): TokenState {
   switch (event.type) {
-    case 'TokenCreated':
-      return {
+    case 'TokenCreated': {
+      const created: TokenState = {
         status: 'WAITING',
         tokenId: event.data.tokenId,
         environment: event.data.environment,
         timeoutAt: new Date(event.data.timeoutAt),
       };
+      if (event.data.heartbeatTimeoutMs !== undefined) created.heartbeatTimeoutMs = event.data.heartbeatTimeoutMs;
+      return created;
+    }
+    case 'TokenDeadlineExtended':
+      return state.status === 'WAITING' ? { ...state, timeoutAt: new Date(event.data.timeoutAt) } : state;
     case 'TokenCompleted':
       return state.status === 'NONE' ? state : { ...state, status: 'COMPLETED' };
     case 'TokenTimedOut':
       return state.status === 'NONE' ? state : { ...state, status: 'TIMED_OUT' };
     case 'TokenCancelled':
       return state.status === 'NONE' ? state : { ...state, status: 'CANCELLED' };
+    case 'TokenRejected':
+      return state.status === 'NONE' ? state : { ...state, status: 'REJECTED' };
   }
 }
 
@@ -81,11 +117,28 @@ export function decide(command: TokenCommand, state: TokenState): TokenEvent[] {
   switch (command.type) {
     case 'CompleteToken':
       return state.status === 'WAITING' ? [completed(command, state.environment)] : [];
-    case 'TimeOutToken':
+    case 'TimeOutToken': {
       if (state.status !== 'WAITING') return [];
-      // The scheduler may fire a hair early or twice; only a due (or forced) timeout counts.
-      if (!command.force && command.now.getTime() < state.timeoutAt.getTime()) return [];
-      return [timedOut(command, state.environment, state.timeoutAt)];
+      if (command.force) return [timedOut(command, state.environment, state.timeoutAt)];
+      // The scheduler may fire a hair early, twice, or at a deadline that has moved since
+      // (an extension, a heartbeat): only a timeout due now counts.
+      const heartbeatDeadline = heartbeatDeadlineOf(command, state);
+      const deadline = effectiveDeadline(state.timeoutAt, heartbeatDeadline);
+      if (command.now.getTime() < deadline.getTime()) return [];
+      return [timedOut(command, state.environment, state.timeoutAt, deadline === heartbeatDeadline ? heartbeatDeadline : undefined)];
+    }
+    case 'RejectToken':
+      // Like a completion: a finished token is left as it is, and the caller is not told off.
+      return state.status === 'WAITING' ? [rejected(command, state.environment)] : [];
+    case 'ExtendDeadline': {
+      if (state.status !== 'WAITING') {
+        throw new WaitpointError(
+          ErrorCode.TokenAlreadyFinished,
+          `Waitpoint token ${command.tokenId} is already ${state.status}; its deadline can no longer move`,
+        );
+      }
+      return [extended(command, state, heartbeatDeadlineOf(command, state))];
+    }
     case 'CancelToken':
       if (state.status === 'WAITING') return [cancelled(command, state.environment)];
       if (state.status === 'CANCELLED') return [];
@@ -118,7 +171,51 @@ function decideCreate(command: CreateToken, state: TokenState): TokenEvent[] {
     event.data.requestIdempotencyKey = command.requestIdempotencyKey;
   }
   if (command.approval !== undefined) event.data.approval = command.approval;
+  if (command.heartbeatTimeoutMs !== undefined) event.data.heartbeatTimeoutMs = command.heartbeatTimeoutMs;
   return [event];
+}
+
+/** A heartbeat token's deadline must come with the command: deciding without it could time out a live token. */
+function heartbeatDeadlineOf(command: TimeOutToken | ExtendDeadline, state: Extract<TokenState, { tokenId: string }>): Date | undefined {
+  if (state.heartbeatTimeoutMs === undefined) return undefined;
+  if (command.heartbeatDeadline === undefined) {
+    throw new Error(`${command.type} of heartbeat token ${command.tokenId} decided without its heartbeat deadline`);
+  }
+  return command.heartbeatDeadline;
+}
+
+function extended(
+  command: ExtendDeadline,
+  state: Extract<TokenState, { tokenId: string }>,
+  heartbeatDeadline: Date | undefined,
+): TokenDeadlineExtended {
+  const timeoutAt = resolveTimeout(command.timeout, command.now);
+  return {
+    type: 'TokenDeadlineExtended',
+    data: {
+      tokenId: command.tokenId,
+      environment: state.environment,
+      timeoutAt: timeoutAt.toISOString(),
+      previousTimeoutAt: state.timeoutAt.toISOString(),
+      extendedAt: command.now.toISOString(),
+      deadline: effectiveDeadline(timeoutAt, heartbeatDeadline).toISOString(),
+    },
+  };
+}
+
+function rejected(command: RejectToken, environment: string): TokenRejected {
+  const error = command.error.code === undefined ? { message: command.error.message } : { message: command.error.message, code: command.error.code };
+  return {
+    type: 'TokenRejected',
+    data: {
+      tokenId: command.tokenId,
+      environment,
+      rejectedAt: command.now.toISOString(),
+      error,
+      output: JSON.stringify({ code: error.code ?? REJECTED_ERROR_CODE, message: error.message }),
+      channel: command.channel,
+    },
+  };
 }
 
 function completed(command: CompleteToken, environment: string): TokenCompleted {
@@ -136,19 +233,25 @@ function completed(command: CompleteToken, environment: string): TokenCompleted 
   return event;
 }
 
-function timedOut(command: TimeOutToken, environment: string, timeoutAt: Date): TokenTimedOut {
+function timedOut(command: TimeOutToken, environment: string, timeoutAt: Date, heartbeatDeadline?: Date): TokenTimedOut {
   const at = command.now.toISOString();
-  return {
+  const message =
+    heartbeatDeadline === undefined
+      ? `Waitpoint timed out at ${at}`
+      : `Waitpoint timed out at ${at}: no heartbeat arrived before ${heartbeatDeadline.toISOString()}`;
+  const event: TokenTimedOut = {
     type: 'TokenTimedOut',
     data: {
       tokenId: command.tokenId,
       environment,
       timeoutAt: timeoutAt.toISOString(),
       timedOutAt: at,
-      output: JSON.stringify({ code: TIMEOUT_ERROR_CODE, message: `Waitpoint timed out at ${at}` }),
+      output: JSON.stringify({ code: TIMEOUT_ERROR_CODE, message }),
       forced: command.force,
     },
   };
+  if (heartbeatDeadline !== undefined) event.data.heartbeatDeadline = heartbeatDeadline.toISOString();
+  return event;
 }
 
 function cancelled(command: CancelToken, environment: string): TokenCancelled {

@@ -103,6 +103,20 @@ export async function appendToStreams(sql: Sql, appends: StreamAppend[]): Promis
   return { stored, lostStreamIds: appends.map((a) => a.streamId).filter((id) => !won.has(id)) };
 }
 
+/**
+ * The second expectation of an append, besides the stream version: a timeout decided on a
+ * heartbeat deadline (`TokenTimedOut.data.heartbeatDeadline`) stands only if no heartbeat moved
+ * that deadline meanwhile. Heartbeats are not events, so the stream version cannot tell; the
+ * token's row can. Its lock waits for a heartbeat in progress and then reads what that heartbeat
+ * committed (READ COMMITTED re-reads a locked row that changed), so either the heartbeat is seen
+ * here and the timeout is not stored (the stream counts as lost: the command is decided again
+ * on a fresh read), or the heartbeat comes after the commit and finds the token finished.
+ */
+const HEARTBEAT_PRECONDITION = `
+        SELECT t.id, t.heartbeat_deadline FROM waitpoint_tokens t JOIN input i ON t.id = i.data->>'tokenId'
+         WHERE i.event_type = 'TokenTimedOut' AND i.data ? 'heartbeatDeadline'
+         ORDER BY t.id FOR UPDATE OF t`;
+
 export function appendStatement(appends: StreamAppend[]): SqlStatement {
   const ordered = [...appends].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
   for (let i = 1; i < ordered.length; i++) {
@@ -111,15 +125,20 @@ export function appendStatement(appends: StreamAppend[]): SqlStatement {
     }
   }
   return {
-    name: 'waitpoints-append-v1',
+    name: 'waitpoints-append-v2',
     text: `
       WITH input AS (
         SELECT * FROM unnest($2::text[], $3::int[], $4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[]) WITH ORDINALITY
           AS i(stream_id, expected_version, event_id, event_type, data, metadata, ord)
+      ), heartbeats AS (
+        ${HEARTBEAT_PRECONDITION}
       ), source AS (
         INSERT INTO es_events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata)
         SELECT i.stream_id, i.expected_version + 1, i.event_id, i.event_type, $1, i.data, i.metadata
-          FROM input i ORDER BY i.ord
+          FROM input i
+         WHERE NOT EXISTS (SELECT 1 FROM heartbeats h WHERE h.id = i.data->>'tokenId'
+                              AND h.heartbeat_deadline > (i.data->>'heartbeatDeadline')::timestamptz)
+         ORDER BY i.ord
         ON CONFLICT ON CONSTRAINT es_events_stream_version_unique DO NOTHING
         RETURNING global_position, stream_id, stream_version, event_id, event_type, schema_version, data, metadata, recorded_at
       ), ${PROJECTION_CTES}

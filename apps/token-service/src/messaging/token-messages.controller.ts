@@ -6,6 +6,9 @@ import {
   CompleteTokenCommand,
   CreateTokenCommand,
   ErrorCode,
+  ExtendTokenCommand,
+  HeartbeatTokenCommand,
+  RejectTokenCommand,
   GetTokenQuery,
   ListTokensQuery,
   OutputChunkQuery,
@@ -67,6 +70,21 @@ export class TokenMessagesController {
   @MessagePattern(TokenCommandSubjects.cancel)
   cancel(@Payload() command: CancelTokenCommand) {
     return this.reply(() => this.commands.cancel(command));
+  }
+
+  @MessagePattern(TokenCommandSubjects.reject)
+  reject(@Payload() command: RejectTokenCommand) {
+    return this.reply(() => this.commands.reject(command));
+  }
+
+  @MessagePattern(TokenCommandSubjects.extend)
+  extend(@Payload() command: ExtendTokenCommand) {
+    return this.reply(() => this.commands.extend(command));
+  }
+
+  @MessagePattern(TokenCommandSubjects.heartbeat)
+  heartbeat(@Payload() command: HeartbeatTokenCommand) {
+    return this.reply(() => this.commands.heartbeat(command));
   }
 
   @MessagePattern(TokenCommandSubjects.timeout)
@@ -145,6 +163,12 @@ export class TokenMessagesController {
         return this.complete(payload as CompleteTokenCommand);
       case TokenCommandSubjects.cancel:
         return this.cancel(payload as CancelTokenCommand);
+      case TokenCommandSubjects.reject:
+        return this.reject(payload as RejectTokenCommand);
+      case TokenCommandSubjects.extend:
+        return this.extend(payload as ExtendTokenCommand);
+      case TokenCommandSubjects.heartbeat:
+        return this.heartbeat(payload as HeartbeatTokenCommand);
       case TokenCommandSubjects.timeout:
         return this.timeout(payload as TimeoutTokenCommand);
       default:

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Database } from '../database/database';
-import { EventEnvelope, TokenCompleted, TokenCreated, TokenTimedOut } from '@waitpoints/contracts';
+import { EventEnvelope, TokenCompleted, TokenCreated, TokenRejected, TokenTimedOut } from '@waitpoints/contracts';
 import { createMetricsRegistry, natsHandlerDurations } from '@waitpoints/platform';
 
 /** Created → finished, in seconds: from an instant API completion to a month-long wait. */
@@ -55,9 +55,23 @@ export class TokenServiceMetrics {
     registers: [this.registry],
   });
 
+  readonly rejected = new Counter({
+    name: 'waitpoints_tokens_rejected_total',
+    help: 'Tokens rejected, by environment and channel (api, public_token, dashboard)',
+    labelNames: ['environment', 'channel'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deadlinesExtended = new Counter({
+    name: 'waitpoints_token_deadlines_extended_total',
+    help: 'Timeouts moved by an extension (TokenDeadlineExtended), by environment; heartbeats are not counted here',
+    labelNames: ['environment'] as const,
+    registers: [this.registry],
+  });
+
   readonly completionLatency = new Histogram({
     name: 'waitpoints_token_completion_latency_seconds',
-    help: 'Time from a token\'s creation to its terminal event, by environment and final status (COMPLETED, TIMED_OUT, CANCELLED)',
+    help: 'Time from a token\'s creation to its terminal event, by environment and final status (COMPLETED, TIMED_OUT, CANCELLED, REJECTED)',
     labelNames: ['environment', 'status'] as const,
     buckets: COMPLETION_LATENCY_BUCKETS,
     registers: [this.registry],
@@ -174,6 +188,15 @@ export class TokenServiceMetrics {
           [status, finishedAt] = ['CANCELLED', (envelope.data as { cancelledAt: string }).cancelledAt];
           break;
         }
+        case 'TokenRejected': {
+          const data = envelope.data as TokenRejected['data'];
+          this.rejected.inc({ environment, channel: data.channel });
+          [status, finishedAt] = ['REJECTED', data.rejectedAt];
+          break;
+        }
+        case 'TokenDeadlineExtended':
+          this.deadlinesExtended.inc({ environment });
+          continue;
         default:
           continue;
       }

@@ -133,12 +133,14 @@ describe('token insights over NATS', () => {
         COMPLETED: before.byStatus.COMPLETED + 1,
         TIMED_OUT: before.byStatus.TIMED_OUT + 1,
         CANCELLED: before.byStatus.CANCELLED + 1,
+        REJECTED: before.byStatus.REJECTED,
       });
       expect(after.lastHour).toEqual({
         created: before.lastHour.created + 4,
         completed: before.lastHour.completed + 1,
         timedOut: before.lastHour.timedOut + 1,
         cancelled: before.lastHour.cancelled + 1,
+        rejected: before.lastHour.rejected,
       });
       // The oldest waiting token is older than (or is) the one just created.
       const token = await api.retrieve(waiting);
@@ -176,8 +178,8 @@ describe('token insights over NATS', () => {
       const stats = await value<TokenStatsResult>(TokenQuerySubjects.stats, { environment: 'empty' });
       expect(stats).toEqual({
         at: expect.any(String),
-        byStatus: { WAITING: 0, COMPLETED: 0, TIMED_OUT: 0, CANCELLED: 0 },
-        lastHour: { created: 0, completed: 0, timedOut: 0, cancelled: 0 },
+        byStatus: { WAITING: 0, COMPLETED: 0, TIMED_OUT: 0, CANCELLED: 0, REJECTED: 0 },
+        lastHour: { created: 0, completed: 0, timedOut: 0, cancelled: 0, rejected: 0 },
       });
     });
   });

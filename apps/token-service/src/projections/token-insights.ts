@@ -89,6 +89,7 @@ export class TokenInsights {
         completed: finished('COMPLETED'),
         timedOut: finished('TIMED_OUT'),
         cancelled: finished('CANCELLED'),
+        rejected: finished('REJECTED'),
       },
     };
     if (estimated.length > 0) result.estimated = estimated;

@@ -22,32 +22,48 @@ import type { Sql, SqlStatement } from '../database/database';
  */
 export const PROJECTION_CTES = `
   projected_created AS (
+    -- A heartbeat token's first heartbeat clock starts at its creation; heartbeats (not events)
+    -- move heartbeat_deadline later with an UPDATE of their own (see TokenHeartbeats).
     INSERT INTO waitpoint_tokens (id, environment, status, idempotency_key, idempotency_key_expires_at,
-                                  timeout_at, tags, created_at, updated_at, version, approval)
+                                  timeout_at, tags, created_at, updated_at, version, approval,
+                                  heartbeat_timeout_ms, heartbeat_deadline)
     SELECT s.data->>'tokenId', s.data->>'environment', 'WAITING', s.data->>'idempotencyKey',
            (s.data->>'idempotencyKeyExpiresAt')::timestamptz, (s.data->>'timeoutAt')::timestamptz,
            ARRAY(SELECT jsonb_array_elements_text(s.data->'tags')),
            (s.data->>'createdAt')::timestamptz, (s.data->>'createdAt')::timestamptz, s.stream_version,
-           s.data->'approval'
+           s.data->'approval',
+           (s.data->>'heartbeatTimeoutMs')::bigint,
+           (s.data->>'createdAt')::timestamptz + (s.data->>'heartbeatTimeoutMs')::bigint * interval '1 millisecond'
       FROM source s WHERE s.event_type = 'TokenCreated'
+    RETURNING 1
+  ), projected_extended AS (
+    UPDATE waitpoint_tokens t
+       SET timeout_at = (s.data->>'timeoutAt')::timestamptz,
+           updated_at = (s.data->>'extendedAt')::timestamptz,
+           version = s.stream_version
+      FROM source s
+     WHERE s.event_type = 'TokenDeadlineExtended' AND t.id = s.data->>'tokenId'
     RETURNING 1
   ), projected_finished AS (
     -- One mapping from terminal event to columns, for every terminal event type.
     UPDATE waitpoint_tokens t
        SET status = CASE s.event_type WHEN 'TokenCompleted' THEN 'COMPLETED' WHEN 'TokenTimedOut' THEN 'TIMED_OUT'
-                                      WHEN 'TokenCancelled' THEN 'CANCELLED' END,
-           completed_at = COALESCE(s.data->>'completedAt', s.data->>'timedOutAt', s.data->>'cancelledAt')::timestamptz,
-           updated_at = COALESCE(s.data->>'completedAt', s.data->>'timedOutAt', s.data->>'cancelledAt')::timestamptz,
+                                      WHEN 'TokenCancelled' THEN 'CANCELLED' WHEN 'TokenRejected' THEN 'REJECTED' END,
+           completed_at = COALESCE(s.data->>'completedAt', s.data->>'timedOutAt', s.data->>'cancelledAt',
+                                   s.data->>'rejectedAt')::timestamptz,
+           updated_at = COALESCE(s.data->>'completedAt', s.data->>'timedOutAt', s.data->>'cancelledAt',
+                                 s.data->>'rejectedAt')::timestamptz,
            output = s.data->>'output',
            output_type = COALESCE(s.data->>'outputType', 'application/json'),
            output_is_error = s.event_type <> 'TokenCompleted',
            completed_by = CASE s.event_type
                             WHEN 'TokenCompleted' THEN s.data->>'channel'
+                            WHEN 'TokenRejected' THEN s.data->>'channel'
                             WHEN 'TokenTimedOut' THEN CASE WHEN (s.data->>'forced')::boolean THEN 'operator' ELSE 'scheduler' END
                             ELSE 'operator' END,
            version = s.stream_version
       FROM source s
-     WHERE s.event_type <> 'TokenCreated' AND t.id = s.data->>'tokenId'
+     WHERE s.event_type NOT IN ('TokenCreated', 'TokenDeadlineExtended') AND t.id = s.data->>'tokenId'
     RETURNING 1
   ), keyed_creates AS (
     SELECT s.data->>'environment' AS environment, s.data->>'idempotencyKey' AS idempotency_key,
@@ -163,6 +179,10 @@ export function createdTokenView(event: TokenCreated, version: number): TokenVie
     createdAt: d.createdAt,
     version,
   };
+  if (d.heartbeatTimeoutMs !== undefined) {
+    view.heartbeatTimeoutMs = d.heartbeatTimeoutMs;
+    view.heartbeatDeadline = new Date(Date.parse(d.createdAt) + d.heartbeatTimeoutMs).toISOString();
+  }
   if (d.idempotencyKey !== undefined) view.idempotencyKey = d.idempotencyKey;
   if (d.idempotencyKeyExpiresAt !== undefined) view.idempotencyKeyExpiresAt = d.idempotencyKeyExpiresAt;
   if (d.approval !== undefined) view.approval = d.approval;

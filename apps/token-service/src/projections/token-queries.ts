@@ -20,6 +20,9 @@ export interface TokenRow {
   created_at: Date;
   version: number;
   approval?: ApprovalRequest | null;
+  /** A bigint: pg hands it over as text. */
+  heartbeat_timeout_ms: string | null;
+  heartbeat_deadline: Date | null;
 }
 
 /**
@@ -60,7 +63,8 @@ function idBoundsOf(query: ListTokensQuery): { from?: string; below?: string } {
 
 /** Every column of a token but its output (lists never carry outputs). */
 export const TOKEN_VIEW_COLUMNS = `id, environment, status, idempotency_key, idempotency_key_expires_at, timeout_at,
-  completed_at, output_type, output_is_error, completed_by, tags, created_at, version, approval`;
+  completed_at, output_type, output_is_error, completed_by, tags, created_at, version, approval, heartbeat_timeout_ms,
+  heartbeat_deadline`;
 
 /** Absent values are left out of the view (never null), as the wire format requires. */
 export function toTokenView(row: TokenRow): TokenView {
@@ -78,6 +82,8 @@ export function toTokenView(row: TokenRow): TokenView {
   if (row.idempotency_key_expires_at !== null) {
     view.idempotencyKeyExpiresAt = row.idempotency_key_expires_at.toISOString();
   }
+  if (row.heartbeat_timeout_ms !== null) view.heartbeatTimeoutMs = Number(row.heartbeat_timeout_ms);
+  if (row.heartbeat_deadline !== null && row.status === 'WAITING') view.heartbeatDeadline = row.heartbeat_deadline.toISOString();
   if (row.completed_at !== null) view.completedAt = row.completed_at.toISOString();
   if (row.completed_by !== null) view.completedBy = row.completed_by;
   if (row.output !== undefined && row.output !== null) view.output = row.output;
@@ -97,7 +103,7 @@ export class TokenQueries {
    */
   async get(sql: Sql, environment: string, tokenId: string): Promise<TokenView | undefined> {
     const rows = await sql.query<TokenRow>({
-      name: 'waitpoints-get-token-v1',
+      name: 'waitpoints-get-token-v2',
       text: `SELECT ${TOKEN_VIEW_COLUMNS},
               CASE WHEN octet_length(output) > $3 THEN NULL ELSE output END AS output,
               CASE WHEN octet_length(output) > $3 THEN char_length(output) END AS output_chars
@@ -114,7 +120,7 @@ export class TokenQueries {
    */
   async getForApproval(sql: Sql, tokenId: string): Promise<TokenView | undefined> {
     const rows = await sql.query<TokenRow>({
-      name: 'waitpoints-get-approval-token-v1',
+      name: 'waitpoints-get-approval-token-v2',
       text: `SELECT ${TOKEN_VIEW_COLUMNS},
               CASE WHEN octet_length(output) > $2 THEN NULL ELSE output END AS output,
               CASE WHEN octet_length(output) > $2 THEN char_length(output) END AS output_chars
@@ -131,6 +137,19 @@ export class TokenQueries {
       [tokenId, environment, offset + 1, length],
     );
     return rows.length === 0 ? undefined : (rows[0].chunk ?? '');
+  }
+
+  /**
+   * The current heartbeat deadline of each given token that has one: an input of the decider
+   * (heartbeats are not events, so no stream holds it). Read fresh for every decision.
+   */
+  async heartbeatDeadlines(sql: Sql, tokenIds: string[]): Promise<Map<string, Date>> {
+    const rows = await sql.query<{ id: string; heartbeat_deadline: Date }>({
+      name: 'waitpoints-heartbeat-deadlines-v1',
+      text: `SELECT id, heartbeat_deadline FROM waitpoint_tokens WHERE id = ANY($1::text[]) AND heartbeat_deadline IS NOT NULL`,
+      values: [tokenIds],
+    });
+    return new Map(rows.map((row) => [row.id, row.heartbeat_deadline]));
   }
 
   async findTokenIdByIdempotencyKey(

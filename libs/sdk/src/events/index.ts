@@ -4,4 +4,14 @@
  */
 export { consumeTokenEvents } from './token-event-consumer';
 export type { TokenEventConsumer, TokenEventConsumerOptions, TokenEventDelivery, TokenEventEnvelope } from './token-event-consumer';
-export type { EventEnvelope, TokenCancelled, TokenCompleted, TokenCreated, TokenEvent, TokenEventKind, TokenTimedOut } from '@waitpoints/contracts';
+export type {
+  EventEnvelope,
+  TokenCancelled,
+  TokenCompleted,
+  TokenCreated,
+  TokenDeadlineExtended,
+  TokenEvent,
+  TokenEventKind,
+  TokenRejected,
+  TokenTimedOut,
+} from '@waitpoints/contracts';

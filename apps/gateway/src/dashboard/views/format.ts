@@ -41,6 +41,7 @@ export const STATUS_LABEL: Record<TokenStatus, string> = {
   COMPLETED: 'Completed',
   TIMED_OUT: 'Timed out',
   CANCELLED: 'Cancelled',
+  REJECTED: 'Rejected',
 };
 
 export function statusBadge(status: TokenStatus): SafeHtml {

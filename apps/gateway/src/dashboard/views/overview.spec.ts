@@ -3,8 +3,8 @@ import { overviewFragment } from './overview';
 
 const stats = (extra: Partial<TokenStatsResult> = {}): TokenStatsResult => ({
   at: '2026-11-30T12:00:00.000Z',
-  byStatus: { WAITING: 120, COMPLETED: 4_200_000, TIMED_OUT: 300, CANCELLED: 7 },
-  lastHour: { created: 5, completed: 4, timedOut: 0, cancelled: 0 },
+  byStatus: { WAITING: 120, COMPLETED: 4_200_000, TIMED_OUT: 300, CANCELLED: 7, REJECTED: 0 },
+  lastHour: { created: 5, completed: 4, timedOut: 0, cancelled: 0, rejected: 0 },
   ...extra,
 });
 const unavailable = { available: false as const, reason: 'not configured' };

@@ -118,6 +118,8 @@ const EVENT_LABEL: Record<string, string> = {
   TokenCompleted: 'Completed',
   TokenTimedOut: 'Timed out',
   TokenCancelled: 'Cancelled',
+  TokenRejected: 'Rejected',
+  TokenDeadlineExtended: 'Deadline moved',
 };
 
 function timelinePart(events: TokenHistoryEvent[]): SafeHtml {

@@ -127,6 +127,8 @@ function outcome(token: TokenView): SafeHtml {
       return html`<h2 class="outcome ended">This request timed out</h2><p class="meta">Nobody answered before ${at}. There is nothing left to decide.</p>`;
     case 'CANCELLED':
       return html`<h2 class="outcome ended">This request was cancelled</h2><p class="meta">Cancelled at ${at}. There is nothing left to decide.</p>`;
+    case 'REJECTED':
+      return html`<h2 class="outcome ended">This request was closed</h2><p class="meta">Ended with an error at ${at}, not on this page. There is nothing left to decide.</p>`;
     case 'COMPLETED': {
       const decision = token.completedBy === 'approval_page' ? approvalDecision(token.output) : undefined;
       if (!decision) {

@@ -76,4 +76,11 @@ describe('CreateTokenBody', () => {
     expect(problems({ approval: { title: 't', __proto__x: 1 } })[0]).toContain('approval: unknown field "__proto__x"');
     expect(problems({ approval: { title: '\uD800' } })[0]).toContain('approval.title contains an unpaired UTF-16 surrogate');
   });
+
+  it('accepts a heartbeatTimeout (a positive duration) and asks for it in milliseconds', () => {
+    expect(problems({ heartbeatTimeout: '5m' })).toEqual([]);
+    expect(toDto(CreateTokenBody, { heartbeatTimeout: '1m30s' }).toCommand(new Date(), context).heartbeatTimeoutMs).toBe(90_000);
+    expect(toDto(CreateTokenBody, {}).toCommand(new Date(), context)).not.toHaveProperty('heartbeatTimeoutMs');
+    for (const heartbeatTimeout of ['soon', '0s', 5]) expect(problems({ heartbeatTimeout })[0]).toContain('heartbeatTimeout');
+  });
 });

@@ -109,6 +109,16 @@ export class CreateTokenBody {
   @Rule('isApproval', approvalProblem)
   approval?: Record<string, unknown>;
 
+  @ApiPropertyOptional({
+    example: '5m',
+    description:
+      'Waitpoints extension: the token also times out when no heartbeat (POST …/:id/heartbeat) arrives for this long; ' +
+      'the first period starts at creation. A duration (30s, 10m, 2h, 1h30m); at most 100 years',
+  })
+  @Optional()
+  @IsBoundedDuration()
+  heartbeatTimeout?: string;
+
   /** The command this (valid) body asks for; a relative timeout counts from `now`. */
   toCommand(now: Date, context: Pick<CreateTokenCommand, 'environment' | 'requestIdempotencyKey' | 'metadata'>): CreateTokenCommand {
     const timeout = parseTimeout(this.timeout ?? DEFAULT_TIMEOUT, now);
@@ -121,6 +131,7 @@ export class CreateTokenBody {
       timeout: timeout.value,
       tags: this.tags === undefined ? [] : typeof this.tags === 'string' ? [this.tags] : this.tags,
       ...(this.approval !== undefined && { approval: toApprovalRequest(this.approval) }),
+      ...(this.heartbeatTimeout !== undefined && { heartbeatTimeoutMs: parseDuration(this.heartbeatTimeout) }),
     };
   }
 }

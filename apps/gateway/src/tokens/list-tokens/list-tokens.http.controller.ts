@@ -4,7 +4,7 @@ import { ApiError } from '../../http/api-error';
 import { TokenRouteDocs } from '../../openapi/route-docs';
 import { TokenServiceClient } from '../../transport/token-service.client';
 import { TokenLinks } from '../token-links';
-import { toListItem } from '../token.presenter';
+import { statusesShownAs, toListItem } from '../token.presenter';
 import { TokenApiController, isTriggerSdk } from '../token-request';
 import { ListTokensFilter, parseListQuery } from './list-tokens.request.dto';
 
@@ -31,11 +31,9 @@ export class ListTokensHttpController {
   async list(@Req() request: AuthenticatedRequest, @Query(listTokensQuery) filter: ListTokensFilter) {
     const triggerSdk = isTriggerSdk(request);
     const query = { ...filter, environment: request.auth.environment };
-    // The SDK is shown cancelled tokens as TIMED_OUT (see token.presenter), so its TIMED_OUT
-    // filter must find them too: a list must agree with the statuses it displays.
-    if (triggerSdk && query.statuses?.includes('TIMED_OUT') && !query.statuses.includes('CANCELLED')) {
-      query.statuses = [...query.statuses, 'CANCELLED'];
-    }
+    // The SDK is shown cancelled tokens as TIMED_OUT and rejected ones as COMPLETED (see
+    // token.presenter), so its filters must find them too: a list agrees with the statuses it displays.
+    if (query.statuses) query.statuses = statusesShownAs(query.statuses, triggerSdk);
     const page = await this.tokenService.listTokens(query);
     const pagination: { next?: string; previous?: string } = {};
     if (page.next !== undefined) pagination.next = page.next;

@@ -7,6 +7,18 @@ import type { Sql } from '../../database/database';
 export const PROJECTION_TABLES = ['waitpoint_tokens', 'waitpoint_idempotency_keys', 'waitpoint_request_keys'] as const;
 export type ProjectionTable = (typeof PROJECTION_TABLES)[number];
 
+/**
+ * Columns of the read tables that no event sets alone: a heartbeat token's heartbeat deadline
+ * starts at what TokenCreated says and is then moved by heartbeats, which are not events. A
+ * replay cannot know them, so projections:verify leaves them out and projections:rebuild carries
+ * the live values over into the rebuilt tables.
+ */
+export const LIVE_ONLY_COLUMNS: Record<ProjectionTable, string[]> = {
+  waitpoint_tokens: ['heartbeat_deadline'],
+  waitpoint_idempotency_keys: [],
+  waitpoint_request_keys: [],
+};
+
 export const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 export const qualified = (schema: string, table: string) => `${ident(schema)}.${ident(table)}`;
 
@@ -106,4 +118,21 @@ export async function copyOwnerAndGrants(sql: Sql, liveSchema: string, target: s
       );
     }
   }
+}
+
+/** The primary key columns of a table, in key order. */
+export async function primaryKeyOf(
+  query: (sql: string, parameters: unknown[]) => Promise<{ column: string }[]>,
+  schema: string,
+  table: string,
+): Promise<string[]> {
+  const rows = await query(
+    `SELECT a.attname AS column FROM pg_index i
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+      WHERE i.indrelid = $1::regclass AND i.indisprimary
+      ORDER BY array_position(i.indkey::int2[], a.attnum)`,
+    [qualified(schema, table)],
+  );
+  if (rows.length === 0) throw new Error(`${table} has no primary key to compare rows by`);
+  return rows.map((r) => r.column);
 }

@@ -1,6 +1,7 @@
 import type { Database, Sql } from '../../database/database';
 import { EventReplay, Snapshot } from './event-replay';
 import {
+  LIVE_ONLY_COLUMNS,
   PROJECTION_TABLES,
   cloneTables,
   copyOwnerAndGrants,
@@ -8,6 +9,7 @@ import {
   definitionOf,
   ident,
   liveSchemaOf,
+  primaryKeyOf,
   qualified,
 } from './projection-tables';
 
@@ -141,6 +143,7 @@ async function swapIn(
   // Every command that projected has committed (we waited for its lock); every other one waits
   // for ours. What the last round did not see is replayed here, in this transaction.
   const underLock = await replay.replayWithin(m, lastSnapshotId);
+  await carryOverLiveOnlyColumns(m, liveSchema);
   await m.query(`CREATE SCHEMA ${ident(RETIRED_SCHEMA)}`);
   for (const table of PROJECTION_TABLES) {
     await m.query(`ALTER TABLE ${qualified(liveSchema, table)} SET SCHEMA ${ident(RETIRED_SCHEMA)}`);
@@ -157,4 +160,22 @@ async function swapIn(
   await m.query(`DROP SCHEMA ${ident(RETIRED_SCHEMA)}`);
   await m.query(`DROP SCHEMA ${ident(REBUILD_SCHEMA)}`);
   return { underLock, lockHeldMs: Date.now() - lockedAt };
+}
+
+/**
+ * The live values of the columns no event sets alone (heartbeat deadlines) into the rebuilt
+ * tables, under the swap's lock: a rebuild must not move a heartbeating token's deadline back to
+ * what its creation said, or the next timer would time it out.
+ */
+async function carryOverLiveOnlyColumns(m: Sql, liveSchema: string): Promise<void> {
+  for (const table of PROJECTION_TABLES) {
+    const columns = LIVE_ONLY_COLUMNS[table];
+    if (columns.length === 0) continue;
+    const keys = await primaryKeyOf((sql, parameters) => m.query(sql, parameters), liveSchema, table);
+    await m.query(
+      `UPDATE ${qualified(REBUILD_SCHEMA, table)} n SET ${columns.map((c) => `${ident(c)} = l.${ident(c)}`).join(', ')}
+         FROM ${qualified(liveSchema, table)} l
+        WHERE ${keys.map((column) => `n.${ident(column)} = l.${ident(column)}`).join(' AND ')}`,
+    );
+  }
 }
