@@ -111,6 +111,8 @@ interface OpenLoopResult {
   /** From the actual send, ms. */
   service: number[];
   maxBacklog: number;
+  /** Calls still queued (due but not sent) when told to stop: dropped. */
+  droppedAtStop: number;
 }
 
 /**
@@ -118,8 +120,23 @@ interface OpenLoopResult {
  * (checked at each tick), with at most `concurrency` calls in flight; a call due while all
  * slots are busy waits in a queue (its latency from schedule includes the wait).
  */
-function openLoop(rate: number, concurrency: number, until: (elapsedMs: number) => boolean, op: (k: number) => Promise<void>): Promise<OpenLoopResult> {
-  const result: OpenLoopResult = { sent: 0, ok: 0, failures: 0, failureKinds: {}, seconds: 0, fromSchedule: [], service: [], maxBacklog: 0 };
+function openLoop(
+  rate: number,
+  concurrency: number,
+  until: (elapsedMs: number) => boolean,
+  op: (k: number) => Promise<void>,
+): Promise<OpenLoopResult> {
+  const result: OpenLoopResult = {
+    sent: 0,
+    ok: 0,
+    failures: 0,
+    failureKinds: {},
+    seconds: 0,
+    fromSchedule: [],
+    service: [],
+    maxBacklog: 0,
+    droppedAtStop: 0,
+  };
   const start = performance.now();
   const queue: { k: number; at: number }[] = [];
   let issued = 0;
@@ -138,23 +155,25 @@ function openLoop(rate: number, concurrency: number, until: (elapsedMs: number) 
         inFlight++;
         result.sent++;
         const sentAt = performance.now();
-        op(k).then(
-          () => {
-            const now = performance.now();
-            result.ok++;
-            result.fromSchedule.push(now - at);
-            result.service.push(now - sentAt);
-          },
-          (error: Error) => {
-            result.failures++;
-            const kind = error.message.slice(0, 80);
-            result.failureKinds[kind] = (result.failureKinds[kind] ?? 0) + 1;
-          },
-        ).finally(() => {
-          inFlight--;
-          pump();
-          finishIfDone();
-        });
+        op(k)
+          .then(
+            () => {
+              const now = performance.now();
+              result.ok++;
+              result.fromSchedule.push(now - at);
+              result.service.push(now - sentAt);
+            },
+            (error: Error) => {
+              result.failures++;
+              const kind = error.message.slice(0, 80);
+              result.failureKinds[kind] = (result.failureKinds[kind] ?? 0) + 1;
+            },
+          )
+          .finally(() => {
+            inFlight--;
+            pump();
+            finishIfDone();
+          });
       }
     };
     const tick = () => {
@@ -168,6 +187,7 @@ function openLoop(rate: number, concurrency: number, until: (elapsedMs: number) 
         setTimeout(tick, 5);
       } else {
         // Calls not yet sent when told to stop are dropped (not counted as sent).
+        result.droppedAtStop += queue.length;
         queue.length = 0;
         finishIfDone();
       }
@@ -187,6 +207,7 @@ function summary(r: OpenLoopResult) {
     latencyFromScheduleMs: distribution(r.fromSchedule),
     serviceTimeMs: distribution(r.service),
     maxBacklog: r.maxBacklog,
+    droppedAtStop: r.droppedAtStop,
   };
 }
 
@@ -195,9 +216,13 @@ function summary(r: OpenLoopResult) {
  * answered a later deadline (a heartbeat moved it), and fires by outcome.
  */
 function fireCounts(before: Map<string, number>, after: Map<string, number>) {
-  const sum = (prefix: string, of: Map<string, number>) => [...of.entries()].filter(([key]) => key.startsWith(prefix)).reduce((total, [, value]) => total + value, 0);
+  const sum = (prefix: string, of: Map<string, number>) =>
+    [...of.entries()].filter(([key]) => key.startsWith(prefix)).reduce((total, [, value]) => total + value, 0);
   const delta = (prefix: string) => sum(prefix, after) - sum(prefix, before);
-  return { rearmed: delta('waitpoints_scheduler_timers_rearmed_total'), firesAllOutcomes: delta('waitpoints_scheduler_timers_fired_total') };
+  return {
+    rearmed: delta('waitpoints_scheduler_timers_rearmed_total'),
+    firesAllOutcomes: delta('waitpoints_scheduler_timers_fired_total'),
+  };
 }
 
 // ---------------------------------------------------------------- main
@@ -239,19 +264,26 @@ async function main(): Promise<void> {
     /** Open-loop timeout load tagged `tag`: each token due 2–5 s after its creation. */
     const createdByTag = new Map<string, number>();
     const timeoutLoad = (tag: string) =>
-      openLoop(TIMEOUTS_PER_SECOND, CREATE_CONCURRENCY, (elapsed) => elapsed >= SECONDS * 1000, async () => {
-        const ahead = TIMEOUT_AHEAD_MS[0] + Math.random() * (TIMEOUT_AHEAD_MS[1] - TIMEOUT_AHEAD_MS[0]);
-        const command: CreateTokenCommand = {
-          environment: ENVIRONMENT,
-          idempotencyKeyTTLMs: 3_600_000,
-          timeout: { at: new Date(Date.now() + ahead).toISOString() },
-          tags: [tag],
-          metadata: { correlationId: randomUUID(), actor: { type: 'operator', id: 'bench' } },
-        };
-        const reply = await firstValueFrom(client.send<RpcReply<CreateTokenResult>>(TokenCommandSubjects.create, command).pipe(timeout(30_000)));
-        if (!reply.ok) throw new Error(`create failed: ${reply.error.message}`);
-        createdByTag.set(tag, (createdByTag.get(tag) ?? 0) + 1);
-      });
+      openLoop(
+        TIMEOUTS_PER_SECOND,
+        CREATE_CONCURRENCY,
+        (elapsed) => elapsed >= SECONDS * 1000,
+        async () => {
+          const ahead = TIMEOUT_AHEAD_MS[0] + Math.random() * (TIMEOUT_AHEAD_MS[1] - TIMEOUT_AHEAD_MS[0]);
+          const command: CreateTokenCommand = {
+            environment: ENVIRONMENT,
+            idempotencyKeyTTLMs: 3_600_000,
+            timeout: { at: new Date(Date.now() + ahead).toISOString() },
+            tags: [tag],
+            metadata: { correlationId: randomUUID(), actor: { type: 'operator', id: 'bench' } },
+          };
+          const reply = await firstValueFrom(
+            client.send<RpcReply<CreateTokenResult>>(TokenCommandSubjects.create, command).pipe(timeout(30_000)),
+          );
+          if (!reply.ok) throw new Error(`create failed: ${reply.error.message}`);
+          createdByTag.set(tag, (createdByTag.get(tag) ?? 0) + 1);
+        },
+      );
     const countTimedOut = async (tag: string) =>
       Number((await db.query(`SELECT count(*) AS n FROM waitpoint_tokens WHERE status = 'TIMED_OUT' AND $1 = ANY(tags)`, [tag])).rows[0].n);
     /** Waits until every token tagged `tag` has timed out (or `patienceMs` passed). */
@@ -271,6 +303,8 @@ async function main(): Promise<void> {
 
     // ------------------------------------------------ A: timeouts without heartbeats
     log(`A: timeouts without heartbeats, ${TIMEOUTS_PER_SECOND}/s for ${SECONDS} s…`);
+    // Dead tuples and table sizes depend on it (the shared server here may run without it).
+    const autovacuum = String((await db.query(`SHOW autovacuum`)).rows[0].autovacuum);
     const tablesAtStart = await tables();
     const metricsA0 = await schedulerMetrics(client);
     const phaseAStarted = Date.now();
@@ -284,7 +318,9 @@ async function main(): Promise<void> {
     const schedulerA = { ...histogramQuantiles(metricsA0, metricsA1), ...fireCounts(metricsA0, metricsA1) };
     const latenessA = await lateness('phase-a');
     const tablesAfterA = await tables();
-    log(`A: lateness p50 ${latenessA.p50} ms, p99 ${latenessA.p99} ms, max ${latenessA.max} ms (n=${latenessA.count}); creates ${summary(phaseA.result).achievedPerSecond}/s`);
+    log(
+      `A: lateness p50 ${latenessA.p50} ms, p99 ${latenessA.p99} ms, max ${latenessA.max} ms (n=${latenessA.count}); creates ${summary(phaseA.result).achievedPerSecond}/s`,
+    );
 
     // ------------------------------------------------ heartbeat tokens
     // Over NATS, as the timeout tokens (faster than HTTP here: the first ones must get their
@@ -304,7 +340,9 @@ async function main(): Promise<void> {
             tags: ['heartbeat'],
             metadata: { correlationId: randomUUID(), actor: { type: 'operator', id: 'bench' } },
           };
-          const reply = await firstValueFrom(client.send<RpcReply<CreateTokenResult>>(TokenCommandSubjects.create, command).pipe(timeout(30_000)));
+          const reply = await firstValueFrom(
+            client.send<RpcReply<CreateTokenResult>>(TokenCommandSubjects.create, command).pipe(timeout(30_000)),
+          );
           if (!reply.ok) throw new Error(`create failed: ${reply.error.message}`);
           ids[i] = reply.value.token.id;
         }
@@ -314,7 +352,9 @@ async function main(): Promise<void> {
     log(`created in ${createSeconds.toFixed(1)} s (${Math.round(HEARTBEAT_TOKENS / createSeconds)}/s)`);
     // Token i gets its first heartbeat about max(creation time, every) after its creation (both in creation order).
     if (Math.max(createSeconds, EVERY_S) > HEARTBEAT_TIMEOUT_S * 0.9)
-      log('WARNING: creation time or the heartbeat period comes close to heartbeatTimeout: the first tokens may time out before their first heartbeat');
+      log(
+        'WARNING: creation time or the heartbeat period comes close to heartbeatTimeout: the first tokens may time out before their first heartbeat',
+      );
 
     // ------------------------------------------------ B: timeouts with heartbeats
     // The scheduler learns the new timers from the event stream: wait until they are all in its table.
@@ -327,18 +367,25 @@ async function main(): Promise<void> {
     const lastDeadline: number[] = new Array(HEARTBEAT_TOKENS).fill(0);
     const statuses: Record<string, number> = {};
     let stopHeartbeats = false;
-    log(`B: heartbeats ${round1(HEARTBEAT_TOKENS / EVERY_S)}/s (≤ ${CONNECTIONS} in flight) and timeouts ${TIMEOUTS_PER_SECOND}/s for ${SECONDS} s…`);
+    log(
+      `B: heartbeats ${round1(HEARTBEAT_TOKENS / EVERY_S)}/s (≤ ${CONNECTIONS} in flight) and timeouts ${TIMEOUTS_PER_SECOND}/s for ${SECONDS} s…`,
+    );
     const metricsB0 = await schedulerMetrics(client);
     const phaseBStarted = Date.now();
     const phaseB = await measureCpuListed(components, async () => {
-      const beating = openLoop(HEARTBEAT_TOKENS / EVERY_S, CONNECTIONS, () => stopHeartbeats, async (k) => {
-        const index = k % HEARTBEAT_TOKENS;
-        const response = await post(system.baseUrl, system.apiKey, `/api/v1/waitpoints/tokens/${ids[index]}/heartbeat`, {});
-        statuses[response.status] = (statuses[response.status] ?? 0) + 1;
-        if (response.status >= 300) throw new Error(`heartbeat: ${response.status} ${response.body.slice(0, 60)}`);
-        lastAckedAt[index] = Date.now();
-        lastDeadline[index] = Date.parse((JSON.parse(response.body) as { heartbeatDeadline: string }).heartbeatDeadline);
-      });
+      const beating = openLoop(
+        HEARTBEAT_TOKENS / EVERY_S,
+        CONNECTIONS,
+        () => stopHeartbeats,
+        async (k) => {
+          const index = k % HEARTBEAT_TOKENS;
+          const response = await post(system.baseUrl, system.apiKey, `/api/v1/waitpoints/tokens/${ids[index]}/heartbeat`, {});
+          statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+          if (response.status >= 300) throw new Error(`heartbeat: ${response.status} ${response.body.slice(0, 60)}`);
+          lastAckedAt[index] = Date.now();
+          lastDeadline[index] = Date.parse((JSON.parse(response.body) as { heartbeatDeadline: string }).heartbeatDeadline);
+        },
+      );
       const load = await timeoutLoad('phase-b');
       await drain('phase-b', TIMEOUT_AHEAD_MS[1] + 60_000);
       // Heartbeats run until the last timeout token of B has timed out (at least --seconds).
@@ -361,7 +408,9 @@ async function main(): Promise<void> {
 
     // ------------------------------------------------ C: heartbeat tokens time out after heartbeats stop
     const lastAck = Math.max(...lastAckedAt);
-    log(`C: waiting for the heartbeat tokens to time out (until ${HEARTBEAT_TIMEOUT_S} + ${MARGIN_S} s after the last heartbeat, then 30 s more)…`);
+    log(
+      `C: waiting for the heartbeat tokens to time out (until ${HEARTBEAT_TIMEOUT_S} + ${MARGIN_S} s after the last heartbeat, then 30 s more)…`,
+    );
     const cutoff = lastAck + (HEARTBEAT_TIMEOUT_S + MARGIN_S) * 1000;
     while (Date.now() < cutoff + 30_000 && (await countTimedOut('heartbeat')) < HEARTBEAT_TOKENS) await sleep(1_000);
     const { rows: hbRows } = await db.query(
@@ -405,7 +454,9 @@ async function main(): Promise<void> {
       /** timedOutAt − the heartbeatDeadline the event records (the lateness of a heartbeat timeout). */
       latenessAfterHeartbeatDeadlineMs: distribution(afterHeartbeatDeadline),
     };
-    log(`C: ${afterStop.timedOut}/${HEARTBEAT_TOKENS} timed out; late beyond margin ${tooLate}; before heartbeats stopped ${timedOutBeforeStop}`);
+    log(
+      `C: ${afterStop.timedOut}/${HEARTBEAT_TOKENS} timed out; late beyond margin ${tooLate}; before heartbeats stopped ${timedOutBeforeStop}`,
+    );
 
     // ------------------------------------------------ report
     const eventsDelta = tablesAfter.es_events.rows - tablesBefore.es_events.rows;
@@ -413,6 +464,7 @@ async function main(): Promise<void> {
     const results = {
       startedAt: new Date(createStarted).toISOString(),
       machine: { cpus: cpus().length, node: process.version, loadAverageAtStart: loadAtStart, shared: true },
+      postgres: { autovacuum },
       sizes: {
         heartbeatTokens: HEARTBEAT_TOKENS,
         everySeconds: EVERY_S,
@@ -425,7 +477,12 @@ async function main(): Promise<void> {
       heartbeatTokenCreation: { seconds: round1(createSeconds), perSecond: Math.round(HEARTBEAT_TOKENS / createSeconds) },
       heartbeats: { ...beats, targetPerSecond: HEARTBEAT_TOKENS / EVERY_S, statuses },
       timeouts: {
-        withoutHeartbeats: { created: createdByTag.get('phase-a') ?? 0, creates: summary(phaseA.result), latenessMs: latenessA, scheduler: schedulerA },
+        withoutHeartbeats: {
+          created: createdByTag.get('phase-a') ?? 0,
+          creates: summary(phaseA.result),
+          latenessMs: latenessA,
+          scheduler: schedulerA,
+        },
         withHeartbeats: { created: timeoutTokensB, creates: summary(phaseB.result.load), latenessMs: latenessB, scheduler: schedulerB },
       },
       tables: {
@@ -479,14 +536,14 @@ load average at start ${loadAtStart.join(' ')} on ${cpus().length} shared cores
 | not-due-yet retries / fire failures   | ${`${schedulerA.notDueRetries} / ${schedulerA.fireFailures}`.padStart(18)} | ${`${schedulerB.notDueRetries} / ${schedulerB.fireFailures}`.padStart(15)} |
 
 heartbeats: ${beats.ok.toLocaleString('en')} ok in ${beats.seconds} s = ${beats.achievedPerSecond}/s (target ${round1(HEARTBEAT_TOKENS / EVERY_S)}/s); failures ${beats.failures}; statuses ${JSON.stringify(statuses)}
-heartbeat request: p50 ${beats.serviceTimeMs.p50} ms, p99 ${beats.serviceTimeMs.p99} ms, max ${beats.serviceTimeMs.max} ms (from the intended send: p50 ${beats.latencyFromScheduleMs.p50}, p99 ${beats.latencyFromScheduleMs.p99} ms; max backlog ${beats.maxBacklog})
+heartbeat request: p50 ${beats.serviceTimeMs.p50} ms, p99 ${beats.serviceTimeMs.p99} ms, max ${beats.serviceTimeMs.max} ms (from the intended send: p50 ${beats.latencyFromScheduleMs.p50}, p99 ${beats.latencyFromScheduleMs.p99} ms; max backlog ${beats.maxBacklog}, still queued at the stop ${beats.droppedAtStop})
 
 | table            | rows, A (no beats)  | size, A (no beats)  | rows, B (beating)   | size, B (beating)   | dead after A / B    |
 |------------------|--------------------:|--------------------:|--------------------:|--------------------:|--------------------:|
 ${tableRow('scheduler_timers')}
 ${tableRow('es_events')}
 ${tableRow('waitpoint_tokens')}
-(B starts after the heartbeat tokens were created: their TokenCreated events and timers are in its "before")
+(PostgreSQL autovacuum: ${autovacuum}; B starts after the heartbeat tokens were created: their TokenCreated events and timers are in its "before")
 es_events grew by ${eventsDelta} in B; the ${timeoutTokensB} timeout tokens of B account for ${2 * timeoutTokensB} (created + timed out): ${eventsDelta - 2 * timeoutTokensB} left for heartbeats
 
 heartbeat tokens timed out while beating: ${heartbeatTimedOutWhileBeating}
