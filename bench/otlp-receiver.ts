@@ -75,3 +75,4 @@ function readBody(request: IncomingMessage): Promise<string> {
     request.on('error', reject);
   });
 }
+

@@ -36,14 +36,7 @@ function registerBodyParsers(app: NestExpressApplication): void {
     origin: true,
     methods: ['POST', 'OPTIONS'],
     // The rate-limit headers too, so a browser client can wait for x-ratelimit-reset after a 429.
-    exposedHeaders: [
-      'x-trigger-jwt',
-      'x-trigger-jwt-claims',
-      'x-ratelimit-limit',
-      'x-ratelimit-remaining',
-      'x-ratelimit-reset',
-      'retry-after',
-    ],
+    exposedHeaders: ['x-trigger-jwt', 'x-trigger-jwt-claims', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'retry-after'],
     maxAge: 600,
   });
   express.options(`${TOKENS}/:id/complete`, completeCors);
@@ -90,10 +83,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   setUpApiDocs(app, config);
   app.enableShutdownHooks();
   answerClientErrorsAsJson(app.getHttpServer());
-  applyRequestTimeouts(app.getHttpServer(), {
-    requestTimeoutMs: config.httpRequestTimeoutMs,
-    headersTimeoutMs: config.httpHeadersTimeoutMs,
-  });
+  applyRequestTimeouts(app.getHttpServer(), { requestTimeoutMs: config.httpRequestTimeoutMs, headersTimeoutMs: config.httpHeadersTimeoutMs });
   await app.listen(config.port, config.host);
 
   const startup = new Logger('Gateway');

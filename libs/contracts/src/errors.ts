@@ -45,4 +45,5 @@ export class WaitpointError extends Error {
   }
 }
 
-export const tokenNotFound = (id: string) => new WaitpointError(ErrorCode.TokenNotFound, `Waitpoint token ${id} not found`);
+export const tokenNotFound = (id: string) =>
+  new WaitpointError(ErrorCode.TokenNotFound, `Waitpoint token ${id} not found`);

@@ -37,11 +37,9 @@ export function registerDashboardHttp(express: Express): void {
         .status(tooLarge ? 413 : 400)
         .type('html')
         .send(
-          html`<!doctype html><title>Form refused</title>
-            <p>
-              ${tooLarge ? 'The form is too large: payloads are limited to 3 MiB.' : 'The form could not be read.'}
-              <a href="${DASHBOARD}">Back to the dashboard</a>
-            </p>`.value,
+          html`<!doctype html><title>Form refused</title><p>${
+            tooLarge ? 'The form is too large: payloads are limited to 3 MiB.' : 'The form could not be read.'
+          } <a href="${DASHBOARD}">Back to the dashboard</a></p>`.value,
         );
     });
   });

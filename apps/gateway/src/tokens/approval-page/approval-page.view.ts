@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
-import { APPROVAL_LIMITS, ApprovalRequest, DEFAULT_APPROVE_LABEL, DEFAULT_REJECT_LABEL, TokenView } from '@waitpoints/contracts';
+import {
+  APPROVAL_LIMITS,
+  ApprovalRequest,
+  DEFAULT_APPROVE_LABEL,
+  DEFAULT_REJECT_LABEL,
+  TokenView,
+} from '@waitpoints/contracts';
 import { SafeHtml, html, unsafeRaw } from '../../dashboard/html';
 import { timeTag } from '../../dashboard/views/format';
 
@@ -47,24 +53,22 @@ export const APPROVAL_PAGE_HEADERS: Record<string, string> = {
 
 function document(title: string, body: SafeHtml): string {
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
-        <meta name="robots" content="noindex, nofollow" />
-        <title>${title}</title>
-        <style>
-          ${unsafeRaw(STYLE)}
-        </style>
-      </head>
-      <body>
-        <main>
-          ${body}
-          <footer>Waitpoints approval</footer>
-        </main>
-      </body>
-    </html>`.value;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta name="robots" content="noindex, nofollow">
+<title>${title}</title>
+<style>${unsafeRaw(STYLE)}</style>
+</head>
+<body>
+<main>
+${body}
+<footer>Waitpoints approval</footer>
+</main>
+</body>
+</html>`.value;
 }
 
 export interface ApprovalFormModel {
@@ -82,30 +86,23 @@ export function approvalFormPage(model: ApprovalFormModel): string {
   const required = approval.commentRequired === true;
   return document(
     approval.title,
-    html` <section class="card" aria-labelledby="title">
-      <h1 id="title">${approval.title}</h1>
-      ${approval.description ? html`<p class="description" data-testid="description">${approval.description}</p>` : ''}
-      <p class="meta">Waiting for a decision. This request times out at ${timeTag(timeoutAt)}.</p>
-      ${model.error ? html`<p class="error" role="alert" id="form-error">${model.error}</p>` : ''}
-      <form method="post" action="${model.action}">
-        <input type="hidden" name="csrf" value="${model.formToken}" />
-        <label for="comment"
-          >Comment <span class="hint">(${required ? 'required' : 'optional'}, at most ${APPROVAL_LIMITS.comment} characters)</span></label
-        >
-        <textarea
-          id="comment"
-          name="comment"
-          maxlength="${APPROVAL_LIMITS.comment}"
-          ${required ? unsafeRaw('required aria-required="true"') : ''}
-          ${model.error ? unsafeRaw('aria-invalid="true" aria-describedby="form-error"') : ''}
-        >
-${model.comment ?? ''}</textarea>
-        <div class="buttons">
-          <button type="submit" name="decision" value="approve" class="approve">${approval.approveLabel ?? DEFAULT_APPROVE_LABEL}</button>
-          <button type="submit" name="decision" value="reject" class="reject">${approval.rejectLabel ?? DEFAULT_REJECT_LABEL}</button>
-        </div>
-      </form>
-    </section>`,
+    html`
+<section class="card" aria-labelledby="title">
+  <h1 id="title">${approval.title}</h1>
+  ${approval.description ? html`<p class="description" data-testid="description">${approval.description}</p>` : ''}
+  <p class="meta">Waiting for a decision. This request times out at ${timeTag(timeoutAt)}.</p>
+  ${model.error ? html`<p class="error" role="alert" id="form-error">${model.error}</p>` : ''}
+  <form method="post" action="${model.action}">
+    <input type="hidden" name="csrf" value="${model.formToken}">
+    <label for="comment">Comment <span class="hint">(${required ? 'required' : 'optional'}, at most ${APPROVAL_LIMITS.comment} characters)</span></label>
+    <textarea id="comment" name="comment" maxlength="${APPROVAL_LIMITS.comment}" ${required ? unsafeRaw('required aria-required="true"') : ''}
+      ${model.error ? unsafeRaw('aria-invalid="true" aria-describedby="form-error"') : ''}>${model.comment ?? ''}</textarea>
+    <div class="buttons">
+      <button type="submit" name="decision" value="approve" class="approve">${approval.approveLabel ?? DEFAULT_APPROVE_LABEL}</button>
+      <button type="submit" name="decision" value="reject" class="reject">${approval.rejectLabel ?? DEFAULT_REJECT_LABEL}</button>
+    </div>
+  </form>
+</section>`,
   );
 }
 
@@ -114,11 +111,12 @@ export function approvalFinishedPage(token: TokenView & { approval: ApprovalRequ
   const { approval } = token;
   return document(
     approval.title,
-    html` <section class="card" aria-labelledby="title">
-      <h1 id="title">${approval.title}</h1>
-      ${approval.description ? html`<p class="description">${approval.description}</p>` : ''}
-      <div data-testid="outcome" data-status="${token.status}" role="status">${outcome(token)}</div>
-    </section>`,
+    html`
+<section class="card" aria-labelledby="title">
+  <h1 id="title">${approval.title}</h1>
+  ${approval.description ? html`<p class="description">${approval.description}</p>` : ''}
+  <div data-testid="outcome" data-status="${token.status}" role="status">${outcome(token)}</div>
+</section>`,
   );
 }
 
@@ -126,28 +124,19 @@ function outcome(token: TokenView): SafeHtml {
   const at = timeTag(token.completedAt);
   switch (token.status) {
     case 'TIMED_OUT':
-      return html`<h2 class="outcome ended">This request timed out</h2>
-        <p class="meta">Nobody answered before ${at}. There is nothing left to decide.</p>`;
+      return html`<h2 class="outcome ended">This request timed out</h2><p class="meta">Nobody answered before ${at}. There is nothing left to decide.</p>`;
     case 'CANCELLED':
-      return html`<h2 class="outcome ended">This request was cancelled</h2>
-        <p class="meta">Cancelled at ${at}. There is nothing left to decide.</p>`;
+      return html`<h2 class="outcome ended">This request was cancelled</h2><p class="meta">Cancelled at ${at}. There is nothing left to decide.</p>`;
     case 'REJECTED':
-      return html`<h2 class="outcome ended">This request was closed</h2>
-        <p class="meta">Ended with an error at ${at}, not on this page. There is nothing left to decide.</p>`;
+      return html`<h2 class="outcome ended">This request was closed</h2><p class="meta">Ended with an error at ${at}, not on this page. There is nothing left to decide.</p>`;
     case 'COMPLETED': {
       const decision = token.completedBy === 'approval_page' ? approvalDecision(token.output) : undefined;
       if (!decision) {
-        return html`<h2 class="outcome ended">This request was answered elsewhere</h2>
-          <p class="meta">Completed at ${at}, not on this page.</p>`;
+        return html`<h2 class="outcome ended">This request was answered elsewhere</h2><p class="meta">Completed at ${at}, not on this page.</p>`;
       }
       return html`<h2 class="outcome ${decision.approved ? 'approved' : 'rejected'}">${decision.approved ? 'Approved' : 'Rejected'}</h2>
-        <p class="meta">Answered on this page at ${at}.</p>
-        ${
-          decision.comment !== undefined
-            ? html`<p class="meta">Comment:</p>
-                <blockquote data-testid="comment">${decision.comment}</blockquote>`
-            : ''
-        }`;
+<p class="meta">Answered on this page at ${at}.</p>
+${decision.comment !== undefined ? html`<p class="meta">Comment:</p><blockquote data-testid="comment">${decision.comment}</blockquote>` : ''}`;
     }
     default:
       return html`<h2 class="outcome ended">Waiting</h2>`;
@@ -167,11 +156,5 @@ function approvalDecision(output: string | undefined): { approved: boolean; comm
 
 /** An answer that is not the page: a bad link, a refused form. */
 export function approvalMessagePage(title: string, message: string): string {
-  return document(
-    title,
-    html`<section class="card" aria-labelledby="title">
-      <h1 id="title">${title}</h1>
-      <p>${message}</p>
-    </section>`,
-  );
+  return document(title, html`<section class="card" aria-labelledby="title"><h1 id="title">${title}</h1><p>${message}</p></section>`);
 }
