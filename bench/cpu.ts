@@ -10,7 +10,9 @@ const TICKS_PER_SECOND = 100;
 
 function cpuTicks(pid: number): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
     return Number(fields[11]) + Number(fields[12]);
   } catch {
     return 0;
@@ -38,7 +40,12 @@ export async function measureCpu<T>(
   components: PidsByComponent,
   work: () => Promise<T>,
 ): Promise<{ result: T; cpu: Record<string, number>; machineLoad: number }> {
-  const ticksOf = () => new Map(Object.values(components).flat().map((pid) => [pid, cpuTicks(pid)]));
+  const ticksOf = () =>
+    new Map(
+      Object.values(components)
+        .flat()
+        .map((pid) => [pid, cpuTicks(pid)]),
+    );
   const before = ticksOf();
   const result = await work();
   const after = ticksOf();
@@ -61,7 +68,11 @@ export async function measureCpuListed<T>(
   work: () => Promise<T>,
 ): Promise<{ result: T; cpu: Record<string, number>; machineLoad: number }> {
   const listedBefore = await list();
-  const before = new Map(Object.values(listedBefore).flat().map((pid) => [pid, cpuTicks(pid)]));
+  const before = new Map(
+    Object.values(listedBefore)
+      .flat()
+      .map((pid) => [pid, cpuTicks(pid)]),
+  );
   const result = await work();
   const listedAfter = await list();
   const cpu: Record<string, number> = {};

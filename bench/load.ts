@@ -129,7 +129,9 @@ async function main() {
 async function topUpWaitingTokens(system: BenchSystem, scenario: Scenario, connections: number) {
   if (scenario !== 'complete') return;
   // Enough for a generous guess of the complete rate; creating more costs less than running dry.
-  const needed = Math.round(1.5 * Math.max(lastRate.create ?? 0, lastRate.complete ?? 0, 1000) * (options.seconds + options.warmupSeconds)) + connections;
+  const needed =
+    Math.round(1.5 * Math.max(lastRate.create ?? 0, lastRate.complete ?? 0, 1000) * (options.seconds + options.warmupSeconds)) +
+    connections;
   if (waiting.length >= needed) return;
   await autocannon({ ...createRequest(system), connections: 64, amount: needed - waiting.length });
 }
@@ -237,7 +239,13 @@ async function sql(pool: Pool, scenario: Scenario, connections: number, seconds:
     const tokenId = ulid();
     const event: TokenCreated = {
       type: 'TokenCreated',
-      data: { tokenId, environment, timeoutAt: new Date(now.getTime() + timeoutMs).toISOString(), tags: ['bench'], createdAt: now.toISOString() },
+      data: {
+        tokenId,
+        environment,
+        timeoutAt: new Date(now.getTime() + timeoutMs).toISOString(),
+        tags: ['bench'],
+        createdAt: now.toISOString(),
+      },
     };
     if (requestIdempotencyKey !== undefined) event.data.requestIdempotencyKey = requestIdempotencyKey;
     await pool.query(appendStatement([{ streamId: tokenStreamId(tokenId), expectedVersion: 0, eventId: randomUUID(), event, metadata }]));
@@ -257,22 +265,26 @@ async function sql(pool: Pool, scenario: Scenario, connections: number, seconds:
       });
       const event: TokenCompleted = {
         type: 'TokenCompleted',
-        data: { tokenId, environment, output: COMPLETE_BODY, outputType: 'application/json', channel: 'api', completedAt: new Date().toISOString() },
+        data: {
+          tokenId,
+          environment,
+          output: COMPLETE_BODY,
+          outputType: 'application/json',
+          channel: 'api',
+          completedAt: new Date().toISOString(),
+        },
       };
       const expectedVersion = rows[rows.length - 1].stream_version;
       await pool.query(appendStatement([{ streamId, expectedVersion, eventId: randomUUID(), event, metadata }]));
       ceilingFinished.push(tokenId);
     },
     retrieve: () =>
-      pool.query(
-        `SELECT ${TOKEN_VIEW_COLUMNS}, output FROM waitpoint_tokens WHERE id = $1 AND environment = $2`,
-        [pick(ceilingFinished.length ? ceilingFinished : ceilingWaiting), environment],
-      ),
-    list: () =>
-      pool.query(`SELECT ${TOKEN_VIEW_COLUMNS} FROM waitpoint_tokens WHERE environment = $1 ORDER BY id DESC LIMIT $2`, [
+      pool.query(`SELECT ${TOKEN_VIEW_COLUMNS}, output FROM waitpoint_tokens WHERE id = $1 AND environment = $2`, [
+        pick(ceilingFinished.length ? ceilingFinished : ceilingWaiting),
         environment,
-        26,
       ]),
+    list: () =>
+      pool.query(`SELECT ${TOKEN_VIEW_COLUMNS} FROM waitpoint_tokens WHERE environment = $1 ORDER BY id DESC LIMIT $2`, [environment, 26]),
   };
   if (scenario === 'complete') {
     // Waiting tokens to complete, made with the create statement outside the measurement.
@@ -309,9 +321,11 @@ async function sql(pool: Pool, scenario: Scenario, connections: number, seconds:
 
 async function runFor(count: number, concurrency: number, work: () => Promise<unknown>) {
   let left = count;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (left-- > 0) await work();
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (left-- > 0) await work();
+    }),
+  );
 }
 
 // ---------------------------------------------------------------- output
@@ -322,7 +336,9 @@ const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 *
 function printRow(row: Row) {
   const s = row.system;
   const ceiling = row.ceiling ? ` | direct SQL ${row.ceiling.requestsPerSecond}/s p99 ${row.ceiling.p99Ms} ms → ratio ${row.ratio}` : '';
-  const cpu = Object.entries(s.cpuMsPerRequest).map(([k, v]) => `${k} ${v}`).join(', ');
+  const cpu = Object.entries(s.cpuMsPerRequest)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
   console.log(
     `${row.scenario.padEnd(8)} c=${String(row.connections).padEnd(3)} ${s.requestsPerSecond}/s p50 ${s.p50Ms} ms p99 ${s.p99Ms} ms` +
       ` failures ${s.failures}${ceiling}\n         CPU ms/request: ${cpu} (load ${s.machineLoad})`,
@@ -361,7 +377,10 @@ function report(rows: Row[], seconds: number) {
     rows,
   };
   mkdirSync('bench/results', { recursive: true });
-  const slug = options.label.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40);
+  const slug = options.label
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 40);
   const file = `bench/results/load-${measuredAt.replace(/[:.]/g, '-')}${slug ? `-${slug}` : ''}.json`;
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`${file} (${seconds} s)`);

@@ -75,4 +75,3 @@ function readBody(request: IncomingMessage): Promise<string> {
     request.on('error', reject);
   });
 }
-

@@ -60,7 +60,8 @@ async function main() {
     // As the token-service's sessions (database.ts).
     await client.query('SET random_page_cost = 1.1');
     const tokens = Number((await client.query(`SELECT count(*) AS n FROM waitpoint_tokens`)).rows[0].n);
-    const deep = (await client.query(`SELECT id FROM waitpoint_tokens WHERE environment = 'dev' ORDER BY id DESC OFFSET 379 LIMIT 1`)).rows[0]?.id;
+    const deep = (await client.query(`SELECT id FROM waitpoint_tokens WHERE environment = 'dev' ORDER BY id DESC OFFSET 379 LIMIT 1`))
+      .rows[0]?.id;
     const now = Date.now();
     const daysAgo = (days: number) => new Date(now - days * 86_400_000).toISOString();
     const filters: [string, Partial<ListTokensQuery>][] = [
@@ -86,7 +87,13 @@ async function main() {
         plan = result.rows[0]['QUERY PLAN'][0];
         times.push(plan!['Execution Time']);
       }
-      rows.push({ query: name, top: plan!.Plan['Node Type'], rows: plan!.Plan['Actual Rows'], 'first ms': times[0], 'best ms': Math.min(...times) });
+      rows.push({
+        query: name,
+        top: plan!.Plan['Node Type'],
+        rows: plan!.Plan['Actual Rows'],
+        'first ms': times[0],
+        'best ms': Math.min(...times),
+      });
     };
     for (const [name, filter] of filters) {
       let captured: Statement = { text: '', values: [] };

@@ -130,7 +130,12 @@ async function diskOf(databaseUrl: string, tokens: number): Promise<SizeResult['
     const perMillion = (bytes: number) => Math.round((bytes / 1_048_576) * (1_000_000 / tokens));
     const eventsBytes = Number(rows[0].events);
     const projectionBytes = Number(rows[0].projection);
-    return { eventsBytes, projectionBytes, eventsMBPerMillion: perMillion(eventsBytes), projectionMBPerMillion: perMillion(projectionBytes) };
+    return {
+      eventsBytes,
+      projectionBytes,
+      eventsMBPerMillion: perMillion(eventsBytes),
+      projectionMBPerMillion: perMillion(projectionBytes),
+    };
   } finally {
     await client.end();
   }
@@ -223,7 +228,9 @@ async function measureSize(tokens: number): Promise<SizeResult> {
 
 async function main() {
   const loadBefore = loadavg();
-  log(`bench:scale: ${SMALL.toLocaleString('en-US')} and ${TOKENS.toLocaleString('en-US')} tokens, ${CLIENTS} clients, ${SECONDS} s per request`);
+  log(
+    `bench:scale: ${SMALL.toLocaleString('en-US')} and ${TOKENS.toLocaleString('en-US')} tokens, ${CLIENTS} clients, ${SECONDS} s per request`,
+  );
   const small = await measureSize(SMALL);
   const large = await measureSize(TOKENS);
 

@@ -126,7 +126,10 @@ export async function startBenchSystem(options: BenchSystemOptions | number = {}
 export const benchSystemName = () => `bench${randomBytes(3).toString('hex')}`;
 
 /** Removes what the services created on JetStream for this system (its event stream and object stores). */
-export async function deleteJetStreamState(subjectPrefix: string, natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222'): Promise<void> {
+export async function deleteJetStreamState(
+  subjectPrefix: string,
+  natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+): Promise<void> {
   const nc = await connect({ servers: natsUrl, timeout: 5_000 });
   try {
     const jsm = await nc.jetstreamManager({ timeout: 5_000 });

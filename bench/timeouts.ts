@@ -28,13 +28,7 @@ import { firstValueFrom, timeout } from 'rxjs';
 import { connect } from 'nats';
 import { Client } from 'pg';
 import { makeWorkerUtils, WorkerUtils } from 'graphile-worker';
-import {
-  CreateTokenCommand,
-  CreateTokenResult,
-  RpcReply,
-  TokenCommandSubjects,
-  eventStreamName,
-} from '@waitpoints/contracts';
+import { CreateTokenCommand, CreateTokenResult, RpcReply, TokenCommandSubjects, eventStreamName } from '@waitpoints/contracts';
 import { PrefixedNatsClient } from '@waitpoints/contracts/nats/prefixed-transport';
 import { distribution, histogramQuantiles, ourResults, schedulerMetrics } from './lateness';
 
@@ -153,7 +147,9 @@ function watchRss(pid: number) {
 function cpuSeconds(named: Record<string, number | undefined>): Record<string, number> {
   const ticks = (pid: number | string) => {
     try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+        .replace(/^.*\) /, '')
+        .split(' ');
       return Number(fields[11]) + Number(fields[12]);
     } catch {
       return 0;
@@ -261,12 +257,26 @@ async function main(): Promise<void> {
     startedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, node: process.version },
     sizes: { scale: SCALE, rate: RATE, steadySeconds: STEADY_SECONDS, burst: BURST, pending: PENDING },
-    peer: WITH_GRAPHILE ? { name: 'graphile-worker', version: JSON.parse(readFileSync(join(ROOT, 'node_modules/graphile-worker/package.json'), 'utf8')).version, pollIntervalMs: 500, concurrency: 10, mode: TOGETHER ? 'together' : 'separate' } : null,
+    peer: WITH_GRAPHILE
+      ? {
+          name: 'graphile-worker',
+          version: JSON.parse(readFileSync(join(ROOT, 'node_modules/graphile-worker/package.json'), 'utf8')).version,
+          pollIntervalMs: 500,
+          concurrency: 10,
+          mode: TOGETHER ? 'together' : 'separate',
+        }
+      : null,
   };
   const schedulerRss = watchRss(scheduler.pid!);
   // Note: postgres and nats-server are counted machine-wide (other work on the machine shows up there).
   const cpuNow = () =>
-    cpuSeconds({ scheduler: scheduler.pid, tokenService: tokenService.pid, gateway: gateway.pid, graphileWorker: peer?.pid, bench: process.pid });
+    cpuSeconds({
+      scheduler: scheduler.pid,
+      tokenService: tokenService.pid,
+      gateway: gateway.pid,
+      graphileWorker: peer?.pid,
+      bench: process.pid,
+    });
 
   // 1. Pending timers: far-future rows straight into the scheduler's table (creating a million
   // real tokens through the token-service would take the better part of an hour here).
@@ -287,15 +297,17 @@ async function main(): Promise<void> {
   log(`scheduler RSS ${rssBefore.toFixed(0)} MB → ${rssWithPending.toFixed(0)} MB with ${PENDING} pending`);
 
   // Creation throughput decides how far ahead the deadlines must be.
-  const warmup = await createTokens(client, Array.from({ length: 2_000 }, () => new Date(Date.now() + 86_400_000)), 'warmup', undefined);
+  const warmup = await createTokens(
+    client,
+    Array.from({ length: 2_000 }, () => new Date(Date.now() + 86_400_000)),
+    'warmup',
+    undefined,
+  );
   const createRate = 2_000 / warmup.seconds;
   log(`creation runs at ~${createRate.toFixed(0)} tokens/s`);
 
   const countTimedOut = (tag: string) => async () =>
-    Number(
-      (await db.query(`SELECT count(*) AS n FROM waitpoint_tokens WHERE status = 'TIMED_OUT' AND $1 = ANY(tags)`, [tag]))
-        .rows[0].n,
-    );
+    Number((await db.query(`SELECT count(*) AS n FROM waitpoint_tokens WHERE status = 'TIMED_OUT' AND $1 = ANY(tags)`, [tag])).rows[0].n);
 
   /** Our side of one phase: create the tokens ahead, then watch them time out. */
   const oursPhase = async (tag: string, count: number, shape: (startMs: number) => Date[], patienceMs: number) => {
@@ -319,7 +331,12 @@ async function main(): Promise<void> {
     const rows = await ourResults(db, tag);
     let peerLateness = { lateness: [] as number[], lastStart: 0 };
     if (TOGETHER && peer) {
-      await waitForAll(`graphile ${tag} jobs`, count, async () => (await graphileReport(peer!, tag)).lateness.length, lastDeadlineMs + patienceMs);
+      await waitForAll(
+        `graphile ${tag} jobs`,
+        count,
+        async () => (await graphileReport(peer!, tag)).lateness.length,
+        lastDeadlineMs + patienceMs,
+      );
       peerLateness = await graphileReport(peer, tag);
     }
     return { startMs, created, rssMax, cpu, schedulerOwn, rows, peerLateness };
@@ -335,7 +352,12 @@ async function main(): Promise<void> {
     await sleep(startMs - Date.now());
     const cpuBefore = cpuNow();
     const lastDeadlineMs = deadlines[deadlines.length - 1].getTime();
-    await waitForAll(`graphile ${tag} jobs`, count, async () => (await graphileReport(peer!, tag)).lateness.length, lastDeadlineMs + patienceMs);
+    await waitForAll(
+      `graphile ${tag} jobs`,
+      count,
+      async () => (await graphileReport(peer!, tag)).lateness.length,
+      lastDeadlineMs + patienceMs,
+    );
     const cpu = cpuUsedSince(cpuBefore, cpuNow());
     return { startMs, cpu, peerLateness: await graphileReport(peer!, tag) };
   };

@@ -66,9 +66,7 @@ async function main() {
     for (let round = 1; round <= rounds; round++) {
       for (const mode of Object.keys(MODES) as Mode[]) {
         const env: Record<string, string> =
-          mode === 'off'
-            ? {}
-            : { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', ...MODES[mode] };
+          mode === 'off' ? {} : { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', ...MODES[mode] };
         const before = { spans: receiver.spanCount, exports: receiver.requests };
         console.log(`\n== round ${round}: tracing ${mode}`);
         const rows = await runLoad(env, `tracing ${mode}`);

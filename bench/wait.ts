@@ -71,7 +71,9 @@ async function main() {
     const { rows: tables } = await stats.query(
       `SELECT relname, seq_scan::int, idx_scan::int FROM pg_stat_user_tables WHERE relname IN ('waitpoint_tokens', 'es_events', 'es_checkpoints', 'waitpoint_request_keys')`,
     );
-    const { rows: db } = await stats.query(`SELECT xact_commit::int + xact_rollback::int AS transactions FROM pg_stat_database WHERE datname = current_database()`);
+    const { rows: db } = await stats.query(
+      `SELECT xact_commit::int + xact_rollback::int AS transactions FROM pg_stat_database WHERE datname = current_database()`,
+    );
     const byTable: Record<string, { seqScans: number; indexScans: number }> = Object.fromEntries(
       tables.map((t) => [t.relname, { seqScans: t.seq_scan, indexScans: t.idx_scan ?? 0 }]),
     );
@@ -145,7 +147,9 @@ async function main() {
         }),
       ),
     };
-    const cpuMsPerCompletion = Object.fromEntries(Object.entries(busy.cpu).map(([name, seconds]) => [name, Math.round((seconds * 1e6) / WAITERS) / 1000]));
+    const cpuMsPerCompletion = Object.fromEntries(
+      Object.entries(busy.cpu).map(([name, seconds]) => [name, Math.round((seconds * 1e6) / WAITERS) / 1000]),
+    );
 
     const committedToResolved = resolvedAt.map((t, i) => t - committedAt[i]);
     const sentToResolved = resolvedAt.map((t, i) => t - sentAt[i]);
@@ -168,7 +172,9 @@ async function main() {
       committedToResolvedMs: percentiles(committedToResolved),
       sentToResolvedMs: percentiles(sentToResolved),
       completeRequestMs: percentiles(completeRequest),
-      idleCpuSecondsPer10s: Object.fromEntries(Object.entries(idle.cpu).map(([name, seconds]) => [name, Math.round((seconds * 1000 * 10) / IDLE_SECONDS) / 1000])),
+      idleCpuSecondsPer10s: Object.fromEntries(
+        Object.entries(idle.cpu).map(([name, seconds]) => [name, Math.round((seconds * 1000 * 10) / IDLE_SECONDS) / 1000]),
+      ),
       cpuMsPerCompletion,
       database,
     };
@@ -178,7 +184,9 @@ async function main() {
 
     const row = (name: string, p: ReturnType<typeof percentiles>) =>
       `| ${name.padEnd(34)} | ${String(p.p50).padStart(7)} | ${String(p.p90).padStart(7)} | ${String(p.p99).padStart(7)} | ${String(p.max).padStart(7)} |`;
-    console.log(`\n${WAITERS} concurrent waiters, completions at ${RATE}/s; load average ${loadBefore.map((v) => v.toFixed(2)).join(' ')} before, ${loadAfter.map((v) => v.toFixed(2)).join(' ')} after (${cpus().length} CPUs)\n`);
+    console.log(
+      `\n${WAITERS} concurrent waiters, completions at ${RATE}/s; load average ${loadBefore.map((v) => v.toFixed(2)).join(' ')} before, ${loadAfter.map((v) => v.toFixed(2)).join(' ')} after (${cpus().length} CPUs)\n`,
+    );
     console.log('| ms                                 |     p50 |     p90 |     p99 |     max |');
     console.log('|------------------------------------|---------|---------|---------|---------|');
     console.log(row('completion committed → resolved', result.committedToResolvedMs));
@@ -186,7 +194,9 @@ async function main() {
     console.log(row('complete request (for reference)', result.completeRequestMs));
     console.log(`\nCPU ms per completion (all work during the completions / ${WAITERS}): ${JSON.stringify(cpuMsPerCompletion)}`);
     console.log(`idle CPU s per 10 s (before any token): ${JSON.stringify(result.idleCpuSecondsPer10s)}`);
-    console.log(`PostgreSQL per completion: ${database.transactionsPerCompletion} transactions; scans during the completions: ${JSON.stringify(database.scansDuringCompletions)}`);
+    console.log(
+      `PostgreSQL per completion: ${database.transactionsPerCompletion} transactions; scans during the completions: ${JSON.stringify(database.scansDuringCompletions)}`,
+    );
     console.log(`\nresults: ${file}`);
   } finally {
     await stats.end();

@@ -79,9 +79,15 @@ describe('the completed-token reactor', () => {
     }
     const ours = tokens.map((t) => t.id.replace('waitpoint_', '')).sort();
     const approvals = () =>
-      withDatabase(system.databaseUrl, async (db) => (await db.query(
-        'SELECT token_id, output, completed_at FROM reactor_approvals WHERE token_id = ANY($1) ORDER BY token_id', [ours],
-      )).rows);
+      withDatabase(
+        system.databaseUrl,
+        async (db) =>
+          (
+            await db.query('SELECT token_id, output, completed_at FROM reactor_approvals WHERE token_id = ANY($1) ORDER BY token_id', [
+              ours,
+            ])
+          ).rows,
+      );
     const recorded = await approvals();
     expect(recorded.map((row) => row.token_id)).toEqual(ours);
     expect(recorded.map((row) => row.output).sort((a, b) => String(a.approved).localeCompare(String(b.approved)))).toEqual([
@@ -92,9 +98,7 @@ describe('the completed-token reactor', () => {
     // A second durable replays every completion from the start: all of them are repeats now.
     const replaying = await startCompletedTokenReactor({ ...settings, durableName: 'reactor-replay', deliverFrom: 'all' });
     try {
-      await eventually('the replay went through every completion', async () =>
-        replaying.consumer.handled >= 2 ? true : undefined,
-      );
+      await eventually('the replay went through every completion', async () => (replaying.consumer.handled >= 2 ? true : undefined));
     } finally {
       await replaying.stop();
     }

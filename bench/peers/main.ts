@@ -154,7 +154,11 @@ interface RunRecord {
 }
 
 function cpuReport(system: PeerSystem, seconds: Record<string, number>): CpuReport {
-  const sum = (names: string[]) => round(names.reduce((total, name) => total + (seconds[name] ?? 0), 0), 2);
+  const sum = (names: string[]) =>
+    round(
+      names.reduce((total, name) => total + (seconds[name] ?? 0), 0),
+      2,
+    );
   return { seconds, systemSeconds: sum(system.systemComponents), allSeconds: sum(Object.keys(seconds)) };
 }
 
@@ -198,26 +202,29 @@ async function scenarioA(system: PeerSystem): Promise<ScenarioAResult> {
   const answeredAt: number[] = new Array(ids.length).fill(NaN);
   const completeErrors: string[] = [];
   let completeFailures = 0;
-  const { result: resumed, cpu } = await measureCpuListed(() => system.processes(), async () => {
-    const start = now();
-    const requests: Promise<void>[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      await sleep(start + (i * 1000) / options.rate - now());
-      sentAt[i] = now();
-      requests.push(
-        system.complete(ids[i], { i }).then(
-          () => void (answeredAt[i] = now()),
-          (error) => {
-            completeFailures++;
-            if (completeErrors.length < 5) completeErrors.push(messageOf(error));
-          },
-        ),
-      );
-    }
-    await Promise.all(requests);
-    const completedIds = ids.filter((_, i) => Number.isFinite(answeredAt[i]));
-    return system.waiter.request({ type: 'awaitResumed', ids: completedIds, timeoutMs: 60_000 }, 'resumed', 90_000);
-  });
+  const { result: resumed, cpu } = await measureCpuListed(
+    () => system.processes(),
+    async () => {
+      const start = now();
+      const requests: Promise<void>[] = [];
+      for (let i = 0; i < ids.length; i++) {
+        await sleep(start + (i * 1000) / options.rate - now());
+        sentAt[i] = now();
+        requests.push(
+          system.complete(ids[i], { i }).then(
+            () => void (answeredAt[i] = now()),
+            (error) => {
+              completeFailures++;
+              if (completeErrors.length < 5) completeErrors.push(messageOf(error));
+            },
+          ),
+        );
+      }
+      await Promise.all(requests);
+      const completedIds = ids.filter((_, i) => Number.isFinite(answeredAt[i]));
+      return system.waiter.request({ type: 'awaitResumed', ids: completedIds, timeoutMs: 60_000 }, 'resumed', 90_000);
+    },
+  );
   const resumedAt = new Map(resumed.resumedAt);
   const at = (i: number) => resumedAt.get(ids[i]) ?? NaN;
   const cpuReported = cpuReport(system, cpu);
@@ -241,16 +248,19 @@ async function scenarioA(system: PeerSystem): Promise<ScenarioAResult> {
 
 async function scenarioB(system: PeerSystem): Promise<ScenarioBResult> {
   log(`  ${options.clients} clients open waits for ${options.seconds} s`);
-  const { result: opened, cpu: openCpu } = await measureCpuListed(() => system.processes(), async () => {
-    const report = await system.waiter.request(
-      { type: 'open', clients: options.clients, seconds: options.seconds },
-      'opened',
-      options.seconds * 1000 + 90_000,
-    );
-    // The last opens' trailing work (a workflow reaching recv, the scheduler learning deadlines) counts too.
-    await sleep(1000);
-    return report;
-  });
+  const { result: opened, cpu: openCpu } = await measureCpuListed(
+    () => system.processes(),
+    async () => {
+      const report = await system.waiter.request(
+        { type: 'open', clients: options.clients, seconds: options.seconds },
+        'opened',
+        options.seconds * 1000 + 90_000,
+      );
+      // The last opens' trailing work (a workflow reaching recv, the scheduler learning deadlines) counts too.
+      await sleep(1000);
+      return report;
+    },
+  );
   const ids = opened.ids;
   log(`  ${ids.length} waits opened (${opened.failures} failures); ${options.clients} clients complete them`);
   const completeLatencies: number[] = [];
@@ -259,30 +269,33 @@ async function scenarioB(system: PeerSystem): Promise<ScenarioBResult> {
   let completeFailures = 0;
   let next = 0;
   const completePhaseLimitMs = Math.max(120_000, options.seconds * 10_000);
-  const { result: completion, cpu: completeCpu } = await measureCpuListed(() => system.processes(), async () => {
-    const start = now();
-    const deadline = start + completePhaseLimitMs;
-    await Promise.all(
-      Array.from({ length: options.clients }, async () => {
-        while (next < ids.length && now() < deadline) {
-          const i = next++;
-          const sent = now();
-          try {
-            await system.complete(ids[i], { i });
-            completeLatencies.push(now() - sent);
-            completedIds.push(ids[i]);
-          } catch (error) {
-            completeFailures++;
-            if (completeErrors.length < 5) completeErrors.push(messageOf(error));
+  const { result: completion, cpu: completeCpu } = await measureCpuListed(
+    () => system.processes(),
+    async () => {
+      const start = now();
+      const deadline = start + completePhaseLimitMs;
+      await Promise.all(
+        Array.from({ length: options.clients }, async () => {
+          while (next < ids.length && now() < deadline) {
+            const i = next++;
+            const sent = now();
+            try {
+              await system.complete(ids[i], { i });
+              completeLatencies.push(now() - sent);
+              completedIds.push(ids[i]);
+            } catch (error) {
+              completeFailures++;
+              if (completeErrors.length < 5) completeErrors.push(messageOf(error));
+            }
           }
-        }
-      }),
-    );
-    const elapsedMs = now() - start;
-    const resumed = await system.waiter.request({ type: 'awaitResumed', ids: completedIds, timeoutMs: 60_000 }, 'resumed', 90_000);
-    const lastResumed = Math.max(start, ...resumed.resumedAt.map(([, t]) => t));
-    return { elapsedMs, resumed, allResumedAfterMs: lastResumed - start };
-  });
+        }),
+      );
+      const elapsedMs = now() - start;
+      const resumed = await system.waiter.request({ type: 'awaitResumed', ids: completedIds, timeoutMs: 60_000 }, 'resumed', 90_000);
+      const lastResumed = Math.max(start, ...resumed.resumedAt.map(([, t]) => t));
+      return { elapsedMs, resumed, allResumedAfterMs: lastResumed - start };
+    },
+  );
   const openReport = cpuReport(system, openCpu);
   const completeReport = cpuReport(system, completeCpu);
   return {
@@ -342,7 +355,8 @@ async function measure(record: RunRecord, abandoned: AbortSignal): Promise<void>
     abandoned.throwIfAborted();
     record.info = system.info;
     record.clock = await system.waiter.clockOffset();
-    if (Math.abs(record.clock.offsetMs) > 2) log(`  WARNING: waiter clock offset ${record.clock.offsetMs} ms (±${record.clock.uncertaintyMs})`);
+    if (Math.abs(record.clock.offsetMs) > 2)
+      log(`  WARNING: waiter clock offset ${record.clock.offsetMs} ms (±${record.clock.uncertaintyMs})`);
     await warmUp(system);
     abandoned.throwIfAborted();
     record.result = record.scenario === 'A' ? await scenarioA(system) : await scenarioB(system);
@@ -397,9 +411,18 @@ function oneLine(record: RunRecord): string {
 
 type Metric = { name: string; pick: (result: never) => number };
 const metricsA: Metric[] = [
-  ...(['p50', 'p90', 'p99', 'max'] as const).map((q) => ({ name: `sent→resumed ${q} ms`, pick: (r: ScenarioAResult) => r.sentToResumedMs[q] })),
-  ...(['p50', 'p90', 'p99', 'max'] as const).map((q) => ({ name: `complete request ${q} ms`, pick: (r: ScenarioAResult) => r.completeRequestMs[q] })),
-  ...(['p50', 'p90', 'p99', 'max'] as const).map((q) => ({ name: `answered→resumed ${q} ms`, pick: (r: ScenarioAResult) => r.answeredToResumedMs[q] })),
+  ...(['p50', 'p90', 'p99', 'max'] as const).map((q) => ({
+    name: `sent→resumed ${q} ms`,
+    pick: (r: ScenarioAResult) => r.sentToResumedMs[q],
+  })),
+  ...(['p50', 'p90', 'p99', 'max'] as const).map((q) => ({
+    name: `complete request ${q} ms`,
+    pick: (r: ScenarioAResult) => r.completeRequestMs[q],
+  })),
+  ...(['p50', 'p90', 'p99', 'max'] as const).map((q) => ({
+    name: `answered→resumed ${q} ms`,
+    pick: (r: ScenarioAResult) => r.answeredToResumedMs[q],
+  })),
   { name: 'CPU ms / completion (system)', pick: (r: ScenarioAResult) => r.cpuMsPerCompletion.system },
   { name: 'CPU ms / completion (+ waiter proc.)', pick: (r: ScenarioAResult) => r.cpuMsPerCompletion.all },
   { name: 'open N waits, s', pick: (r: ScenarioAResult) => r.openPhaseMs / 1000 },
@@ -441,7 +464,10 @@ function summarize(records: RunRecord[]) {
   for (const scenario of options.scenarios) {
     const metrics = scenario === 'A' ? metricsA : metricsB;
     summary[scenario] = {};
-    const header = ['metric', ...options.systems.map((s) => `${s} median (min)${s === 'ours' || !options.systems.includes('ours') ? '' : ' ×ours'}`)];
+    const header = [
+      'metric',
+      ...options.systems.map((s) => `${s} median (min)${s === 'ours' || !options.systems.includes('ours') ? '' : ' ×ours'}`),
+    ];
     const rows: string[][] = [];
     for (const metric of metrics) {
       const cells = [metric.name];
@@ -449,8 +475,15 @@ function summarize(records: RunRecord[]) {
         records.filter((r) => r.scenario === scenario && r.system === 'ours' && r.result).map((r) => metric.pick(r.result as never)),
       );
       for (const system of options.systems) {
-        const values = records.filter((r) => r.scenario === scenario && r.system === system && r.result).map((r) => metric.pick(r.result as never));
-        const entry = { min: minimum(values), median: median(values), runs: values.length } as { min: number; median: number; ratioToOurs?: number; runs: number };
+        const values = records
+          .filter((r) => r.scenario === scenario && r.system === system && r.result)
+          .map((r) => metric.pick(r.result as never));
+        const entry = { min: minimum(values), median: median(values), runs: values.length } as {
+          min: number;
+          median: number;
+          ratioToOurs?: number;
+          runs: number;
+        };
         if (system !== 'ours' && Number.isFinite(oursMedian) && oursMedian !== 0) entry.ratioToOurs = round(entry.median / oursMedian, 2);
         (summary[scenario][system] ??= {})[metric.name] = entry;
         cells.push(
@@ -462,12 +495,15 @@ function summarize(records: RunRecord[]) {
       rows.push(cells);
     }
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-    const line = (cells: string[]) => `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(' | ')} |`;
+    const line = (cells: string[]) =>
+      `| ${cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join(' | ')} |`;
     const title =
       scenario === 'A'
         ? `Scenario A: ${options.waits} waits open, completions at ${options.rate}/s (open loop)`
         : `Scenario B: ${options.clients} clients open waits for ${options.seconds} s, then ${options.clients} clients complete them`;
-    const runsDone = options.systems.map((s) => `${s} ${records.filter((r) => r.scenario === scenario && r.system === s && r.result).length}/${options.runs}`).join(', ');
+    const runsDone = options.systems
+      .map((s) => `${s} ${records.filter((r) => r.scenario === scenario && r.system === s && r.result).length}/${options.runs}`)
+      .join(', ');
     tables.push(
       [
         `${title}; median (min) over runs [${runsDone}], ×ours = median ÷ ours' median`,
@@ -492,10 +528,16 @@ function componentTable(records: RunRecord[], scenario: 'A' | 'B'): string {
   };
   for (const system of options.systems) {
     if (scenario === 'A') {
-      lines.push(`  ${system.padEnd(8)} CPU ms/completion by process: ${perSystem(system, (r: ScenarioAResult) => r.cpuMsPerCompletion.byComponent)}`);
+      lines.push(
+        `  ${system.padEnd(8)} CPU ms/completion by process: ${perSystem(system, (r: ScenarioAResult) => r.cpuMsPerCompletion.byComponent)}`,
+      );
     } else {
-      lines.push(`  ${system.padEnd(8)} CPU s/1k opens by process:     ${perSystem(system, (r: ScenarioBResult) => r.cpuSecondsPer1000Opens.byComponent)}`);
-      lines.push(`  ${''.padEnd(8)} CPU s/1k completes by process: ${perSystem(system, (r: ScenarioBResult) => r.cpuSecondsPer1000Completes.byComponent)}`);
+      lines.push(
+        `  ${system.padEnd(8)} CPU s/1k opens by process:     ${perSystem(system, (r: ScenarioBResult) => r.cpuSecondsPer1000Opens.byComponent)}`,
+      );
+      lines.push(
+        `  ${''.padEnd(8)} CPU s/1k completes by process: ${perSystem(system, (r: ScenarioBResult) => r.cpuSecondsPer1000Completes.byComponent)}`,
+      );
     }
   }
   return `Per process (medians; "waiter" is the waiter process: for restate the service endpoint, for dbos the DBOS app):\n${lines.join('\n')}`;
@@ -568,7 +610,8 @@ async function main(): Promise<void> {
     versions,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, loadAverageAtEnd: loadavg().map((v) => round(v, 2)) },
     guarantees: GUARANTEES,
-    clock: 'performance.timeOrigin + performance.now() in every process (wall clock, sub-ms); per-run offset of the waiter process in runs[].clock',
+    clock:
+      'performance.timeOrigin + performance.now() in every process (wall clock, sub-ms); per-run offset of the waiter process in runs[].clock',
     summary,
     runs: records,
   };

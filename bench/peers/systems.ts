@@ -76,7 +76,11 @@ export class WaiterProcess {
     return this.child.pid!;
   }
 
-  static async start(file: string, env: Record<string, string>, what: string): Promise<{ waiter: WaiterProcess; info: Record<string, unknown> }> {
+  static async start(
+    file: string,
+    env: Record<string, string>,
+    what: string,
+  ): Promise<{ waiter: WaiterProcess; info: Record<string, unknown> }> {
     const child = fork(join(__dirname, file), [], {
       cwd: ROOT,
       execArgv: ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'],
@@ -103,7 +107,11 @@ export class WaiterProcess {
     });
   }
 
-  async request<K extends WaiterMessage['type']>(message: DriverMessage, expect: K, timeoutMs: number): Promise<Extract<WaiterMessage, { type: K }>> {
+  async request<K extends WaiterMessage['type']>(
+    message: DriverMessage,
+    expect: K,
+    timeoutMs: number,
+  ): Promise<Extract<WaiterMessage, { type: K }>> {
     const answer = this.next(expect, timeoutMs);
     this.child.send(message);
     return (await answer) as Extract<WaiterMessage, { type: K }>;
@@ -245,7 +253,8 @@ export async function startOurs(track: Track): Promise<PeerSystem> {
       name: 'ours',
       waiter,
       info: { ...started.info, database, subjectPrefix: name, components: 'gateway, token-service, scheduler (compiled dist/)' },
-      complete: (id, value) => postJson(`${bench.baseUrl}/api/v1/waitpoints/tokens/${encodeURIComponent(id)}/complete`, { data: value }, headers),
+      complete: (id, value) =>
+        postJson(`${bench.baseUrl}/api/v1/waitpoints/tokens/${encodeURIComponent(id)}/complete`, { data: value }, headers),
       processes: async () => ({
         gateway: bench.pids.gateway,
         tokenService: bench.pids['token-service'],
@@ -308,17 +317,17 @@ export async function startRestate(track: Track): Promise<PeerSystem> {
     }
   };
   const stop = stopOnce([
-      ['waiter process (service endpoint)', async () => waiter?.stop()],
-      [
-        'restate-server',
-        async () => {
-          if (!server) return;
-          if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
-          await exited(server, 10_000);
-        },
-      ],
-      ['temp dir', async () => rmSync(dir, { recursive: true, force: true })],
-    ]);
+    ['waiter process (service endpoint)', async () => waiter?.stop()],
+    [
+      'restate-server',
+      async () => {
+        if (!server) return;
+        if (server.exitCode === null && server.signalCode === null) server.kill('SIGTERM');
+        await exited(server, 10_000);
+      },
+    ],
+    ['temp dir', async () => rmSync(dir, { recursive: true, force: true })],
+  ]);
   track(stop);
   try {
     server = spawn(restateBinary(), ['--config-file', join(dir, 'restate.toml'), '--base-dir', join(dir, 'data'), '--no-logo'], {
@@ -326,9 +335,20 @@ export async function startRestate(track: Track): Promise<PeerSystem> {
       stdio: ['ignore', logFd, logFd],
     });
     closeSync(logFd);
-    const died = () => (server!.exitCode !== null || server!.signalCode !== null ? `restate-server exited; its log ends:\n${logTail()}` : undefined);
-    await waitUntil('restate-server admin API', async () => (await fetch(`${adminUrl}/health`, { signal: AbortSignal.timeout(2_000) })).ok, 60_000, died);
-    await waitUntil('restate-server ingress', async () => (await fetch(`${ingressUrl}/restate/health`, { signal: AbortSignal.timeout(2_000) })).ok, 60_000, died);
+    const died = () =>
+      server!.exitCode !== null || server!.signalCode !== null ? `restate-server exited; its log ends:\n${logTail()}` : undefined;
+    await waitUntil(
+      'restate-server admin API',
+      async () => (await fetch(`${adminUrl}/health`, { signal: AbortSignal.timeout(2_000) })).ok,
+      60_000,
+      died,
+    );
+    await waitUntil(
+      'restate-server ingress',
+      async () => (await fetch(`${ingressUrl}/restate/health`, { signal: AbortSignal.timeout(2_000) })).ok,
+      60_000,
+      died,
+    );
     const started = await WaiterProcess.start(
       'waiter-restate.ts',
       { RESTATE_INGRESS_URL: ingressUrl, RESTATE_ENDPOINT_PORT: String(endpointPort), RESTATE_LOGGING: 'WARN' },
@@ -374,10 +394,10 @@ export async function startDbos(track: Track): Promise<PeerSystem> {
   let created = false;
   let waiter: WaiterProcess | undefined;
   const stop = stopOnce([
-      ['waiter process (DBOS app)', async () => waiter?.stop()],
-      ['database', async () => created && admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)],
-      ['admin connection', () => admin.end()],
-    ]);
+    ['waiter process (DBOS app)', async () => waiter?.stop()],
+    ['database', async () => created && admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)],
+    ['admin connection', () => admin.end()],
+  ]);
   track(stop);
   try {
     created = true; // (before: an interrupt while it is being created still drops it)

@@ -12,9 +12,7 @@ export interface ModerationDecision {
 }
 
 export type ModerationOutcome =
-  | { status: 'published'; comment?: string }
-  | { status: 'rejected'; comment?: string }
-  | { status: 'timed_out' };
+  { status: 'published'; comment?: string } | { status: 'rejected'; comment?: string } | { status: 'timed_out' };
 
 export interface ModerationDeps {
   waitpoints: WaitpointsClient;

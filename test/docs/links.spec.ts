@@ -98,7 +98,8 @@ function brokenLinks(file: string, anchorCache: Map<string, Set<string>>): strin
       continue;
     }
     if (anchor === undefined || !destination.endsWith('.md') || statSync(destination).isDirectory()) continue;
-    if (!anchors(destination).has(anchor)) problems.push(`${where}: ${relative(root, destination)} has no heading with the anchor #${anchor}`);
+    if (!anchors(destination).has(anchor))
+      problems.push(`${where}: ${relative(root, destination)} has no heading with the anchor #${anchor}`);
   }
   return problems;
 }
@@ -107,7 +108,9 @@ describe('GitHub heading slugs', () => {
   it('lower-cases, removes punctuation and turns spaces into hyphens', () => {
     expect(slugify('Using the official Trigger.dev SDK')).toBe('using-the-official-triggerdev-sdk');
     expect(slugify('Our SDK: waiting for tokens')).toBe('our-sdk-waiting-for-tokens');
-    expect(slugify('`waitpoint_tokens` — one row per token, current state'.replace(/`/g, ''))).toBe('waitpoint_tokens--one-row-per-token-current-state');
+    expect(slugify('`waitpoint_tokens` — one row per token, current state'.replace(/`/g, ''))).toBe(
+      'waitpoint_tokens--one-row-per-token-current-state',
+    );
     expect(slugify('Watch a token (Server-Sent Events)')).toBe('watch-a-token-server-sent-events');
   });
 

@@ -69,9 +69,10 @@ async function eventsOf(id: string): Promise<{ type: string; data: any; metadata
   const db = new Client({ connectionString: system.databaseUrl });
   await db.connect();
   try {
-    const { rows } = await db.query(`SELECT event_type AS type, data, metadata FROM es_events WHERE stream_id = $1 ORDER BY stream_version`, [
-      `token-${id.replace('waitpoint_', '')}`,
-    ]);
+    const { rows } = await db.query(
+      `SELECT event_type AS type, data, metadata FROM es_events WHERE stream_id = $1 ORDER BY stream_version`,
+      [`token-${id.replace('waitpoint_', '')}`],
+    );
     return rows;
   } finally {
     await db.end();
@@ -82,9 +83,13 @@ async function forceTimeout(id: string) {
   const nc = await connect({ servers: TEST_NATS_URL });
   try {
     const data = { tokenId: id.replace('waitpoint_', ''), force: true, metadata: { correlationId: 'ops', actor: { type: 'operator' } } };
-    await nc.request(`${system.subjectPrefix}.cmd.token.timeout`, StringCodec().encode(JSON.stringify({ pattern: 'cmd.token.timeout', id: '1', data })), {
-      timeout: 5000,
-    });
+    await nc.request(
+      `${system.subjectPrefix}.cmd.token.timeout`,
+      StringCodec().encode(JSON.stringify({ pattern: 'cmd.token.timeout', id: '1', data })),
+      {
+        timeout: 5000,
+      },
+    );
   } finally {
     await nc.close();
   }
@@ -92,7 +97,13 @@ async function forceTimeout(id: string) {
 
 describe('create with approval', () => {
   it('answers an approvalUrl distinct from the callback url, and stores the texts in the event and the read model', async () => {
-    const approval = { title: 'Refund €120?', description: 'Order 42\nCustomer asked twice.', approveLabel: 'Refund', rejectLabel: 'Decline', commentRequired: true };
+    const approval = {
+      title: 'Refund €120?',
+      description: 'Order 42\nCustomer asked twice.',
+      approveLabel: 'Refund',
+      rejectLabel: 'Decline',
+      commentRequired: true,
+    };
     const token = await createApproval(approval);
     expect(token.approvalUrl).toMatch(new RegExp(`^${system.tokensUrl}/${token.id}/approval/[0-9a-f]{64}$`));
     const approvalHash = token.approvalUrl.split('/').pop();
@@ -173,7 +184,7 @@ describe('the approval page (GET)', () => {
     expect(formTokenOf((await page(token.approvalUrl)).html)).not.toBe(formTokenOf((await page(token.approvalUrl)).html));
   });
 
-  it('is a 404 for a wrong hash, another token\'s hash, the callback hash, a bad id, and a token without approval', async () => {
+  it("is a 404 for a wrong hash, another token's hash, the callback hash, a bad id, and a token without approval", async () => {
     const token = await createApproval();
     const other = await createApproval();
     const plain = (await create({ timeout: '1h' })).body as { id: string };
@@ -212,16 +223,27 @@ describe('answering the page (POST)', () => {
     expect(answered.headers.get('x-frame-options')).toBe('DENY');
 
     const retrieved = await retrieve(token.id);
-    expect(retrieved).toMatchObject({ status: 'COMPLETED', output: JSON.stringify({ approved: true, comment: 'Looks good.\nShip it.' }), outputIsError: false });
+    expect(retrieved).toMatchObject({
+      status: 'COMPLETED',
+      output: JSON.stringify({ approved: true, comment: 'Looks good.\nShip it.' }),
+      outputIsError: false,
+    });
     const events = await eventsOf(token.id);
-    expect(events[1]).toMatchObject({ type: 'TokenCompleted', data: { channel: 'approval_page' }, metadata: { actor: { type: 'approval_page' } } });
+    expect(events[1]).toMatchObject({
+      type: 'TokenCompleted',
+      data: { channel: 'approval_page' },
+      metadata: { actor: { type: 'approval_page' } },
+    });
 
     // The page now shows what happened, and a second submit changes nothing.
     const after = await page(token.approvalUrl);
     expect(after.html).toContain('Approved');
     expect(after.html).toMatch(/Answered on this page at <time datetime="[^"]+"/);
     expect(after.html).not.toContain('<form');
-    const again = await submit(token.approvalUrl, { csrf: formTokenOf((await page(token.approvalUrl)).html) ?? formTokenOf(answered.html) ?? '', decision: 'reject' });
+    const again = await submit(token.approvalUrl, {
+      csrf: formTokenOf((await page(token.approvalUrl)).html) ?? formTokenOf(answered.html) ?? '',
+      decision: 'reject',
+    });
     expect(again.status).toBe(403); // a finished page embeds no form token
     expect((await eventsOf(token.id)).length).toBe(2);
   });
@@ -238,7 +260,7 @@ describe('answering the page (POST)', () => {
     expect((await eventsOf(token.id)).length).toBe(2);
   });
 
-  it('refuses a missing, forged or other token\'s form token with a 403', async () => {
+  it("refuses a missing, forged or other token's form token with a 403", async () => {
     const token = await createApproval();
     const other = await createApproval();
     const otherCsrf = formTokenOf((await page(other.approvalUrl)).html)!;
@@ -255,7 +277,11 @@ describe('answering the page (POST)', () => {
   it('refuses a post from another site (Sec-Fetch-Site, Origin or Referer) with a 403', async () => {
     const token = await createApproval();
     const csrf = formTokenOf((await page(token.approvalUrl)).html)!;
-    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example' }, { referer: 'https://evil.example/page' }] as Record<string, string>[]) {
+    for (const headers of [
+      { 'sec-fetch-site': 'cross-site' },
+      { origin: 'https://evil.example' },
+      { referer: 'https://evil.example/page' },
+    ] as Record<string, string>[]) {
       const refused = await submit(token.approvalUrl, { csrf, decision: 'approve' }, headers);
       expect(refused.status).toBe(403);
     }

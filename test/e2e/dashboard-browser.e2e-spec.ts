@@ -210,7 +210,10 @@ describe('the dashboard in a browser', () => {
     const events = page.locator('[data-testid="timeline"] > li');
     await seeCount(events, 2, LIVE_MS);
     await seeText(events.nth(1), 'via callback');
-    await eventually(async () => expect(await page.locator('[data-token-status]').getAttribute('data-token-status')).toBe('COMPLETED'), LIVE_MS);
+    await eventually(
+      async () => expect(await page.locator('[data-token-status]').getAttribute('data-token-status')).toBe('COMPLETED'),
+      LIVE_MS,
+    );
     await seeText(page.getByTestId('output'), '"from": "webhook"');
     await seeVisible(page.locator('section.actions'), false);
   });

@@ -148,7 +148,7 @@ describe('dashboard sign-in', () => {
 });
 
 describe('dashboard pages', () => {
-  it('shows the environment of the key: the other environment\'s tokens do not exist there', async () => {
+  it("shows the environment of the key: the other environment's tokens do not exist there", async () => {
     const devToken = await createToken(TEST_KEYS.dev, { timeout: '1h', tags: ['scoping'] });
     const prodToken = await createToken(TEST_KEYS.prod, { timeout: '1h', tags: ['scoping'] });
     const { cookie } = await signIn(TEST_KEYS.dev);
@@ -178,9 +178,15 @@ describe('dashboard pages', () => {
     expect((await get('/tokens/nonsense', cookie)).status).toBe(404);
     expect((await get('/frag/tokens/nonsense', cookie)).status).toBe(404);
     for (const action of ['complete', 'timeout', 'cancel']) {
-      expect({ action, status: (await post(`/tokens/nonsense/${action}`, cookie, { csrf, confirmed: 'yes', data: '1' })).status }).toEqual({ action, status: 404 });
+      expect({ action, status: (await post(`/tokens/nonsense/${action}`, cookie, { csrf, confirmed: 'yes', data: '1' })).status }).toEqual({
+        action,
+        status: 404,
+      });
       // The form's origin is checked before anything else in the request.
-      expect({ action, status: (await post(`/tokens/nonsense/${action}`, cookie, { csrf: 'forged' })).status }).toEqual({ action, status: 403 });
+      expect({ action, status: (await post(`/tokens/nonsense/${action}`, cookie, { csrf: 'forged' })).status }).toEqual({
+        action,
+        status: 403,
+      });
     }
   });
 
@@ -243,7 +249,7 @@ describe('dashboard actions', () => {
     expect(await tokenStatus(id)).toBe('WAITING');
   });
 
-  it('refuses a form without the session\'s CSRF token, or posted from another site', async () => {
+  it("refuses a form without the session's CSRF token, or posted from another site", async () => {
     const id = await createToken(TEST_KEYS.dev);
     const { cookie, csrf } = await openToken(id);
     expect((await post(`/tokens/${id}/cancel`, cookie, { confirmed: 'yes' })).status).toBe(403);

@@ -84,9 +84,7 @@ async function send(request: HostileRequest): Promise<Answer> {
 }
 
 async function storedCounts(): Promise<string> {
-  const { rows } = await db.query(
-    'SELECT (SELECT count(*) FROM es_events) AS events, (SELECT count(*) FROM waitpoint_tokens) AS tokens',
-  );
+  const { rows } = await db.query('SELECT (SELECT count(*) FROM es_events) AS events, (SELECT count(*) FROM waitpoint_tokens) AS tokens');
   return `${rows[0].events} events, ${rows[0].tokens} tokens`;
 }
 
@@ -114,7 +112,7 @@ const NASTY_STRINGS = [
   "'; DROP TABLE es_events; --",
   "' OR '1'='1",
   '" OR 1=1 --',
-  "1; SELECT pg_sleep(10)",
+  '1; SELECT pg_sleep(10)',
   "') UNION SELECT * FROM waitpoint_tokens --",
   '<script>alert(1)</script>',
   '"><img src=x onerror=alert(1)>',
@@ -159,16 +157,52 @@ const anyJson: fc.Arbitrary<unknown> = fc.oneof(
 /** Durations and dates that are no valid timeout or TTL. */
 const oddDuration = fc.oneof(
   fc.constantFrom(
-    '', ' ', '0s', '0m', '-1s', '-5m', '1.5h', '1e3s', '1 h', '1h 30m', 'P1D', 'PT1H', '1y', '1ms', '10', '1H',
-    'h', 'forever', 'Infinity', 'NaN', '999999999999999999999d', '2000-01-01T00:00:00Z', '1970-01-01',
+    '',
+    ' ',
+    '0s',
+    '0m',
+    '-1s',
+    '-5m',
+    '1.5h',
+    '1e3s',
+    '1 h',
+    '1h 30m',
+    'P1D',
+    'PT1H',
+    '1y',
+    '1ms',
+    '10',
+    '1H',
+    'h',
+    'forever',
+    'Infinity',
+    'NaN',
+    '999999999999999999999d',
+    '2000-01-01T00:00:00Z',
+    '1970-01-01',
     // Valid durations too long to store as a date (past 100 years; 100000000d overflowed the date).
-    '36501d', '5300w', '1000000d', '100000000d', '9007199254740d',
-    '9999-99-99', '2999-13-45T25:61:61Z', 'tomorrow', '1h\u0000', '1h;DROP TABLE es_events',
+    '36501d',
+    '5300w',
+    '1000000d',
+    '100000000d',
+    '9007199254740d',
+    '9999-99-99',
+    '2999-13-45T25:61:61Z',
+    'tomorrow',
+    '1h\u0000',
+    '1h;DROP TABLE es_events',
   ),
   nastyString.filter((s) => !/^(\d+(w|d|hr|h|m|s))+$/.test(s.trim())),
 );
 
-const notAString = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }), fc.object({ maxDepth: 1 }));
+const notAString = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }),
+  fc.object({ maxDepth: 1 }),
+);
 
 /** A create field with a definite defect. */
 const badCreateField: fc.Arbitrary<[string, unknown]> = fc.oneof(
@@ -190,17 +224,25 @@ const badCreateField: fc.Arbitrary<[string, unknown]> = fc.oneof(
     ),
   ),
   // Extra fields, hostile names included.
-  fc.tuple(
-    fc.oneof(fc.constantFrom('__proto__', 'constructor', 'prototype', 'data', 'output', 'environment', 'id', 'status'), fc.string({ minLength: 1, maxLength: 20 })),
-    anyJson,
-  ).filter(([key]) => !['idempotencyKey', 'idempotencyKeyTTL', 'timeout', 'tags'].includes(key)),
+  fc
+    .tuple(
+      fc.oneof(
+        fc.constantFrom('__proto__', 'constructor', 'prototype', 'data', 'output', 'environment', 'id', 'status'),
+        fc.string({ minLength: 1, maxLength: 20 }),
+      ),
+      anyJson,
+    )
+    .filter(([key]) => !['idempotencyKey', 'idempotencyKeyTTL', 'timeout', 'tags'].includes(key)),
 );
 
 /** Valid create fields full of hostile (but allowed) strings, to mix in. */
 const fineCreateFields = fc.record(
   {
     idempotencyKey: nastyString.filter((s) => s.length > 0 && Buffer.byteLength(s, 'utf8') <= 2048),
-    tags: fc.array(nastyString.filter((s) => s.length <= 128), { maxLength: 3 }),
+    tags: fc.array(
+      nastyString.filter((s) => s.length <= 128),
+      { maxLength: 3 },
+    ),
     timeout: fc.constantFrom('1h', '30m', '1h30m'),
   },
   { requiredKeys: [] },
@@ -212,8 +254,29 @@ const deepObject = (depth: number) => '{"a":'.repeat(depth) + '1' + '}'.repeat(d
 
 /** Raw bodies that are not one JSON object, whatever a route expects. */
 const notAJsonObject: fc.Arbitrary<string | Buffer> = fc.oneof(
-  fc.jsonValue().filter((v) => v === null || typeof v !== 'object' || Array.isArray(v)).map((v) => JSON.stringify(v)),
-  fc.constantFrom('', ' ', '{', '}', '{"a":', '{"a":1,}', "{'a':1}", '{a:1}', 'NaN', 'undefined', '[1,2', '{"a":1}{"b":2}', '\u0000', 'null', 'true', '0', '""'),
+  fc
+    .jsonValue()
+    .filter((v) => v === null || typeof v !== 'object' || Array.isArray(v))
+    .map((v) => JSON.stringify(v)),
+  fc.constantFrom(
+    '',
+    ' ',
+    '{',
+    '}',
+    '{"a":',
+    '{"a":1,}',
+    "{'a':1}",
+    '{a:1}',
+    'NaN',
+    'undefined',
+    '[1,2',
+    '{"a":1}{"b":2}',
+    '\u0000',
+    'null',
+    'true',
+    '0',
+    '""',
+  ),
   fc.string({ maxLength: 30 }).filter((s) => {
     try {
       const v = JSON.parse(s);
@@ -239,7 +302,14 @@ const keyHeaders = (extra: Record<string, string> = {}) => ({
   'content-type': 'application/json',
   ...extra,
 });
-const oddContentType = fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', '*/*');
+const oddContentType = fc.constantFrom(
+  'application/json',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'multipart/form-data; boundary=x',
+  'application/json; charset=latin1',
+  '*/*',
+);
 
 const createRequests: fc.Arbitrary<HostileRequest> = fc.oneof(
   fc.tuple(fineCreateFields, fc.array(badCreateField, { minLength: 1, maxLength: 3 }), oddContentType).map(([fine, bad, contentType]) => ({
@@ -249,8 +319,20 @@ const createRequests: fc.Arbitrary<HostileRequest> = fc.oneof(
     headers: keyHeaders({ 'content-type': contentType }),
     body: `{${[...Object.entries(fine), ...bad].map(([k, v]) => `${json(k)}:${json(v) ?? 'null'}`).join(',')}}`,
   })),
-  notAJsonObject.map((body) => ({ label: 'create with a body that is not a JSON object', method: 'POST', path: TOKENS, headers: keyHeaders(), body })),
-  invalidUtf8Body(['idempotencyKey', 'tags', 'timeout']).map((body) => ({ label: 'create with invalid UTF-8', method: 'POST', path: TOKENS, headers: keyHeaders(), body })),
+  notAJsonObject.map((body) => ({
+    label: 'create with a body that is not a JSON object',
+    method: 'POST',
+    path: TOKENS,
+    headers: keyHeaders(),
+    body,
+  })),
+  invalidUtf8Body(['idempotencyKey', 'tags', 'timeout']).map((body) => ({
+    label: 'create with invalid UTF-8',
+    method: 'POST',
+    path: TOKENS,
+    headers: keyHeaders(),
+    body,
+  })),
   fc.integer({ min: 50, max: 2_400 }).map((depth) => ({
     label: 'create with deep nesting',
     method: 'POST',
@@ -287,17 +369,35 @@ const badListParam: fc.Arbitrary<[string, string]> = fc.oneof(
   ),
   fc.tuple(
     fc.constantFrom('page[after]', 'page[before]'),
-    fc.oneof(
-      nastyString,
-      fc.constantFrom('', 'waitpoint_', 'waitpoint_123', `waitpoint_${'z'.repeat(27)}`, '0'.repeat(25), 'WAITPOINT_' + '0'.repeat(26), `${'0'.repeat(26)}' OR '1'='1`),
-      fc.string({ maxLength: 30 }),
-    ).filter((s) => !/^(waitpoint_)?[0-9a-z]{26}$/.test(s.trim())),
+    fc
+      .oneof(
+        nastyString,
+        fc.constantFrom(
+          '',
+          'waitpoint_',
+          'waitpoint_123',
+          `waitpoint_${'z'.repeat(27)}`,
+          '0'.repeat(25),
+          'WAITPOINT_' + '0'.repeat(26),
+          `${'0'.repeat(26)}' OR '1'='1`,
+        ),
+        fc.string({ maxLength: 30 }),
+      )
+      .filter((s) => !/^(waitpoint_)?[0-9a-z]{26}$/.test(s.trim())),
   ),
   fc.tuple(
     fc.constant('filter[status]'),
-    fc.oneof(nastyString, fc.constantFrom('', ',', 'DONE', 'WAITING,DONE', 'completed;DROP')).filter((s) =>
-      s.split(',').map((x) => x.trim()).filter(Boolean).some((x) => !['WAITING', 'COMPLETED', 'TIMED_OUT', 'CANCELLED'].includes(x.toUpperCase())) ||
-      s.split(',').map((x) => x.trim()).filter(Boolean).length === 0,
+    fc.oneof(nastyString, fc.constantFrom('', ',', 'DONE', 'WAITING,DONE', 'completed;DROP')).filter(
+      (s) =>
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean)
+          .some((x) => !['WAITING', 'COMPLETED', 'TIMED_OUT', 'CANCELLED'].includes(x.toUpperCase())) ||
+        s
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean).length === 0,
     ),
   ),
   fc.tuple(fc.constant('filter[tags]'), fc.constantFrom('t'.repeat(10_000), `ok,${'t'.repeat(129)}`, ',', ' , ')),
@@ -306,21 +406,33 @@ const badListParam: fc.Arbitrary<[string, string]> = fc.oneof(
   fc.tuple(
     fc.constantFrom('filter[createdAt][from]', 'filter[createdAt][to]'),
     fc.oneof(
-      fc.oneof(nastyString, fc.constantFrom('yesterday', '2024-13-01', '99999999999999999', '-1', '1e12', '', 'NaN')).filter(
-        (s) => !/^\d{1,15}$/.test(s.trim()) && !/^\d{4}-\d{2}-\d{2}/.test(s.trim()),
-      ),
+      fc
+        .oneof(nastyString, fc.constantFrom('yesterday', '2024-13-01', '99999999999999999', '-1', '1e12', '', 'NaN'))
+        .filter((s) => !/^\d{1,15}$/.test(s.trim()) && !/^\d{4}-\d{2}-\d{2}/.test(s.trim())),
       // Well-formed, but no date PostgreSQL stores: year 0, past year 9999.
       fc.constantFrom('0000-01-01', '0000-06-15T12:00:00Z', '999999999999999', '253402300800000'),
     ),
   ),
-  fc.tuple(fc.constantFrom('page[number]', 'filter[unknown]', 'filter[status][in]', 'page[size][]', 'filter[tags][0]'), fc.string({ maxLength: 5 })),
+  fc.tuple(
+    fc.constantFrom('page[number]', 'filter[unknown]', 'filter[status][in]', 'page[size][]', 'filter[tags][0]'),
+    fc.string({ maxLength: 5 }),
+  ),
 );
 
 /** Hostile but acceptable filters, to mix in. */
 const fineListParam: fc.Arbitrary<[string, string]> = fc.oneof(
-  fc.tuple(fc.constant('filter[tags]'), nastyString.filter((s) => s.split(',').some((t) => t.trim()) && s.split(',').every((t) => t.trim().length <= 128))),
-  fc.tuple(fc.constant('filter[idempotencyKey]'), nastyString.filter((s) => s.length >= 1 && s.length <= 2048)),
-  fc.tuple(nastyString.filter((s) => !s.startsWith('page[') && !s.startsWith('filter[')), nastyString),
+  fc.tuple(
+    fc.constant('filter[tags]'),
+    nastyString.filter((s) => s.split(',').some((t) => t.trim()) && s.split(',').every((t) => t.trim().length <= 128)),
+  ),
+  fc.tuple(
+    fc.constant('filter[idempotencyKey]'),
+    nastyString.filter((s) => s.length >= 1 && s.length <= 2048),
+  ),
+  fc.tuple(
+    nastyString.filter((s) => !s.startsWith('page[') && !s.startsWith('filter[')),
+    nastyString,
+  ),
 );
 
 const listRequests: fc.Arbitrary<HostileRequest> = fc.oneof(
@@ -329,11 +441,11 @@ const listRequests: fc.Arbitrary<HostileRequest> = fc.oneof(
     // A repeated list parameter is joined ("a" + "," → "a,"), which could repair the defect.
     .filter(([bad, fine]) => !fine.some(([name]) => bad.some(([badName]) => badName === name)))
     .map(([bad, fine]) => ({
-    label: 'list with a bad parameter',
-    method: 'GET',
-    path: `${TOKENS}?${new URLSearchParams([...fine, ...bad])}`,
-    headers: keyHeaders(),
-  })),
+      label: 'list with a bad parameter',
+      method: 'GET',
+      path: `${TOKENS}?${new URLSearchParams([...fine, ...bad])}`,
+      headers: keyHeaders(),
+    })),
   // A defect amid broken percent-encoding.
   fc.tuple(badListParam, fc.constantFrom('%', '%E0%A4%A', '%FF', '%C0%AF', '%00', '%u0041')).map(([[name, value], junk]) => ({
     label: 'list with raw, badly encoded parameters',
@@ -343,21 +455,42 @@ const listRequests: fc.Arbitrary<HostileRequest> = fc.oneof(
   })),
   // A single-valued parameter given twice, each value fine on its own.
   fc
-    .constantFrom(['page[size]', '10'], ['page[after]', `waitpoint_${'0'.repeat(26)}`], ['filter[idempotencyKey]', 'k'], ['filter[createdAt][from]', '1700000000000'])
+    .constantFrom(
+      ['page[size]', '10'],
+      ['page[after]', `waitpoint_${'0'.repeat(26)}`],
+      ['filter[idempotencyKey]', 'k'],
+      ['filter[createdAt][from]', '1700000000000'],
+    )
     .map(([name, value]) => ({
       label: 'list with a single-valued parameter given twice',
       method: 'GET',
-      path: `${TOKENS}?${new URLSearchParams([[name, value], [name, value]])}`,
+      path: `${TOKENS}?${new URLSearchParams([
+        [name, value],
+        [name, value],
+      ])}`,
       headers: keyHeaders(),
     })),
 );
 
 /** Path segments that are no token id of ours. */
-const badId = fc.oneof(
-  nastyString,
-  fc.constantFrom('', '.', '..', 'waitpoint_', `waitpoint_${'0'.repeat(25)}`, `waitpoint_${'0'.repeat(27)}`, '%', '%2e%2e', 'a'.repeat(10_000), 'waitpoint_01JD0000000000000000000000'),
-  fc.string({ maxLength: 40 }),
-).filter((s) => s.length > 0 && !/^(waitpoint_)?[0-9a-z]{26}$/.test(s) && !/^\.{1,2}$/.test(s));
+const badId = fc
+  .oneof(
+    nastyString,
+    fc.constantFrom(
+      '',
+      '.',
+      '..',
+      'waitpoint_',
+      `waitpoint_${'0'.repeat(25)}`,
+      `waitpoint_${'0'.repeat(27)}`,
+      '%',
+      '%2e%2e',
+      'a'.repeat(10_000),
+      'waitpoint_01JD0000000000000000000000',
+    ),
+    fc.string({ maxLength: 40 }),
+  )
+  .filter((s) => s.length > 0 && !/^(waitpoint_)?[0-9a-z]{26}$/.test(s) && !/^\.{1,2}$/.test(s));
 // ("." and ".." are left out: the client resolves them away before sending.)
 /** Well-formed ids that belong to no token. */
 const unknownId = fc.stringMatching(/^[0-9a-z]{26}$/).map((id) => (id.length % 2 ? `waitpoint_${id}` : id));
@@ -378,7 +511,11 @@ const completeRequests: fc.Arbitrary<HostileRequest> = fc.oneof(
     arbitrary: fc
       .tuple(
         targetId(),
-        fc.dictionary(fc.string({ minLength: 1, maxLength: 20 }).filter((k) => k !== 'data'), anyJson, { minKeys: 1, maxKeys: 3 }),
+        fc.dictionary(
+          fc.string({ minLength: 1, maxLength: 20 }).filter((k) => k !== 'data'),
+          anyJson,
+          { minKeys: 1, maxKeys: 3 },
+        ),
         fc.option(anyJson),
       )
       .map(([id, extra, data]) => ({
@@ -443,79 +580,135 @@ const completeRequests: fc.Arbitrary<HostileRequest> = fc.oneof(
 );
 
 const cancelRequests: fc.Arbitrary<HostileRequest> = fc.oneof(
-  fc.tuple(
-    targetId(),
-    fc.oneof(
-      fc.record({ reason: fc.oneof(notAString.filter((v) => v !== undefined), fc.constant('r'.repeat(1001)), fc.constant('r'.repeat(10_000))) }),
-      fc.dictionary(fc.string({ minLength: 1, maxLength: 20 }).filter((k) => k !== 'reason'), anyJson, { minKeys: 1, maxKeys: 3 }),
-    ),
-  ).map(([id, body]) => ({ label: 'cancel with a bad body', method: 'POST', path: `${TOKENS}/${id}/cancel`, headers: keyHeaders(), body: json(body) })),
-  fc.tuple(targetId(), notAJsonObject.filter((b) => String(b).trim() !== '')).map(([id, body]) => ({
-    label: 'cancel with a body that is not a JSON object',
+  fc
+    .tuple(
+      targetId(),
+      fc.oneof(
+        fc.record({
+          reason: fc.oneof(
+            notAString.filter((v) => v !== undefined),
+            fc.constant('r'.repeat(1001)),
+            fc.constant('r'.repeat(10_000)),
+          ),
+        }),
+        fc.dictionary(
+          fc.string({ minLength: 1, maxLength: 20 }).filter((k) => k !== 'reason'),
+          anyJson,
+          { minKeys: 1, maxKeys: 3 },
+        ),
+      ),
+    )
+    .map(([id, body]) => ({
+      label: 'cancel with a bad body',
+      method: 'POST',
+      path: `${TOKENS}/${id}/cancel`,
+      headers: keyHeaders(),
+      body: json(body),
+    })),
+  fc
+    .tuple(
+      targetId(),
+      notAJsonObject.filter((b) => String(b).trim() !== ''),
+    )
+    .map(([id, body]) => ({
+      label: 'cancel with a body that is not a JSON object',
+      method: 'POST',
+      path: `${TOKENS}/${id}/cancel`,
+      headers: keyHeaders(),
+      body,
+    })),
+  fc.oneof(badId, unknownId).map((id) => ({
+    label: 'cancel a bad or unknown id',
     method: 'POST',
-    path: `${TOKENS}/${id}/cancel`,
+    path: `${TOKENS}/${segment(id)}/cancel`,
     headers: keyHeaders(),
-    body,
+    body: '{}',
   })),
-  fc.oneof(badId, unknownId).map((id) => ({ label: 'cancel a bad or unknown id', method: 'POST', path: `${TOKENS}/${segment(id)}/cancel`, headers: keyHeaders(), body: '{}' })),
 );
 
-const callbackRequests: fc.Arbitrary<HostileRequest> = fc.tuple(
-  fc.oneof(targetId(), badId, unknownId),
-  fc.oneof(
-    fc.stringMatching(/^[0-9a-f]{64}$/),
-    fc.stringMatching(/^[0-9a-f]{1,63}$/),
-    fc.stringMatching(/^[0-9a-f]{65,128}$/),
-    nastyString.filter((s) => s.length > 0),
-  ),
-  fc.oneof(anyJson.map(json), notAJsonObject, invalidUtf8Body(['x'])),
-).map(([id, hash, body]) => ({
-  label: 'callback with a wrong hash',
-  method: 'POST',
-  path: `${TOKENS}/${segment(id)}/callback/${segment(hash)}`,
-  headers: { 'content-type': 'application/json' },
-  body,
-}));
+const callbackRequests: fc.Arbitrary<HostileRequest> = fc
+  .tuple(
+    fc.oneof(targetId(), badId, unknownId),
+    fc.oneof(
+      fc.stringMatching(/^[0-9a-f]{64}$/),
+      fc.stringMatching(/^[0-9a-f]{1,63}$/),
+      fc.stringMatching(/^[0-9a-f]{65,128}$/),
+      nastyString.filter((s) => s.length > 0),
+    ),
+    fc.oneof(anyJson.map(json), notAJsonObject, invalidUtf8Body(['x'])),
+  )
+  .map(([id, hash, body]) => ({
+    label: 'callback with a wrong hash',
+    method: 'POST',
+    path: `${TOKENS}/${segment(id)}/callback/${segment(hash)}`,
+    headers: { 'content-type': 'application/json' },
+    body,
+  }));
 
 /** Any route, with a missing or broken credential. */
-const unauthenticatedRequests: fc.Arbitrary<HostileRequest> = fc.tuple(
-  fc.constantFrom(['POST', ''], ['GET', ''], ['GET', '/ID'], ['POST', '/ID/complete'], ['POST', '/ID/cancel']),
-  fc.oneof(
-    fc.constant(undefined),
-    nastyString.filter((s) => /^[\t\x20-\x7e\x80-\xff]*$/.test(s)).map((s) => `Bearer ${s.trim() || 'x'}`),
-    fc.constantFrom('Bearer', 'Basic dXNlcjpwYXNz', `bearer  ${TEST_KEYS.prod}x`, `Bearer ${TEST_KEYS.dev.slice(1)}`, 'Bearer a.b.c', 'Bearer eyJhbGciOiJub25lIn0.e30.', `Bearer ${'k'.repeat(8000)}`),
-  ),
-  fc.option(anyJson),
-).map(([[method, suffix], authorization, body]) => ({
-  label: 'a route without a valid credential',
-  method,
-  path: `${TOKENS}${suffix.replace('ID', targets[0].id)}`,
-  headers: { 'content-type': 'application/json', ...(authorization === undefined ? {} : { authorization }) },
-  body: method === 'POST' ? json({ data: body }) : undefined,
-}));
+const unauthenticatedRequests: fc.Arbitrary<HostileRequest> = fc
+  .tuple(
+    fc.constantFrom(['POST', ''], ['GET', ''], ['GET', '/ID'], ['POST', '/ID/complete'], ['POST', '/ID/cancel']),
+    fc.oneof(
+      fc.constant(undefined),
+      nastyString.filter((s) => /^[\t\x20-\x7e\x80-\xff]*$/.test(s)).map((s) => `Bearer ${s.trim() || 'x'}`),
+      fc.constantFrom(
+        'Bearer',
+        'Basic dXNlcjpwYXNz',
+        `bearer  ${TEST_KEYS.prod}x`,
+        `Bearer ${TEST_KEYS.dev.slice(1)}`,
+        'Bearer a.b.c',
+        'Bearer eyJhbGciOiJub25lIn0.e30.',
+        `Bearer ${'k'.repeat(8000)}`,
+      ),
+    ),
+    fc.option(anyJson),
+  )
+  .map(([[method, suffix], authorization, body]) => ({
+    label: 'a route without a valid credential',
+    method,
+    path: `${TOKENS}${suffix.replace('ID', targets[0].id)}`,
+    headers: { 'content-type': 'application/json', ...(authorization === undefined ? {} : { authorization }) },
+    body: method === 'POST' ? json({ data: body }) : undefined,
+  }));
 
-const unknownRoutes: fc.Arbitrary<HostileRequest> = fc.tuple(
-  fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE'),
-  fc.oneof(
-    fc.constantFrom(`${TOKENS}/ID/complete`, `${TOKENS}/ID/cancel`, `${TOKENS}/ID/callback`, `${TOKENS}/ID/unknown`, '/api/v1/waitpoints', '/api/v2/waitpoints/tokens', '/api', '/'),
-    fc.array(nastyString.map(segment), { minLength: 1, maxLength: 4 }).map((parts) => `/api/v1/${parts.join('/')}`),
-  ),
-).filter(([method, path]) => !(method === 'POST' && /\/(complete|cancel)$/.test(path))).map(([method, path]) => ({
-  label: 'an unknown route or method',
-  method,
-  path: path.replace('ID', targets[1].id),
-  headers: keyHeaders(),
-  body: method === 'GET' ? undefined : '{}',
-}));
+const unknownRoutes: fc.Arbitrary<HostileRequest> = fc
+  .tuple(
+    fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE'),
+    fc.oneof(
+      fc.constantFrom(
+        `${TOKENS}/ID/complete`,
+        `${TOKENS}/ID/cancel`,
+        `${TOKENS}/ID/callback`,
+        `${TOKENS}/ID/unknown`,
+        '/api/v1/waitpoints',
+        '/api/v2/waitpoints/tokens',
+        '/api',
+        '/',
+      ),
+      fc.array(nastyString.map(segment), { minLength: 1, maxLength: 4 }).map((parts) => `/api/v1/${parts.join('/')}`),
+    ),
+  )
+  .filter(([method, path]) => !(method === 'POST' && /\/(complete|cancel)$/.test(path)))
+  .map(([method, path]) => ({
+    label: 'an unknown route or method',
+    method,
+    path: path.replace('ID', targets[1].id),
+    headers: keyHeaders(),
+    body: method === 'GET' ? undefined : '{}',
+  }));
 
 // ---------------------------------------------------------------------------------------
 // Properties
 // ---------------------------------------------------------------------------------------
 
-const printable = (request: HostileRequest) =>
-  Object.assign(request, { [fc.toStringMethod]: () => describe_(request) });
+const printable = (request: HostileRequest) => Object.assign(request, { [fc.toStringMethod]: () => describe_(request) });
 const check = (arbitrary: fc.Arbitrary<HostileRequest>) =>
-  fc.assert(fc.asyncProperty(arbitrary.map(printable), expectRejected), { numRuns: RUNS, endOnFailure: true, interruptAfterTimeLimit: 240_000 });
+  fc.assert(fc.asyncProperty(arbitrary.map(printable), expectRejected), {
+    numRuns: RUNS,
+    endOnFailure: true,
+    interruptAfterTimeLimit: 240_000,
+  });
 const LIMIT = Math.max(120_000, RUNS * 1_000);
 
 describe(`hostile requests (${RUNS} per route) are answered 4xx { error }, store nothing, and never hang`, () => {
@@ -549,50 +742,62 @@ describe('valid requests full of hostile strings', () => {
   let unique = 0;
   const wellFormed = (s: string) => (s as unknown as { isWellFormed(): boolean }).isWellFormed() && !s.includes('\u0000');
 
-  it('create stores tags and idempotency keys verbatim (or refuses text PostgreSQL cannot hold, with 400)', async () => {
-    await fc.assert(
-      fc.asyncProperty(fineCreateFields, async (fields) => {
-        // A fresh key per run: a repeated one would (rightly) return the earlier token.
-        if (fields.idempotencyKey !== undefined) fields.idempotencyKey = `${fields.idempotencyKey.slice(0, 2000)}#${++unique}`;
-        const created = await api('POST', TOKENS, fields);
-        const strings = [...(fields.tags ?? []), ...(fields.idempotencyKey === undefined ? [] : [fields.idempotencyKey])];
-        if (!strings.every(wellFormed)) {
-          expect(created.status).toBe(400);
-          return;
-        }
-        expect(created.status).toBe(200);
-        const retrieved = await api('GET', `${TOKENS}/${created.body.id}`);
-        expect(retrieved.status).toBe(200);
-        expect([...retrieved.body.tags].sort()).toEqual([...(fields.tags ?? [])].sort());
-        if (fields.idempotencyKey !== undefined) expect(retrieved.body.idempotencyKey).toBe(fields.idempotencyKey);
-      }),
-      { numRuns: Math.ceil(RUNS / 3) },
-    );
-  }, LIMIT);
+  it(
+    'create stores tags and idempotency keys verbatim (or refuses text PostgreSQL cannot hold, with 400)',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fineCreateFields, async (fields) => {
+          // A fresh key per run: a repeated one would (rightly) return the earlier token.
+          if (fields.idempotencyKey !== undefined) fields.idempotencyKey = `${fields.idempotencyKey.slice(0, 2000)}#${++unique}`;
+          const created = await api('POST', TOKENS, fields);
+          const strings = [...(fields.tags ?? []), ...(fields.idempotencyKey === undefined ? [] : [fields.idempotencyKey])];
+          if (!strings.every(wellFormed)) {
+            expect(created.status).toBe(400);
+            return;
+          }
+          expect(created.status).toBe(200);
+          const retrieved = await api('GET', `${TOKENS}/${created.body.id}`);
+          expect(retrieved.status).toBe(200);
+          expect([...retrieved.body.tags].sort()).toEqual([...(fields.tags ?? [])].sort());
+          if (fields.idempotencyKey !== undefined) expect(retrieved.body.idempotencyKey).toBe(fields.idempotencyKey);
+        }),
+        { numRuns: Math.ceil(RUNS / 3) },
+      );
+    },
+    LIMIT,
+  );
 
-  it('list answers 200 to hostile filters (400 or 431 when they break a rule), and finds nothing it should not', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(fineListParam, { minLength: 1, maxLength: 3 }), async (params) => {
-        const listed = await api('GET', `${TOKENS}?${new URLSearchParams(params)}`);
-        expect([200, 400, 431]).toContain(listed.status);
-        if (listed.status !== 200) expect(listed.body).toEqual({ error: expect.any(String) });
-        else expect(Array.isArray(listed.body.data)).toBe(true);
-      }),
-      { numRuns: Math.ceil(RUNS / 3) },
-    );
-  }, LIMIT);
+  it(
+    'list answers 200 to hostile filters (400 or 431 when they break a rule), and finds nothing it should not',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fineListParam, { minLength: 1, maxLength: 3 }), async (params) => {
+          const listed = await api('GET', `${TOKENS}?${new URLSearchParams(params)}`);
+          expect([200, 400, 431]).toContain(listed.status);
+          if (listed.status !== 200) expect(listed.body).toEqual({ error: expect.any(String) });
+          else expect(Array.isArray(listed.body.data)).toBe(true);
+        }),
+        { numRuns: Math.ceil(RUNS / 3) },
+      );
+    },
+    LIMIT,
+  );
 
-  it('complete stores any JSON output verbatim', async () => {
-    await fc.assert(
-      fc.asyncProperty(anyJson, async (data) => {
-        const created = await api('POST', TOKENS, { timeout: '1h' });
-        expect((await api('POST', `${TOKENS}/${created.body.id}/complete`, { data })).status).toBe(200);
-        const retrieved = await api('GET', `${TOKENS}/${created.body.id}`);
-        expect(retrieved.body.output).toBe(json(data));
-      }),
-      { numRuns: Math.ceil(RUNS / 3) },
-    );
-  }, LIMIT);
+  it(
+    'complete stores any JSON output verbatim',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(anyJson, async (data) => {
+          const created = await api('POST', TOKENS, { timeout: '1h' });
+          expect((await api('POST', `${TOKENS}/${created.body.id}/complete`, { data })).status).toBe(200);
+          const retrieved = await api('GET', `${TOKENS}/${created.body.id}`);
+          expect(retrieved.body.output).toBe(json(data));
+        }),
+        { numRuns: Math.ceil(RUNS / 3) },
+      );
+    },
+    LIMIT,
+  );
 });
 
 describe('afterwards', () => {

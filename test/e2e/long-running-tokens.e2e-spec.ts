@@ -23,7 +23,11 @@ interface Reply {
   headers: Headers;
 }
 
-async function call(method: string, path: string, options: { json?: unknown; raw?: string; auth?: string | null; headers?: Record<string, string> } = {}): Promise<Reply> {
+async function call(
+  method: string,
+  path: string,
+  options: { json?: unknown; raw?: string; auth?: string | null; headers?: Record<string, string> } = {},
+): Promise<Reply> {
   const headers: Record<string, string> = { ...options.headers };
   const auth = options.auth === undefined ? TEST_KEYS.dev : options.auth;
   if (auth !== null) headers.authorization = `Bearer ${auth}`;
@@ -73,7 +77,11 @@ describe('POST /:id/reject', () => {
     const { id, publicAccessToken } = await create();
     const preflight = await call('OPTIONS', `/${id}/reject`, {
       auth: null,
-      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type',
+      },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example');
@@ -96,7 +104,10 @@ describe('POST /:id/reject', () => {
   it('answers a finished token like complete does: 200, its status, nothing changed', async () => {
     const { id } = await create();
     await call('POST', `/${id}/complete`, { json: { data: { ok: true } } });
-    expect(await reject(id, { error: { message: 'too late' } })).toMatchObject({ status: 200, body: { success: true, status: 'COMPLETED' } });
+    expect(await reject(id, { error: { message: 'too late' } })).toMatchObject({
+      status: 200,
+      body: { success: true, status: 'COMPLETED' },
+    });
     expect((await call('GET', `/${id}`)).body).toMatchObject({ status: 'COMPLETED', output: '{"ok":true}', outputIsError: false });
   });
 
@@ -212,17 +223,27 @@ describe('POST /:id/heartbeat', () => {
 
   it("accepts {} and the token's public access token, with CORS", async () => {
     const { id, publicAccessToken } = await create({ timeout: '1h', heartbeatTimeout: '1m' });
-    const answer = await call('POST', `/${id}/heartbeat`, { json: {}, auth: publicAccessToken, headers: { origin: 'https://worker.example' } });
+    const answer = await call('POST', `/${id}/heartbeat`, {
+      json: {},
+      auth: publicAccessToken,
+      headers: { origin: 'https://worker.example' },
+    });
     expect(answer.status).toBe(200);
     expect(answer.headers.get('access-control-allow-origin')).toBe('https://worker.example');
   });
 
   it('refuses a token created without heartbeatTimeout (400), a finished one (409), unknown or foreign ones (404), and a body with fields (400)', async () => {
     const plain = await create();
-    expect(await call('POST', `/${plain.id}/heartbeat`)).toMatchObject({ status: 400, body: { error: expect.stringMatching(/without a heartbeatTimeout/) } });
+    expect(await call('POST', `/${plain.id}/heartbeat`)).toMatchObject({
+      status: 400,
+      body: { error: expect.stringMatching(/without a heartbeatTimeout/) },
+    });
     const finished = await create({ timeout: '1h', heartbeatTimeout: '1m' });
     await call('POST', `/${finished.id}/cancel`);
-    expect(await call('POST', `/${finished.id}/heartbeat`)).toMatchObject({ status: 409, body: { error: expect.stringMatching(/already CANCELLED/) } });
+    expect(await call('POST', `/${finished.id}/heartbeat`)).toMatchObject({
+      status: 409,
+      body: { error: expect.stringMatching(/already CANCELLED/) },
+    });
     expect((await call('POST', `/${UNKNOWN}/heartbeat`)).status).toBe(404);
     const foreign = await create({ timeout: '1h', heartbeatTimeout: '1m' });
     expect((await call('POST', `/${foreign.id}/heartbeat`, { auth: TEST_KEYS.prod })).status).toBe(404);

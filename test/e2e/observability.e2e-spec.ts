@@ -31,12 +31,18 @@ describe('observability of a running system', () => {
   });
 
   const post = (path: string, body: unknown, extra: Record<string, string> = {}) =>
-    fetch(`${system.tokensUrl}${path}`, { method: 'POST', headers: { ...auth, ...extra }, body: JSON.stringify(body) }) as Promise<JsonResponse>;
+    fetch(`${system.tokensUrl}${path}`, {
+      method: 'POST',
+      headers: { ...auth, ...extra },
+      body: JSON.stringify(body),
+    }) as Promise<JsonResponse>;
 
   async function eventsOf(tokenId: string) {
     const bare = tokenId.replace(/^waitpoint_/, '');
-    return withDatabase(system.databaseUrl, async (db) =>
-      (await db.query(`SELECT event_type, metadata FROM es_events WHERE stream_id = $1 ORDER BY stream_version`, [`token-${bare}`])).rows,
+    return withDatabase(
+      system.databaseUrl,
+      async (db) =>
+        (await db.query(`SELECT event_type, metadata FROM es_events WHERE stream_id = $1 ORDER BY stream_version`, [`token-${bare}`])).rows,
     );
   }
 
@@ -75,8 +81,10 @@ describe('observability of a running system', () => {
 
     it('turns /ready to 503, naming the migration, when the database lacks one the build knows', async () => {
       // The newest migration goes missing, as if the database were one release behind the build.
-      const [migration] = await withDatabase(system.databaseUrl, async (db) =>
-        (await db.query(`DELETE FROM typeorm_migrations WHERE id = (SELECT max(id) FROM typeorm_migrations) RETURNING *`)).rows,
+      const [migration] = await withDatabase(
+        system.databaseUrl,
+        async (db) =>
+          (await db.query(`DELETE FROM typeorm_migrations WHERE id = (SELECT max(id) FROM typeorm_migrations) RETURNING *`)).rows,
       );
       try {
         const ready = await getText(`${system.tokenServiceOpsUrl}/ready`);
@@ -90,7 +98,11 @@ describe('observability of a running system', () => {
         expect((await getText(`${system.tokenServiceOpsUrl}/health`)).status).toBe(200);
       } finally {
         await withDatabase(system.databaseUrl, (db) =>
-          db.query(`INSERT INTO typeorm_migrations (id, timestamp, name) VALUES ($1, $2, $3)`, [migration.id, migration.timestamp, migration.name]),
+          db.query(`INSERT INTO typeorm_migrations (id, timestamp, name) VALUES ($1, $2, $3)`, [
+            migration.id,
+            migration.timestamp,
+            migration.name,
+          ]),
         );
       }
       expect((await getText(`${system.tokenServiceOpsUrl}/ready`)).status).toBe(200);
@@ -119,7 +131,9 @@ describe('observability of a running system', () => {
       expect(
         sampleValue(text, 'waitpoints_token_completion_latency_seconds_count', { environment: 'dev', status: 'CANCELLED' }),
       ).toBeGreaterThanOrEqual(1);
-      expect(sampleValue(text, 'waitpoints_nats_handler_duration_seconds_count', { subject: 'cmd.token.create', outcome: 'ok' })).toBeGreaterThanOrEqual(4);
+      expect(
+        sampleValue(text, 'waitpoints_nats_handler_duration_seconds_count', { subject: 'cmd.token.create', outcome: 'ok' }),
+      ).toBeGreaterThanOrEqual(4);
       expect(sampleValue(text, 'process_cpu_seconds_total')).toBeGreaterThan(0);
     });
 
@@ -152,25 +166,35 @@ describe('observability of a running system', () => {
       );
     });
 
-    it('time the gateway\'s HTTP requests by route pattern and its NATS requests by subject', async () => {
+    it("time the gateway's HTTP requests by route pattern and its NATS requests by subject", async () => {
       const { id } = await (await post('', {})).json();
       await fetch(`${system.tokensUrl}/${id}`, { headers: auth });
       await fetch(`${system.tokensUrl}/waitpoint_00000000000000000000000000`, { headers: auth });
       const { text } = await getText(`${system.baseUrl}/metrics`);
       expect(
-        sampleValue(text, 'waitpoints_http_request_duration_seconds_count', { method: 'POST', route: '/api/v1/waitpoints/tokens', status: '200' }),
+        sampleValue(text, 'waitpoints_http_request_duration_seconds_count', {
+          method: 'POST',
+          route: '/api/v1/waitpoints/tokens',
+          status: '200',
+        }),
       ).toBeGreaterThanOrEqual(1);
       expect(
-        sampleValue(text, 'waitpoints_http_request_duration_seconds_count', { method: 'GET', route: '/api/v1/waitpoints/tokens/:id', status: '404' }),
+        sampleValue(text, 'waitpoints_http_request_duration_seconds_count', {
+          method: 'GET',
+          route: '/api/v1/waitpoints/tokens/:id',
+          status: '404',
+        }),
       ).toBeGreaterThanOrEqual(1);
       expect(text).not.toContain(id.replace('waitpoint_', ''));
-      expect(sampleValue(text, 'waitpoints_nats_request_duration_seconds_count', { subject: 'qry.token.get', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+      expect(
+        sampleValue(text, 'waitpoints_nats_request_duration_seconds_count', { subject: 'qry.token.get', outcome: 'ok' }),
+      ).toBeGreaterThanOrEqual(1);
       expect(
         sampleValue(text, 'waitpoints_nats_request_duration_seconds_count', { subject: 'qry.token.get', outcome: 'token_not_found' }),
       ).toBeGreaterThanOrEqual(1);
     });
 
-    it('expose the scheduler\'s lateness once a token times out, and its timeout requests to the token-service', async () => {
+    it("expose the scheduler's lateness once a token times out, and its timeout requests to the token-service", async () => {
       const { id } = await (await post('', { timeout: '1s' })).json();
       await eventually(async () => {
         const token = await ((await fetch(`${system.tokensUrl}/${id}`, { headers: auth })) as JsonResponse).json();
@@ -192,7 +216,7 @@ describe('observability of a running system', () => {
   });
 
   describe('correlation id', () => {
-    it('travels from x-request-id through NATS into the stored event, the published event and both services\' logs', async () => {
+    it("travels from x-request-id through NATS into the stored event, the published event and both services' logs", async () => {
       const requestId = `obs-${Date.now()}`;
       const response = await post('', { tags: ['corr'] }, { 'x-request-id': requestId });
       expect(response.headers.get('x-request-id')).toBe(requestId);
@@ -210,7 +234,11 @@ describe('observability of a running system', () => {
 
       const gatewayLine = logs.find((line) => line.service === 'gateway' && line.correlationId === requestId && line.res !== undefined);
       expect(gatewayLine).toEqual([
-        expect.objectContaining({ level: 'info', msg: 'POST /api/v1/waitpoints/tokens 200', req: { method: 'POST', url: '/api/v1/waitpoints/tokens' } }),
+        expect.objectContaining({
+          level: 'info',
+          msg: 'POST /api/v1/waitpoints/tokens 200',
+          req: { method: 'POST', url: '/api/v1/waitpoints/tokens' },
+        }),
       ]);
       expect(typeof gatewayLine[0].time).toBe('string');
       expect(logs.find((line) => line.service === 'token-service' && line.correlationId === requestId)).toEqual([
@@ -221,7 +249,10 @@ describe('observability of a running system', () => {
       const callbackId = `cb-${Date.now()}`;
       await fetch(url, { method: 'POST', headers: { 'x-request-id': callbackId }, body: '{"done":true}' });
       const [, completed] = await eventsOf(id);
-      expect(completed).toMatchObject({ event_type: 'TokenCompleted', metadata: { correlationId: callbackId, actor: { type: 'callback' } } });
+      expect(completed).toMatchObject({
+        event_type: 'TokenCompleted',
+        metadata: { correlationId: callbackId, actor: { type: 'callback' } },
+      });
     });
 
     it('makes one up when the caller sends none, and uses it everywhere', async () => {
@@ -244,7 +275,11 @@ describe('observability of a running system', () => {
             JSON.stringify({
               pattern: 'cmd.token.timeout',
               id: '1',
-              data: { tokenId: id.replace('waitpoint_', ''), force: true, metadata: { correlationId: 'from-payload', actor: { type: 'operator', id: 'ops' } } },
+              data: {
+                tokenId: id.replace('waitpoint_', ''),
+                force: true,
+                metadata: { correlationId: 'from-payload', actor: { type: 'operator', id: 'ops' } },
+              },
             }),
           ),
           { headers: h, timeout: 5000 },
@@ -254,7 +289,10 @@ describe('observability of a running system', () => {
         await nc.close();
       }
       const [, timedOut] = await eventsOf(id);
-      expect(timedOut).toMatchObject({ event_type: 'TokenTimedOut', metadata: { correlationId: 'from-header', actor: { type: 'operator' } } });
+      expect(timedOut).toMatchObject({
+        event_type: 'TokenTimedOut',
+        metadata: { correlationId: 'from-header', actor: { type: 'operator' } },
+      });
     });
   });
 

@@ -49,7 +49,9 @@ describe('OpenAPI description at /docs', () => {
         return problems;
       }
       case 'array':
-        return Array.isArray(value) ? value.flatMap((item, i) => mismatches(item, schema.items, `${path}[${i}]`)) : [`${path}: not an array`];
+        return Array.isArray(value)
+          ? value.flatMap((item, i) => mismatches(item, schema.items, `${path}[${i}]`))
+          : [`${path}: not an array`];
       case 'integer':
         return Number.isInteger(value) ? [] : [`${path}: not an integer`];
       default:
@@ -111,7 +113,14 @@ describe('OpenAPI description at /docs', () => {
 
   it('documents the create body the route validates', async () => {
     const schema = document.components.schemas.CreateTokenBody;
-    expect(Object.keys(schema.properties).sort()).toEqual(['approval', 'heartbeatTimeout', 'idempotencyKey', 'idempotencyKeyTTL', 'tags', 'timeout']);
+    expect(Object.keys(schema.properties).sort()).toEqual([
+      'approval',
+      'heartbeatTimeout',
+      'idempotencyKey',
+      'idempotencyKeyTTL',
+      'tags',
+      'timeout',
+    ]);
     const approval = document.components.schemas.ApprovalRequestBody;
     expect(JSON.stringify(schema.properties.approval)).toContain('#/components/schemas/ApprovalRequestBody');
     expect(approval.required).toEqual(['title']);
@@ -122,7 +131,11 @@ describe('OpenAPI description at /docs', () => {
   });
 
   it('documents the approvalUrl of a create with approval, and the approval page routes as HTML', async () => {
-    const created = await fetch(system.tokensUrl, { method: 'POST', headers: auth, body: JSON.stringify({ approval: { title: 'Docs?' } }) });
+    const created = await fetch(system.tokensUrl, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ approval: { title: 'Docs?' } }),
+    });
     const { approvalUrl } = await expectDocumented('POST', TOKENS, created);
     expect(approvalUrl).toMatch(/\/approval\/[0-9a-f]{64}$/);
     const page = await fetch(approvalUrl);
@@ -146,18 +159,38 @@ describe('OpenAPI description at /docs', () => {
 
     await expectDocumented('GET', TOKENS, await fetch(`${system.tokensUrl}?filter[tags]=docs`, { headers: auth }));
     await expectDocumented('GET', `${TOKENS}/{id}`, await fetch(`${system.tokensUrl}/${id}`, { headers: auth }));
-    await expectDocumented('POST', `${TOKENS}/{id}/complete`, await fetch(`${system.tokensUrl}/${id}/complete`, { method: 'POST', headers: auth, body: '{"data":{"ok":true}}' }));
+    await expectDocumented(
+      'POST',
+      `${TOKENS}/{id}/complete`,
+      await fetch(`${system.tokensUrl}/${id}/complete`, { method: 'POST', headers: auth, body: '{"data":{"ok":true}}' }),
+    );
     await expectDocumented('GET', `${TOKENS}/{id}`, await fetch(`${system.tokensUrl}/${id}`, { headers: auth }));
-    await expectDocumented('POST', `${TOKENS}/{id}/cancel`, await fetch(`${system.tokensUrl}/${id}/cancel`, { method: 'POST', headers: auth }));
+    await expectDocumented(
+      'POST',
+      `${TOKENS}/{id}/cancel`,
+      await fetch(`${system.tokensUrl}/${id}/cancel`, { method: 'POST', headers: auth }),
+    );
     await expectDocumented('POST', `${TOKENS}/{id}/callback/{hash}`, await fetch(url, { method: 'POST', body: '{}' }));
 
-    const other: Json = await (await fetch(system.tokensUrl, { method: "POST", headers: auth, body: "{}" })).json();
-    await expectDocumented('POST', `${TOKENS}/{id}/cancel`, await fetch(`${system.tokensUrl}/${other.id}/cancel`, { method: 'POST', headers: auth, body: '{"reason":"docs"}' }));
+    const other: Json = await (await fetch(system.tokensUrl, { method: 'POST', headers: auth, body: '{}' })).json();
+    await expectDocumented(
+      'POST',
+      `${TOKENS}/{id}/cancel`,
+      await fetch(`${system.tokensUrl}/${other.id}/cancel`, { method: 'POST', headers: auth, body: '{"reason":"docs"}' }),
+    );
     await expectDocumented('GET', TOKENS, await fetch(`${system.tokensUrl}?page[size]=0`, { headers: auth }));
     await expectDocumented('GET', TOKENS, await fetch(system.tokensUrl));
-    await expectDocumented('GET', `${TOKENS}/{id}`, await fetch(`${system.tokensUrl}/waitpoint_00000000000000000000000000`, { headers: auth }));
+    await expectDocumented(
+      'GET',
+      `${TOKENS}/{id}`,
+      await fetch(`${system.tokensUrl}/waitpoint_00000000000000000000000000`, { headers: auth }),
+    );
     await expectDocumented('POST', `${TOKENS}/{id}/callback/{hash}`, await fetch(`${url}00`, { method: 'POST', body: '{}' }));
-    await expectDocumented('POST', TOKENS, await fetch(system.tokensUrl, { method: 'POST', headers: auth, body: JSON.stringify({ tags: ['x'.repeat(11 * 1024)] }) }));
+    await expectDocumented(
+      'POST',
+      TOKENS,
+      await fetch(system.tokensUrl, { method: 'POST', headers: auth, body: JSON.stringify({ tags: ['x'.repeat(11 * 1024)] }) }),
+    );
 
     // The long-running-token routes (Waitpoints extensions).
     const post = (path: string, body?: string) => fetch(`${system.tokensUrl}${path}`, { method: 'POST', headers: auth, body });

@@ -148,19 +148,20 @@ describe(`${TOKENS} tokens, each raced by an API completion, a callback and its 
   const tokens: RacedToken[] = [];
   let outcomes: Map<string, Outcome>;
 
-  beforeAll(async () => {
-    const started = Date.now();
-    for (let first = 0; first < TOKENS; first += WAVE) {
-      const indexes = Array.from({ length: Math.min(WAVE, TOKENS - first) }, (_, i) => first + i);
-      const wave = await inPool(indexes, CREATES_IN_FLIGHT, createToken);
-      // Every deadline of the wave has passed (1 s after its create answered, at the latest).
-      await new Promise((resolve) => setTimeout(resolve, 1_050));
-      await inPool(chunks(wave, GROUP), GROUPS_IN_FLIGHT, (group, i) => race(group, i % 2 === 0));
-      tokens.push(...wave);
-    }
-    const { rows } = await withDatabase(system.databaseUrl, (db) =>
-      db.query<Outcome>(
-        `SELECT t.id, t.status, t.output, t.completed_by,
+  beforeAll(
+    async () => {
+      const started = Date.now();
+      for (let first = 0; first < TOKENS; first += WAVE) {
+        const indexes = Array.from({ length: Math.min(WAVE, TOKENS - first) }, (_, i) => first + i);
+        const wave = await inPool(indexes, CREATES_IN_FLIGHT, createToken);
+        // Every deadline of the wave has passed (1 s after its create answered, at the latest).
+        await new Promise((resolve) => setTimeout(resolve, 1_050));
+        await inPool(chunks(wave, GROUP), GROUPS_IN_FLIGHT, (group, i) => race(group, i % 2 === 0));
+        tokens.push(...wave);
+      }
+      const { rows } = await withDatabase(system.databaseUrl, (db) =>
+        db.query<Outcome>(
+          `SELECT t.id, t.status, t.output, t.completed_by,
                 count(e.event_id)::int AS terminal_events,
                 min(e.event_type) AS event_type,
                 min(coalesce(e.data->>'output', '')) AS event_output,
@@ -168,13 +169,15 @@ describe(`${TOKENS} tokens, each raced by an API completion, a callback and its 
            FROM waitpoint_tokens t
            LEFT JOIN es_events e ON e.stream_id = 'token-' || t.id AND e.event_type = ANY($1)
           GROUP BY t.id`,
-        [TERMINAL_EVENTS],
-      ),
-    );
-    outcomes = new Map(rows.map((row) => [row.id, row]));
-    const winners = countBy([...outcomes.values()], (o) => o.channel ?? o.event_type ?? 'none');
-    console.log(`raced ${TOKENS} tokens in ${((Date.now() - started) / 1000).toFixed(1)} s; winners: ${JSON.stringify(winners)}`);
-  }, Math.max(120_000, TOKENS * 60));
+          [TERMINAL_EVENTS],
+        ),
+      );
+      outcomes = new Map(rows.map((row) => [row.id, row]));
+      const winners = countBy([...outcomes.values()], (o) => o.channel ?? o.event_type ?? 'none');
+      console.log(`raced ${TOKENS} tokens in ${((Date.now() - started) / 1000).toFixed(1)} s; winners: ${JSON.stringify(winners)}`);
+    },
+    Math.max(120_000, TOKENS * 60),
+  );
 
   it('stores exactly one terminal event per token', () => {
     expect(outcomes.size).toBe(TOKENS);
@@ -208,9 +211,7 @@ describe(`${TOKENS} tokens, each raced by an API completion, a callback and its 
   });
 
   it('agrees with what the timeout commands answered: changed exactly when the timeout won', () => {
-    const disagreements = tokens.filter(
-      (t) => t.timeoutChanged !== (outcomes.get(t.id)!.event_type === 'TokenTimedOut'),
-    );
+    const disagreements = tokens.filter((t) => t.timeoutChanged !== (outcomes.get(t.id)!.event_type === 'TokenTimedOut'));
     expect(disagreements.slice(0, 5)).toEqual([]);
   });
 
@@ -252,7 +253,11 @@ describe(`${Math.ceil(TOKENS / 5)} tokens, each raced by a rejection, a completi
   let rows: { id: string; types: string[] }[];
 
   beforeAll(async () => {
-    const created = await inPool(Array.from({ length: COUNT }, (_, i) => i), CREATES_IN_FLIGHT, createToken);
+    const created = await inPool(
+      Array.from({ length: COUNT }, (_, i) => i),
+      CREATES_IN_FLIGHT,
+      createToken,
+    );
     await new Promise((resolve) => setTimeout(resolve, 1_050));
     await inPool(created, GROUPS_IN_FLIGHT * GROUP, async (token) => {
       // Sent in a random order, so each writer is sometimes first on the wire.
@@ -268,8 +273,10 @@ describe(`${Math.ceil(TOKENS / 5)} tokens, each raced by a rejection, a completi
       await new Promise((resolve) => setTimeout(resolve, Math.random() * TIMEOUT_JITTER_MS));
       const [replies] = await Promise.all([Promise.all(writers), sendTimeout(token)]);
       const [rejected, completed, extended] = replies;
-      if (rejected.status !== 200 || completed.status !== 200) throw new Error(`reject/complete answered ${rejected.status}/${completed.status}`);
-      if (extended.status !== 200 && extended.status !== 409) throw new Error(`extend answered ${extended.status} ${JSON.stringify(extended.body)}`);
+      if (rejected.status !== 200 || completed.status !== 200)
+        throw new Error(`reject/complete answered ${rejected.status}/${completed.status}`);
+      if (extended.status !== 200 && extended.status !== 409)
+        throw new Error(`extend answered ${extended.status} ${JSON.stringify(extended.body)}`);
       raced.push({ ...token, extendStatus: extended.status });
     });
     rows = (
@@ -289,7 +296,9 @@ describe(`${Math.ceil(TOKENS / 5)} tokens, each raced by a rejection, a completi
     const wrong = raced.filter((token) => {
       const types = historyOf(token);
       const terminal = types.filter((type) => TERMINAL_EVENTS.includes(type));
-      return terminal.length !== 1 || types[types.length - 1] !== terminal[0] || types.filter((t) => t === 'TokenDeadlineExtended').length > 1;
+      return (
+        terminal.length !== 1 || types[types.length - 1] !== terminal[0] || types.filter((t) => t === 'TokenDeadlineExtended').length > 1
+      );
     });
     expect(wrong.slice(0, 5).map((token) => ({ id: token.id, history: historyOf(token) }))).toEqual([]);
   });

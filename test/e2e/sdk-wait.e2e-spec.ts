@@ -4,13 +4,7 @@
  */
 import { createServer } from 'node:net';
 import { INestApplication } from '@nestjs/common';
-import {
-  CreatedToken,
-  WaitLimitExceededError,
-  WaitpointCancelledError,
-  WaitpointTimeoutError,
-  WaitpointsClient,
-} from '@waitpoints/sdk';
+import { CreatedToken, WaitLimitExceededError, WaitpointCancelledError, WaitpointTimeoutError, WaitpointsClient } from '@waitpoints/sdk';
 import { createGateway } from '../../apps/gateway/src/app';
 import { loadGatewayConfig } from '../../apps/gateway/src/config';
 import { TokenEventFeed } from '../../apps/gateway/src/realtime/token-event-feed';

@@ -97,9 +97,14 @@ describe('credentials', () => {
       ['a hash one character too long', (h: string) => `${h}0`],
       ['an all-zero hash', () => '0'.repeat(64)],
       ['a non-hex hash', () => 'g'.repeat(64)],
-      ['a hash signed with another secret', (_h: string, id: string) => createHmac('sha256', 'attacker-secret-0123456789abcdef').update(id).digest('hex')],
-      ['a hash over the friendly id instead of the internal one', (_h: string, id: string) =>
-        createHmac('sha256', TEST_SIGNING_SECRETS[0]).update(`waitpoint_${id}`).digest('hex')],
+      [
+        'a hash signed with another secret',
+        (_h: string, id: string) => createHmac('sha256', 'attacker-secret-0123456789abcdef').update(id).digest('hex'),
+      ],
+      [
+        'a hash over the friendly id instead of the internal one',
+        (_h: string, id: string) => createHmac('sha256', TEST_SIGNING_SECRETS[0]).update(`waitpoint_${id}`).digest('hex'),
+      ],
     ])('refuse %s with 401 and leave the token waiting', async (_label, forge) => {
       const token = await create();
       const [prefix, hash] = token.url.split('/callback/');
@@ -123,7 +128,7 @@ describe('credentials', () => {
   });
 
   describe('public access tokens (JWT) on complete', () => {
-    it("answer 403 when used for another token, and the token stays waiting", async () => {
+    it('answer 403 when used for another token, and the token stays waiting', async () => {
       const [token, other] = [await create(), await create()];
       const reply = await complete(token.id, other.publicAccessToken);
       expect(reply.status).toBe(403);
@@ -171,7 +176,9 @@ describe('credentials', () => {
       expect((await complete(token.id, `${h}.${p}.`)).status).toBe(401);
       expect((await complete(token.id, `${h}.${p}.${s.slice(0, -2)}${s.endsWith('AA') ? 'BB' : 'AA'}`)).status).toBe(401);
       // Claims changed under a valid signature (widened scope).
-      expect((await complete(token.id, `${h}.${base64url({ ...jwt.decode(good) as object, scopes: ['write:all'] })}.${s}`)).status).toBe(401);
+      expect((await complete(token.id, `${h}.${base64url({ ...(jwt.decode(good) as object), scopes: ['write:all'] })}.${s}`)).status).toBe(
+        401,
+      );
       expect(await status(token.id)).toBe('WAITING');
     });
 
@@ -226,7 +233,11 @@ describe('credentials', () => {
     const preflight = (path: string, method = 'POST') =>
       fetch(`${system.baseUrl}${path}`, {
         method: 'OPTIONS',
-        headers: { origin: ORIGIN, 'access-control-request-method': method, 'access-control-request-headers': 'authorization,content-type' },
+        headers: {
+          origin: ORIGIN,
+          'access-control-request-method': method,
+          'access-control-request-headers': 'authorization,content-type',
+        },
       });
 
     it('is spoken by complete (browsers complete with a public access token)', async () => {
@@ -241,7 +252,7 @@ describe('credentials', () => {
       expect(completed.headers.get('access-control-expose-headers')).toMatch(/x-ratelimit-reset/);
     });
 
-    it('is spoken by a token\'s event stream (browsers watch with EventSource)', async () => {
+    it("is spoken by a token's event stream (browsers watch with EventSource)", async () => {
       const token = await create();
       const response = await preflight(`${TOKENS}/${token.id}/events`, 'GET');
       expect(response.headers.get('access-control-allow-origin')).toBe(ORIGIN);

@@ -66,7 +66,10 @@ describe('the token event stream', () => {
     await api.complete(token.id, 'done');
     const stream = await openEventStream(eventsUrl(token.id), devKey);
     const events = await stream.rest();
-    expect(events.map((e) => [e.event, e.lastEventId])).toEqual([['token', '2'], ['end', '2']]);
+    expect(events.map((e) => [e.event, e.lastEventId])).toEqual([
+      ['token', '2'],
+      ['end', '2'],
+    ]);
     expect(tokenOf(events[0])).toMatchObject({ status: 'COMPLETED', output: '"done"' });
   });
 
@@ -111,7 +114,10 @@ describe('the token event stream', () => {
 
       const again = await openEventStream(eventsUrl(token.id), { ...devKey, 'last-event-id': seen!.lastEventId });
       const events = await again.rest();
-      expect(events.map((e) => [e.event, e.lastEventId])).toEqual([['token', '2'], ['end', '2']]);
+      expect(events.map((e) => [e.event, e.lastEventId])).toEqual([
+        ['token', '2'],
+        ['end', '2'],
+      ]);
       expect(tokenOf(events[0])).toMatchObject({ status: 'COMPLETED', output: '{"n":1}' });
     });
 
@@ -123,7 +129,10 @@ describe('the token event stream', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       await api.complete(token.id, { n: 2 });
       const events = await stream.rest();
-      expect(events.map((e) => [e.event, e.lastEventId])).toEqual([['token', '2'], ['end', '2']]);
+      expect(events.map((e) => [e.event, e.lastEventId])).toEqual([
+        ['token', '2'],
+        ['end', '2'],
+      ]);
     });
 
     it('answers 204 when the client has seen the end (EventSource then stops reconnecting)', async () => {

@@ -123,10 +123,8 @@ async function listIds(query: Record<string, string>, options: CallOptions = {})
   return reply.body.data.map((item: { id: string }) => item.id);
 }
 
-const complete = (id: string, json: unknown, options: CallOptions = {}) =>
-  call('POST', `${tokenPath(id)}/complete`, { json, ...options });
-const cancel = (id: string, json: unknown = {}, options: CallOptions = {}) =>
-  call('POST', `${tokenPath(id)}/cancel`, { json, ...options });
+const complete = (id: string, json: unknown, options: CallOptions = {}) => call('POST', `${tokenPath(id)}/complete`, { json, ...options });
+const cancel = (id: string, json: unknown = {}, options: CallOptions = {}) => call('POST', `${tokenPath(id)}/cancel`, { json, ...options });
 
 /** A tag no other test uses, so list assertions see only their own tokens. */
 const uniqueTag = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
@@ -178,9 +176,7 @@ describe('POST /api/v1/waitpoints/tokens (create)', () => {
     const reply = await call('POST', TOKENS, { json: {} });
     expect(reply.status).toBe(200);
     expect(reply.body).toEqual({ id: expect.stringMatching(/^waitpoint_[0-9a-z]{26}$/), isCached: false, url: expect.any(String) });
-    expect(reply.body.url).toMatch(
-      new RegExp(`^${system.baseUrl}/api/v1/waitpoints/tokens/${reply.body.id}/callback/[0-9a-f]{64}$`),
-    );
+    expect(reply.body.url).toMatch(new RegExp(`^${system.baseUrl}/api/v1/waitpoints/tokens/${reply.body.id}/callback/[0-9a-f]{64}$`));
   });
 
   it('sends a public access token (x-trigger-jwt) scoped to writing this token, and its claims', async () => {
@@ -270,7 +266,13 @@ describe('POST /api/v1/waitpoints/tokens (create)', () => {
       ['an empty idempotencyKey', { idempotencyKey: '' }, /idempotencyKey/],
       ['an unknown field', { idempotencyKey: 'k', output: 'x' }, /unknown field "output"/],
       ['null for an optional field (optional means absent)', { tags: null }, /tags must be a string or an array of strings/],
-      ['an unknown field with a long name, named by its first 100 characters', { ['f'.repeat(500)]: 1 }, new RegExp(`^unknown field "${'f'.repeat(100)}"; accepted fields: idempotencyKey, idempotencyKeyTTL, timeout, tags, approval, heartbeatTimeout$`)],
+      [
+        'an unknown field with a long name, named by its first 100 characters',
+        { ['f'.repeat(500)]: 1 },
+        new RegExp(
+          `^unknown field "${'f'.repeat(100)}"; accepted fields: idempotencyKey, idempotencyKeyTTL, timeout, tags, approval, heartbeatTimeout$`,
+        ),
+      ],
     ])('%s', async (_label, body, message) => {
       expectError(await call('POST', TOKENS, { json: body }), 400, message);
     });
@@ -532,9 +534,9 @@ describe('GET /api/v1/waitpoints/tokens (list)', () => {
         const middle = String(made[1].createdAt);
         expect(await listIds({ 'filter[tags]': dateTag, 'filter[createdAt][from]': middle })).toEqual([made[2].id, made[1].id]);
         expect(await listIds({ 'filter[tags]': dateTag, 'filter[createdAt][to]': middle })).toEqual([made[1].id, made[0].id]);
-        expect(
-          await listIds({ 'filter[tags]': dateTag, 'filter[createdAt][from]': middle, 'filter[createdAt][to]': middle }),
-        ).toEqual([made[1].id]);
+        expect(await listIds({ 'filter[tags]': dateTag, 'filter[createdAt][from]': middle, 'filter[createdAt][to]': middle })).toEqual([
+          made[1].id,
+        ]);
       });
 
       it('[from] and [to] accept ISO 8601 dates', async () => {
@@ -549,9 +551,7 @@ describe('GET /api/v1/waitpoints/tokens (list)', () => {
       });
 
       it('[period] keeps tokens created within that period; with [from], the later bound wins', async () => {
-        expect(await listIds({ 'filter[tags]': dateTag, 'filter[createdAt][period]': '1h' })).toEqual(
-          made.map((m) => m.id).reverse(),
-        );
+        expect(await listIds({ 'filter[tags]': dateTag, 'filter[createdAt][period]': '1h' })).toEqual(made.map((m) => m.id).reverse());
         expect(
           await listIds({
             'filter[tags]': dateTag,
@@ -799,7 +799,11 @@ describe('POST /api/v1/waitpoints/tokens/:id/complete', () => {
     expect(response.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     expect(response.headers.get('access-control-allow-methods')).toMatch(/POST/);
 
-    const completed = await complete(token.id, { data: 1 }, { headers: { origin: 'https://app.example.com' }, auth: token.publicAccessToken });
+    const completed = await complete(
+      token.id,
+      { data: 1 },
+      { headers: { origin: 'https://app.example.com' }, auth: token.publicAccessToken },
+    );
     expect(completed.status).toBe(200);
     expect(completed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     expect(completed.headers.get('access-control-expose-headers')).toMatch(/x-trigger-jwt/);

@@ -111,7 +111,11 @@ describe('OpenTelemetry traces', () => {
           },
         })),
       };
-      const reply = await nc.request(`${system.subjectPrefix}.rpc.token.batch`, JSON.stringify({ pattern: 'rpc.token.batch', data: batch, id: 'tracing-e2e' }), { timeout: 10_000 });
+      const reply = await nc.request(
+        `${system.subjectPrefix}.rpc.token.batch`,
+        JSON.stringify({ pattern: 'rpc.token.batch', data: batch, id: 'tracing-e2e' }),
+        { timeout: 10_000 },
+      );
       expect(JSON.parse(reply.string()).response.replies.map((r: { ok: boolean }) => r.ok)).toEqual([true, true]);
     } finally {
       await nc.close();
@@ -128,16 +132,19 @@ describe('OpenTelemetry traces', () => {
     const creation = await eventually('the creation trace in all three services', () => {
       const spans = receiver.inTrace(createTimedOut);
       const all = [...names(spans, 'gateway'), ...names(spans, 'token-service'), ...names(spans, 'scheduler')];
-      return ['send cmd.token.create', 'handle cmd.token.create', 'publish TokenCreated', 'ingest TokenCreated'].every((n) => all.includes(n)) && spans;
+      return (
+        ['send cmd.token.create', 'handle cmd.token.create', 'publish TokenCreated', 'ingest TokenCreated'].every((n) => all.includes(n)) &&
+        spans
+      );
     });
     expect(services(creation)).toEqual(['gateway', 'scheduler', 'token-service']);
     expect(names(creation, 'gateway')).toEqual(expect.arrayContaining(['send cmd.token.create']));
     expect(creation.some((s) => s.service === 'gateway' && s.kind === 2 /* SERVER: the HTTP request */)).toBe(true);
-    expect(names(creation, 'token-service')).toEqual(
-      expect.arrayContaining(['handle cmd.token.create', 'publish TokenCreated']),
-    );
+    expect(names(creation, 'token-service')).toEqual(expect.arrayContaining(['handle cmd.token.create', 'publish TokenCreated']));
     // pg instrumentation: the handler's SQL is in the trace.
-    expect(creation.some((s) => s.service === 'token-service' && s.kind === 3 /* CLIENT */ && /pg|postgres|INSERT|SELECT|WITH/i.test(s.name))).toBe(true);
+    expect(
+      creation.some((s) => s.service === 'token-service' && s.kind === 3 /* CLIENT */ && /pg|postgres|INSERT|SELECT|WITH/i.test(s.name)),
+    ).toBe(true);
     // The outbox's publish is linked from the scheduler's ingest.
     const publish = creation.find((s) => s.name === 'publish TokenCreated')!;
     const ingest = creation.find((s) => s.name === 'ingest TokenCreated')!;
@@ -147,7 +154,11 @@ describe('OpenTelemetry traces', () => {
     const completion = await eventually('the completion trace in all three services', () => {
       const spans = receiver.inTrace(complete);
       const all = spans.map((s) => s.name);
-      return ['wake TokenCompleted', 'handle cmd.token.complete', 'publish TokenCompleted', 'ingest TokenCompleted'].every((n) => all.includes(n)) && spans;
+      return (
+        ['wake TokenCompleted', 'handle cmd.token.complete', 'publish TokenCompleted', 'ingest TokenCompleted'].every((n) =>
+          all.includes(n),
+        ) && spans
+      );
     });
     expect(services(completion)).toEqual(['gateway', 'scheduler', 'token-service']);
     expect(names(completion, 'token-service')).toEqual(expect.arrayContaining(['handle cmd.token.complete', 'publish TokenCompleted']));
@@ -166,7 +177,9 @@ describe('OpenTelemetry traces', () => {
     for (const traceId of inBatch) {
       const spans = await eventually(`batched command ${traceId}`, () => {
         const found = receiver.inTrace(traceId);
-        return ['handle cmd.token.create', 'publish TokenCreated', 'ingest TokenCreated'].every((n) => found.some((s) => s.name === n)) && found;
+        return (
+          ['handle cmd.token.create', 'publish TokenCreated', 'ingest TokenCreated'].every((n) => found.some((s) => s.name === n)) && found
+        );
       });
       const handler = spans.find((s) => s.name === 'handle cmd.token.create')!;
       expect(handler.service).toBe('token-service');
@@ -188,9 +201,7 @@ describe('OpenTelemetry traces', () => {
       return ['wake TokenTimedOut', 'handle cmd.token.timeout-batch', 'publish TokenTimedOut'].every((n) => all.includes(n)) && spans;
     });
     expect(services(timeout)).toEqual(['gateway', 'scheduler', 'token-service']);
-    expect(names(timeout, 'token-service')).toEqual(
-      expect.arrayContaining(['handle cmd.token.timeout-batch', 'publish TokenTimedOut']),
-    );
+    expect(names(timeout, 'token-service')).toEqual(expect.arrayContaining(['handle cmd.token.timeout-batch', 'publish TokenTimedOut']));
     // Only the three services exported, and nothing for the ops endpoints.
     expect(services(receiver.spans)).toEqual(['gateway', 'scheduler', 'token-service']);
     expect(receiver.spans.some((s) => /metrics|health|ready/.test(s.name))).toBe(false);

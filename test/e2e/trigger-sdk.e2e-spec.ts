@@ -122,7 +122,7 @@ describe('the official Trigger.dev SDK', () => {
     expect((await wait.retrieveToken(token)).output).toEqual({ first: true });
   });
 
-  it("a publicAccessToken cannot complete another token (PermissionDeniedError, 403)", async () => {
+  it('a publicAccessToken cannot complete another token (PermissionDeniedError, 403)', async () => {
     const [token, other] = [await wait.createToken({}), await wait.createToken({})];
     const attempt = auth.withAuth({ accessToken: other.publicAccessToken, baseURL: system.baseUrl }, () =>
       wait.completeToken(token.id, { sneaky: true }),

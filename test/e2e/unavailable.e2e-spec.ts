@@ -43,7 +43,9 @@ describe('gateway without a token-service behind it', () => {
     const response = await create(url);
     expect(response.status).toBe(503);
     // NATS reports "no responders" at once; a server that stays silent hits the 800 ms timeout.
-    expect(((await response.json()) as { error: string }).error).toMatch(/No token-service instance is listening|did not answer within 800 ms/);
+    expect(((await response.json()) as { error: string }).error).toMatch(
+      /No token-service instance is listening|did not answer within 800 ms/,
+    );
     expect(Date.now() - started).toBeLessThan(3000);
   });
 

@@ -38,7 +38,11 @@ const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 async function createToken(): Promise<{ id: string; url: string }> {
-  const response = await fetch(system.tokensUrl, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"timeout":"1h"}' });
+  const response = await fetch(system.tokensUrl, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: '{"timeout":"1h"}',
+  });
   expect(response.status).toBe(200);
   return (await response.json()) as { id: string; url: string };
 }
@@ -75,7 +79,7 @@ describe('an accepted output is shown everywhere afterwards', () => {
   const padding = 3 * MiB - '{"data":}'.length - 2 * MAX_DEPTH - '""'.length;
   const atBodyLimit = deepArray(MAX_DEPTH, JSON.stringify('x'.repeat(padding)));
   // 3 MiB of shallow values: pretty-printed, it would run to millions of lines.
-  const wide = `[${Array.from({ length: 3 * MiB / 64 }, () => deepArray(30, '0')).join(',')}]`;
+  const wide = `[${Array.from({ length: (3 * MiB) / 64 }, () => deepArray(30, '0')).join(',')}]`;
 
   it.each([
     ['nested 4,113 levels deep (the case that broke its token page)', 'complete', deepArray(4_113)],

@@ -63,10 +63,14 @@ describe('fault: one node of a three-node NATS cluster killed under load (stream
     await Promise.all(tokens.map((token, n) => client.completeToken(token.id, { n })));
     const results = await step('waiters after the failover', 20_000, () => Promise.all(waits)).catch(async (error: Error) => {
       // Where did the completions stop: the event store, JetStream, or the gateway's feed?
-      const survivorsNow = cluster.nodes.filter((node) => node !== victim).map((node) => node.url).join(',');
+      const survivorsNow = cluster.nodes
+        .filter((node) => node !== victim)
+        .map((node) => node.url)
+        .join(',');
       const stream = await streamInfo(survivorsNow, streamName).catch((e: Error) => ({ error: e.message }));
-      const stored = await withDatabase(system.databaseUrl, async (db) =>
-        (await db.query(`SELECT count(*)::int AS n, max(global_position)::text AS last FROM es_events`)).rows[0],
+      const stored = await withDatabase(
+        system.databaseUrl,
+        async (db) => (await db.query(`SELECT count(*)::int AS n, max(global_position)::text AS last FROM es_events`)).rows[0],
       );
       const checkpoint = await withDatabase(system.databaseUrl, async (db) => (await db.query(`SELECT * FROM es_checkpoints`)).rows);
       throw new Error(
@@ -76,7 +80,10 @@ describe('fault: one node of a three-node NATS cluster killed under load (stream
     });
     expect(results.map((result) => (result.ok ? result.output.n : result.error.message))).toEqual(tokens.map((_, n) => n));
 
-    const survivors = cluster.nodes.filter((node) => node !== victim).map((node) => node.url).join(',');
+    const survivors = cluster.nodes
+      .filter((node) => node !== victim)
+      .map((node) => node.url)
+      .join(',');
     const recoveryMs = load.recoveryMs(killedAt);
     const info = await step('stream info from the survivors', 15_000, () => streamInfo(survivors, streamName));
     await auditAndReport('6 NATS cluster: stream leader killed', system, load, survivors, recoveryMs, {

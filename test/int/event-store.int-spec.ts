@@ -133,7 +133,9 @@ describe('event store on PostgreSQL', () => {
   it('stamps every event of one append with one transaction id, the key of gap-free reading', async () => {
     const [a, b] = [randomUUID(), randomUUID()];
     await appendToStreams(db, [append(a, 0, created(a)), append(b, 0, created(b))]);
-    const rows = await db.query(`SELECT DISTINCT transaction_id::text FROM es_events WHERE stream_id = ANY($1)`, [[`token-${a}`, `token-${b}`]]);
+    const rows = await db.query(`SELECT DISTINCT transaction_id::text FROM es_events WHERE stream_id = ANY($1)`, [
+      [`token-${a}`, `token-${b}`],
+    ]);
     expect(rows).toHaveLength(1);
   });
 });

@@ -45,7 +45,14 @@ describe('outbox: every stored event reaches JetStream exactly once', () => {
         });
         ids.push(token.id);
         if (i % 2 === 0) {
-          await commands.complete({ environment: 'dev', tokenId: token.id, output: '1', outputType: 'application/json', channel: 'api', metadata });
+          await commands.complete({
+            environment: 'dev',
+            tokenId: token.id,
+            output: '1',
+            outputType: 'application/json',
+            channel: 'api',
+            metadata,
+          });
         }
       }),
     );
@@ -90,7 +97,13 @@ describe('outbox: every stored event reaches JetStream exactly once', () => {
   });
 
   it('publishes an output too large for one NATS message as a reference into the outputs object store', async () => {
-    const { token } = await commands.create({ environment: 'dev', idempotencyKeyTTLMs: 1, timeout: { afterMs: 60_000 }, tags: [], metadata });
+    const { token } = await commands.create({
+      environment: 'dev',
+      idempotencyKeyTTLMs: 1,
+      timeout: { afterMs: 60_000 },
+      tags: [],
+      metadata,
+    });
     const output = JSON.stringify({ blob: 'y'.repeat(600 * 1024) });
     await commands.complete({ environment: 'dev', tokenId: token.id, output, outputType: 'application/json', channel: 'api', metadata });
     const [completion] = await eventually(async () => {

@@ -41,14 +41,16 @@ describe('projections:rebuild and projections:verify against real PostgreSQL', (
   const readTables = () =>
     withDatabase(system.databaseUrl, async (db) => {
       const rows: Record<string, unknown[]> = {};
-      for (const table of TABLES) rows[table] = (await db.query(`SELECT to_jsonb(t) AS row FROM ${table} t ORDER BY 1::text`)).rows.map((r) => r.row);
+      for (const table of TABLES)
+        rows[table] = (await db.query(`SELECT to_jsonb(t) AS row FROM ${table} t ORDER BY 1::text`)).rows.map((r) => r.row);
       for (const table of TABLES) rows[table].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
       return rows;
     });
 
   const indexNames = () =>
-    withDatabase(system.databaseUrl, async (db) =>
-      (await db.query(`SELECT tablename, indexname FROM pg_indexes WHERE tablename = ANY($1) ORDER BY 1, 2`, [TABLES])).rows,
+    withDatabase(
+      system.databaseUrl,
+      async (db) => (await db.query(`SELECT tablename, indexname FROM pg_indexes WHERE tablename = ANY($1) ORDER BY 1, 2`, [TABLES])).rows,
     );
 
   it('verify finds the live tables equal to a replay of the events, and exits 0', async () => {
@@ -111,7 +113,11 @@ describe('projections:rebuild and projections:verify against real PostgreSQL', (
     const created: string[] = [];
     const load = async () => {
       while (!stop) {
-        const response = await fetch(system.tokensUrl, { method: 'POST', headers: auth, body: JSON.stringify({ idempotencyKey: randomBytes(6).toString('hex') }) });
+        const response = await fetch(system.tokensUrl, {
+          method: 'POST',
+          headers: auth,
+          body: JSON.stringify({ idempotencyKey: randomBytes(6).toString('hex') }),
+        });
         statuses.push(response.status);
         if (response.status !== 200) {
           failures.push(`create ${response.status} ${await response.text()}`);
@@ -150,7 +156,9 @@ describe('projections:rebuild and projections:verify against real PostgreSQL', (
       cwd: `${__dirname}/../..`,
     });
     expect(stdout).toContain('The read tables match the event store.');
-    await withDatabase(system.databaseUrl, (db) => db.query(`UPDATE waitpoint_tokens SET tags = '{tampered}' WHERE id = (SELECT min(id) FROM waitpoint_tokens)`));
+    await withDatabase(system.databaseUrl, (db) =>
+      db.query(`UPDATE waitpoint_tokens SET tags = '{tampered}' WHERE id = (SELECT min(id) FROM waitpoint_tokens)`),
+    );
     const failed = await promisify(execFile)('npm', ['run', '--silent', 'projections:verify'], {
       env: { ...process.env, DATABASE_URL: system.databaseUrl },
       cwd: `${__dirname}/../..`,
@@ -194,7 +202,10 @@ describe('projections:rebuild and projections:verify against real PostgreSQL', (
         return { code, output: lines.join('\n') };
       };
       // The pruned keys are no difference: they are older than what the table keeps.
-      expect(await verify()).toMatchObject({ code: 0, output: expect.stringContaining('OK   waitpoint_request_keys: 6 live rows, 6 from the events') });
+      expect(await verify()).toMatchObject({
+        code: 0,
+        output: expect.stringContaining('OK   waitpoint_request_keys: 6 live rows, 6 from the events'),
+      });
       // Told to keep keys forever, verify does see them missing.
       const forever = await verify({ REQUEST_KEY_RETENTION: 'off' });
       expect(forever.code).toBe(1);
@@ -212,14 +223,22 @@ describe('projections:rebuild and projections:verify against real PostgreSQL', (
 /** Every kind of event and every read table: waiting, completed (API, callback), cancelled, timed out, keys. */
 async function makeVariedTokens(system: RunningSystem): Promise<void> {
   const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
-    const response = await fetch(`${system.tokensUrl}${path}`, { method: 'POST', headers: { ...auth, ...headers }, body: JSON.stringify(body) });
+    const response = await fetch(`${system.tokensUrl}${path}`, {
+      method: 'POST',
+      headers: { ...auth, ...headers },
+      body: JSON.stringify(body),
+    });
     if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
     return response.json() as Promise<{ id: string; url: string }>;
   };
   const tokens = [];
   for (let i = 0; i < 12; i++) {
     tokens.push(
-      await post('', { tags: [`t${i % 3}`, 'ops'], idempotencyKey: i % 2 ? `key-${i}` : undefined, timeout: '1h' }, { 'x-trigger-request-idempotency-key': `req-${i}` }),
+      await post(
+        '',
+        { tags: [`t${i % 3}`, 'ops'], idempotencyKey: i % 2 ? `key-${i}` : undefined, timeout: '1h' },
+        { 'x-trigger-request-idempotency-key': `req-${i}` },
+      ),
     );
   }
   await post('', { idempotencyKey: 'key-1' }); // cached: no new event
@@ -229,8 +248,16 @@ async function makeVariedTokens(system: RunningSystem): Promise<void> {
   const nc = await connect({ servers: TEST_NATS_URL });
   try {
     const codec = StringCodec();
-    const data = { tokenId: tokens[3].id.replace('waitpoint_', ''), force: true, metadata: { correlationId: 'ops', actor: { type: 'operator' } } };
-    await nc.request(`${system.subjectPrefix}.cmd.token.timeout`, codec.encode(JSON.stringify({ pattern: 'cmd.token.timeout', id: '1', data })), { timeout: 5000 });
+    const data = {
+      tokenId: tokens[3].id.replace('waitpoint_', ''),
+      force: true,
+      metadata: { correlationId: 'ops', actor: { type: 'operator' } },
+    };
+    await nc.request(
+      `${system.subjectPrefix}.cmd.token.timeout`,
+      codec.encode(JSON.stringify({ pattern: 'cmd.token.timeout', id: '1', data })),
+      { timeout: 5000 },
+    );
   } finally {
     await nc.close();
   }

@@ -50,26 +50,34 @@ describe('readiness when NATS goes away and comes back', () => {
     expect((await getText(`${system.tokenServiceOpsUrl}/ready`)).status).toBe(200);
 
     await stopNats();
-    await eventually(async () => {
-      const gateway = await getText(`${system.baseUrl}/ready`);
-      expect(gateway.status).toBe(503);
-      expect(JSON.parse(gateway.text)).toMatchObject({ status: 'error', error: { nats: { status: 'down' } } });
-      const tokenService = await getText(`${system.tokenServiceOpsUrl}/ready`);
-      expect(tokenService.status).toBe(503);
-      expect(JSON.parse(tokenService.text)).toMatchObject({
-        error: { nats: { status: 'down' } },
-        details: { database: { status: 'up' } },
-      });
-    }, 20_000, 200);
+    await eventually(
+      async () => {
+        const gateway = await getText(`${system.baseUrl}/ready`);
+        expect(gateway.status).toBe(503);
+        expect(JSON.parse(gateway.text)).toMatchObject({ status: 'error', error: { nats: { status: 'down' } } });
+        const tokenService = await getText(`${system.tokenServiceOpsUrl}/ready`);
+        expect(tokenService.status).toBe(503);
+        expect(JSON.parse(tokenService.text)).toMatchObject({
+          error: { nats: { status: 'down' } },
+          details: { database: { status: 'up' } },
+        });
+      },
+      20_000,
+      200,
+    );
     // Alive all the same: a restart would not bring NATS back.
     expect((await getText(`${system.baseUrl}/health`)).status).toBe(200);
     expect((await getText(`${system.tokenServiceOpsUrl}/health`)).status).toBe(200);
 
     await startNats();
-    await eventually(async () => {
-      expect((await getText(`${system.baseUrl}/ready`)).status).toBe(200);
-      expect((await getText(`${system.tokenServiceOpsUrl}/ready`)).status).toBe(200);
-    }, 30_000, 250);
+    await eventually(
+      async () => {
+        expect((await getText(`${system.baseUrl}/ready`)).status).toBe(200);
+        expect((await getText(`${system.tokenServiceOpsUrl}/ready`)).status).toBe(200);
+      },
+      30_000,
+      250,
+    );
   });
 });
 

@@ -137,7 +137,9 @@ describe('consuming token events with a durable consumer', () => {
     const before = await client.createToken();
     // That very creation: the consumer may start with older events of this file's other tests.
     const bareBefore = before.id.replace('waitpoint_', '');
-    await eventually('the first instance handled the creation', async () => (handled.includes(`TokenCreated:${bareBefore}`) ? true : undefined));
+    await eventually('the first instance handled the creation', async () =>
+      handled.includes(`TokenCreated:${bareBefore}`) ? true : undefined,
+    );
     await first.stop();
 
     const prod = new WaitpointsClient({ baseURL: system.baseUrl, secretKey: TEST_KEYS.prod });
@@ -146,7 +148,9 @@ describe('consuming token events with a durable consumer', () => {
     const second = await consumeTokenEvents(options);
     try {
       const bare = (id: string) => id.replace('waitpoint_', '');
-      await eventually('the second instance caught up', async () => (handled.includes(`TokenCreated:${bare(during.id)}`) ? true : undefined));
+      await eventually('the second instance caught up', async () =>
+        handled.includes(`TokenCreated:${bare(during.id)}`) ? true : undefined,
+      );
       // Every creation of 'dev' so far, each once; nothing from 'prod'.
       const created = handled.filter((h) => h.startsWith('TokenCreated:'));
       expect(new Set(created).size).toBe(created.length);
@@ -158,7 +162,12 @@ describe('consuming token events with a durable consumer', () => {
   });
 
   it('refuses to reuse a durable name with a different filter', async () => {
-    const consumer = await consumeTokenEvents({ ...consumerOptions(), durableName: 'filter-clash', kinds: ['completed'], handler: () => undefined });
+    const consumer = await consumeTokenEvents({
+      ...consumerOptions(),
+      durableName: 'filter-clash',
+      kinds: ['completed'],
+      handler: () => undefined,
+    });
     await consumer.stop();
     await expect(
       consumeTokenEvents({ ...consumerOptions(), durableName: 'filter-clash', kinds: ['created'], handler: () => undefined }),

@@ -73,7 +73,9 @@ beforeAll(async () => {
   storeDir = mkdtempSync(join(tmpdir(), 'waitpoints-feed-'));
   await startNats();
   publisher = await connect({ servers: `nats://127.0.0.1:${port}`, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
-  await (await publisher.jetstreamManager()).streams.add({
+  await (
+    await publisher.jetstreamManager()
+  ).streams.add({
     name: eventStreamName(prefix),
     subjects: [`${prefix}.evt.>`],
     storage: StorageType.File,

@@ -7,15 +7,7 @@ import { loadGatewayConfig } from '../../apps/gateway/src/config';
 import { createTokenService } from '../../apps/token-service/src/app';
 import { loadTokenServiceConfig } from '../../apps/token-service/src/config';
 import { TokenServiceOverrides } from '../../apps/token-service/src/token-service.module';
-import {
-  TEST_NATS_URL,
-  deleteStream,
-  dropDatabase,
-  requireNats,
-  requirePostgres,
-  testDatabaseUrl,
-  uniqueRunName,
-} from './services';
+import { TEST_NATS_URL, deleteStream, dropDatabase, requireNats, requirePostgres, testDatabaseUrl, uniqueRunName } from './services';
 
 export const TEST_KEYS = {
   dev: 'tr_dev_test_key_0123456789abcdef',

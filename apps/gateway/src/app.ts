@@ -36,7 +36,14 @@ function registerBodyParsers(app: NestExpressApplication): void {
     origin: true,
     methods: ['POST', 'OPTIONS'],
     // The rate-limit headers too, so a browser client can wait for x-ratelimit-reset after a 429.
-    exposedHeaders: ['x-trigger-jwt', 'x-trigger-jwt-claims', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'retry-after'],
+    exposedHeaders: [
+      'x-trigger-jwt',
+      'x-trigger-jwt-claims',
+      'x-ratelimit-limit',
+      'x-ratelimit-remaining',
+      'x-ratelimit-reset',
+      'retry-after',
+    ],
     maxAge: 600,
   });
   express.options(`${TOKENS}/:id/complete`, completeCors);
@@ -83,7 +90,10 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   setUpApiDocs(app, config);
   app.enableShutdownHooks();
   answerClientErrorsAsJson(app.getHttpServer());
-  applyRequestTimeouts(app.getHttpServer(), { requestTimeoutMs: config.httpRequestTimeoutMs, headersTimeoutMs: config.httpHeadersTimeoutMs });
+  applyRequestTimeouts(app.getHttpServer(), {
+    requestTimeoutMs: config.httpRequestTimeoutMs,
+    headersTimeoutMs: config.httpHeadersTimeoutMs,
+  });
   await app.listen(config.port, config.host);
 
   const startup = new Logger('Gateway');

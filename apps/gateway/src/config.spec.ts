@@ -36,7 +36,9 @@ describe('gateway configuration', () => {
         expect.stringContaining('SIGNING_SECRETS is required'),
       ]);
     }
-    expect(() => loadGatewayConfig({ NODE_ENV: 'production', API_KEYS: 'prod:prod-key-0123456789a', SIGNING_SECRETS: secret })).not.toThrow();
+    expect(() =>
+      loadGatewayConfig({ NODE_ENV: 'production', API_KEYS: 'prod:prod-key-0123456789a', SIGNING_SECRETS: secret }),
+    ).not.toThrow();
   });
 
   it('refuses real API keys with the public development signing secret, in development too', () => {
@@ -48,16 +50,26 @@ describe('gateway configuration', () => {
   it('bounds the time to receive a request: 30 s, and 10 s for its headers, by default', () => {
     expect(loadGatewayConfig({})).toMatchObject({ httpRequestTimeoutMs: 30_000, httpHeadersTimeoutMs: 10_000 });
     // A shorter request timeout shortens the headers' default with it.
-    expect(loadGatewayConfig({ HTTP_REQUEST_TIMEOUT_MS: '5000' })).toMatchObject({ httpRequestTimeoutMs: 5000, httpHeadersTimeoutMs: 5000 });
+    expect(loadGatewayConfig({ HTTP_REQUEST_TIMEOUT_MS: '5000' })).toMatchObject({
+      httpRequestTimeoutMs: 5000,
+      httpHeadersTimeoutMs: 5000,
+    });
     expect(() => loadGatewayConfig({ HTTP_REQUEST_TIMEOUT_MS: '5000', HTTP_HEADERS_TIMEOUT_MS: '6000' })).toThrow(
       /HTTP_HEADERS_TIMEOUT_MS \(6000\) must not exceed HTTP_REQUEST_TIMEOUT_MS \(5000\)/,
     );
-    expect(() => loadGatewayConfig({ HTTP_REQUEST_TIMEOUT_MS: '0' })).toThrow(/HTTP_REQUEST_TIMEOUT_MS="0" must be a whole number from 1000/);
+    expect(() => loadGatewayConfig({ HTTP_REQUEST_TIMEOUT_MS: '0' })).toThrow(
+      /HTTP_REQUEST_TIMEOUT_MS="0" must be a whole number from 1000/,
+    );
   });
 
   it('lists every problem at once, with the variable and the fix', () => {
     try {
-      loadGatewayConfig({ PORT: 'eighty', API_KEYS: 'no-separator,bad env:key-0123456789abcdef,dev:short', NATS_URL: 'http://x', PUBLIC_URL: 'nope' });
+      loadGatewayConfig({
+        PORT: 'eighty',
+        API_KEYS: 'no-separator,bad env:key-0123456789abcdef,dev:short',
+        NATS_URL: 'http://x',
+        PUBLIC_URL: 'nope',
+      });
       fail('expected a ConfigError');
     } catch (error) {
       const problems = (error as ConfigError).problems.join('\n');

@@ -60,7 +60,10 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   const apiKeys = new Map<string, string>();
   const rawKeys = read.optional('API_KEYS');
   if (rawKeys) {
-    for (const entry of rawKeys.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const entry of rawKeys
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const separator = entry.indexOf(':');
       const environment = entry.slice(0, separator).trim();
       const key = entry.slice(separator + 1).trim();
@@ -87,7 +90,14 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
   // or anyone could compute callback hashes and sign public access tokens and dashboard sessions.
   const rawSecrets = read.optional('SIGNING_SECRETS');
   const usingDevKey = !rawKeys && !production;
-  const signingSecrets = rawSecrets ? rawSecrets.split(',').map((s) => s.trim()).filter(Boolean) : usingDevKey ? [DEV_SIGNING_SECRET] : [];
+  const signingSecrets = rawSecrets
+    ? rawSecrets
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : usingDevKey
+      ? [DEV_SIGNING_SECRET]
+      : [];
   read.check(
     signingSecrets.length > 0,
     production
@@ -126,7 +136,12 @@ export function loadGatewayConfig(env: Env = process.env): GatewayConfig {
     rateLimit: readRateLimit('RATE_LIMIT', production ? DEFAULT_PRODUCTION_RATE_LIMIT : 'off'),
     callbackRateLimit: readRateLimit('CALLBACK_RATE_LIMIT', DEFAULT_CALLBACK_RATE_LIMIT),
     httpRequestTimeoutMs,
-    httpHeadersTimeoutMs: read.integer('HTTP_HEADERS_TIMEOUT_MS', Math.min(DEFAULT_HTTP_HEADERS_TIMEOUT_MS, httpRequestTimeoutMs), 1000, 3_600_000),
+    httpHeadersTimeoutMs: read.integer(
+      'HTTP_HEADERS_TIMEOUT_MS',
+      Math.min(DEFAULT_HTTP_HEADERS_TIMEOUT_MS, httpRequestTimeoutMs),
+      1000,
+      3_600_000,
+    ),
   };
   read.check(
     config.httpHeadersTimeoutMs <= config.httpRequestTimeoutMs,

@@ -90,15 +90,19 @@ export class GatewayModule {
         {
           provide: TOKEN_SERVICE_TRANSPORT,
           useFactory: () =>
-            new PrefixedNatsClient(config.nats.subjectPrefix, {
-              servers: config.nats.servers,
-              name: 'waitpoints-gateway',
-              maxReconnectAttempts: -1,
-              reconnectTimeWait: 500,
-              // Capturing a stack per request (for a nicer timeout error) cost more CPU than the request.
-              noAsyncTraces: true,
-              timeout: Math.min(config.nats.requestTimeoutMs, 2000),
-            }, config.nats.requestTimeoutMs + 1000),
+            new PrefixedNatsClient(
+              config.nats.subjectPrefix,
+              {
+                servers: config.nats.servers,
+                name: 'waitpoints-gateway',
+                maxReconnectAttempts: -1,
+                reconnectTimeWait: 500,
+                // Capturing a stack per request (for a nicer timeout error) cost more CPU than the request.
+                noAsyncTraces: true,
+                timeout: Math.min(config.nats.requestTimeoutMs, 2000),
+              },
+              config.nats.requestTimeoutMs + 1000,
+            ),
         },
         { provide: NATS_REQUEST_TIMEOUT_MS, useValue: config.nats.requestTimeoutMs },
         { provide: NATS_SUBJECT_PREFIX, useValue: config.nats.subjectPrefix },

@@ -19,10 +19,7 @@ import {
  * The scheduler: timers and their NATS queries, plus a small HTTP listener for /metrics,
  * /health and /ready on `SCHEDULER_METRICS_PORT` (none when it is `off`).
  */
-export async function createScheduler(
-  config: SchedulerConfig,
-  overrides: SchedulerOverrides = {},
-): Promise<INestApplication> {
+export async function createScheduler(config: SchedulerConfig, overrides: SchedulerOverrides = {}): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(SchedulerModule.register(config, overrides), {
     bufferLogs: true,
   });
@@ -40,9 +37,7 @@ export async function createScheduler(
   await app.init();
   await app.startAllMicroservices();
   const logger = new Logger('Scheduler');
-  logger.log(
-    `scheduler ${config.instanceId} running on NATS ${config.nats.servers.join(',')} (prefix ${config.nats.subjectPrefix})`,
-  );
+  logger.log(`scheduler ${config.instanceId} running on NATS ${config.nats.servers.join(',')} (prefix ${config.nats.subjectPrefix})`);
   if (config.ops.port !== undefined) {
     await app.listen(config.ops.port, config.ops.host);
     logger.log(`metrics, health and readiness on ${await app.getUrl()}/metrics, /health, /ready`);

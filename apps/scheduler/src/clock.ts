@@ -39,9 +39,7 @@ export class DatabaseClock implements Clock {
     let best = { roundTripMs: Infinity, offsetMs: 0 };
     for (let sample = 0; sample < 3; sample++) {
       const sentAt = Date.now();
-      const rows: { ms: number }[] = await this.db.query(
-        `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`,
-      );
+      const rows: { ms: number }[] = await this.db.query(`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`);
       const receivedAt = Date.now();
       const roundTripMs = receivedAt - sentAt;
       if (roundTripMs < best.roundTripMs) {

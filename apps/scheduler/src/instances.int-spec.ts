@@ -21,9 +21,7 @@ class RecordingSender implements TimeoutSender {
 
   /** Fires that found the token already finished: what a double fire would look like. */
   tokensFoundFinished(): string[] {
-    return this.answers
-      .filter((a) => a.reply.ok && !a.reply.value.changed && a.reply.value.status !== 'WAITING')
-      .map((a) => a.tokenId);
+    return this.answers.filter((a) => a.reply.ok && !a.reply.value.changed && a.reply.value.status !== 'WAITING').map((a) => a.tokenId);
   }
 }
 

@@ -40,9 +40,7 @@ describe('a 30-day timeout', () => {
   it('is scheduled for its deadline in the table, not held in memory', async () => {
     const dueAt = await eventually('the timer to be recorded', () =>
       withDatabase(system.databaseUrl, async (db) => {
-        const { rows } = await db.query(`SELECT due_at FROM scheduler_timers WHERE token_id = $1`, [
-          token.id.replace(/^waitpoint_/, ''),
-        ]);
+        const { rows } = await db.query(`SELECT due_at FROM scheduler_timers WHERE token_id = $1`, [token.id.replace(/^waitpoint_/, '')]);
         return rows[0]?.due_at as Date | undefined;
       }),
     );

@@ -40,7 +40,7 @@ export class SchedulerMetrics {
 
   readonly notDueYet = new Counter({
     name: 'waitpoints_scheduler_fires_not_due_total',
-    help: "Timeouts the token-service found not yet due by its own clock (fired again shortly); a rising rate means the clocks disagree",
+    help: 'Timeouts the token-service found not yet due by its own clock (fired again shortly); a rising rate means the clocks disagree',
     registers: [this.registry],
   });
 

@@ -30,10 +30,14 @@ describe('deadlines that move', () => {
   const create = (body: object): Promise<{ id: string }> => call('POST', '', body);
   const retrieve = (id: string) => call('GET', `/${id}`);
   const timedOut = (id: string, timeoutMs = 15_000) =>
-    eventually(`${id} to time out`, async () => {
-      const token = await retrieve(id);
-      return token.status === 'TIMED_OUT' ? token : undefined;
-    }, timeoutMs);
+    eventually(
+      `${id} to time out`,
+      async () => {
+        const token = await retrieve(id);
+        return token.status === 'TIMED_OUT' ? token : undefined;
+      },
+      timeoutMs,
+    );
   const eventsOf = (id: string) =>
     withDatabase(system.databaseUrl, async (db) => {
       const { rows } = await db.query(`SELECT event_type, data FROM es_events WHERE stream_id = $1 ORDER BY stream_version`, [

@@ -1,11 +1,4 @@
-import {
-  DynamicModule,
-  Inject,
-  Injectable,
-  Module,
-  OnApplicationBootstrap,
-  OnApplicationShutdown,
-} from '@nestjs/common';
+import { DynamicModule, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import type { NatsConnection } from 'nats';
@@ -98,10 +91,7 @@ export class SchedulerModule {
     });
     return {
       module: SchedulerModule,
-      imports: [
-        LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false } }),
-        TerminusModule.forRoot({ errorLogStyle: 'json' }),
-      ],
+      imports: [LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false } }), TerminusModule.forRoot({ errorLogStyle: 'json' })],
       controllers: [SchedulerMessagesController, OpsController],
       providers: [
         { provide: SCHEDULER_CONFIG, useValue: config },
@@ -115,7 +105,11 @@ export class SchedulerModule {
             registries: () => [transportMetrics.registry, metrics.registry],
             readiness: [
               databaseReachable('database', () => db),
-              migrationsApplied('migrations', () => db, () => migrationsOf(db)),
+              migrationsApplied(
+                'migrations',
+                () => db,
+                () => migrationsOf(db),
+              ),
               natsReachable('nats', () => natsServer.unwrap<NatsConnection>()),
               natsReachable('deadline_ingest', () => scheduler.ingest.natsConnection),
               natsReachable('timeout_sender', () => sender.connection()),
@@ -153,8 +147,7 @@ export class SchedulerModule {
         {
           provide: TimeoutScheduler,
           inject: [TimerStore, CLOCK, TIMEOUT_SENDER],
-          useFactory: (store: TimerStore, clock: Clock, sender: TimeoutSender) =>
-            new TimeoutScheduler(config, store, clock, sender),
+          useFactory: (store: TimerStore, clock: Clock, sender: TimeoutSender) => new TimeoutScheduler(config, store, clock, sender),
         },
         {
           provide: SchedulerMetrics,

@@ -46,9 +46,7 @@ describe('a token nobody completes', () => {
     expect(pending).toBe(0);
     const metrics = scheduler.scheduler.metrics;
     expect((await metrics.scheduled.get()).values[0].value).toBe(1);
-    expect((await metrics.fired.get()).values).toEqual([
-      expect.objectContaining({ labels: { outcome: 'timed_out' }, value: 1 }),
-    ]);
+    expect((await metrics.fired.get()).values).toEqual([expect.objectContaining({ labels: { outcome: 'timed_out' }, value: 1 })]);
     const lateness = await metrics.lateness.get();
     expect(lateness.values.find((v) => v.metricName?.endsWith('_count'))?.value).toBe(1);
     expect(lateness.values.find((v) => v.labels.le === 0.25)?.value).toBe(1);
@@ -74,9 +72,7 @@ describe('a completion racing the timeout', () => {
     const api = tokenApi(system);
     // Far enough ahead that creating every token finishes first, even on a loaded machine.
     const deadline = new Date(Date.now() + 8_000);
-    const ids = await Promise.all(
-      Array.from({ length: TOKENS }, () => api.create({ timeout: deadline.toISOString() }).then((t) => t.id)),
-    );
+    const ids = await Promise.all(Array.from({ length: TOKENS }, () => api.create({ timeout: deadline.toISOString() }).then((t) => t.id)));
 
     // Completions every 10 ms from 200 ms before the deadline the scheduler fires at to 1 s after:
     // the ones near the deadline reach the token-service together with the timeouts.

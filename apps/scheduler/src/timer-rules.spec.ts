@@ -19,8 +19,7 @@ describe('arming a timer', () => {
 });
 
 describe("the token-service's answer to a timeout", () => {
-  const result = (status: 'WAITING' | 'TIMED_OUT' | 'COMPLETED', changed: boolean) =>
-    rpcOk({ tokenId: 't', status, changed });
+  const result = (status: 'WAITING' | 'TIMED_OUT' | 'COMPLETED', changed: boolean) => rpcOk({ tokenId: 't', status, changed });
 
   it('timed the token out: done', () => {
     expect(verdictOn(result('TIMED_OUT', true))).toEqual({ kind: 'done', outcome: 'timed_out' });
@@ -38,7 +37,10 @@ describe("the token-service's answer to a timeout", () => {
   it('found the token waiting with a later deadline than the one fired at (extended, heartbeating): re-arm there', () => {
     const fired = Date.parse('2026-01-01T10:00:00.000Z');
     const waiting = (deadline: string) => rpcOk({ tokenId: 't', status: 'WAITING' as const, changed: false, deadline });
-    expect(verdictOn(waiting('2026-01-01T10:05:00.000Z'), fired)).toEqual({ kind: 'moved', dueAtMs: Date.parse('2026-01-01T10:05:00.000Z') });
+    expect(verdictOn(waiting('2026-01-01T10:05:00.000Z'), fired)).toEqual({
+      kind: 'moved',
+      dueAtMs: Date.parse('2026-01-01T10:05:00.000Z'),
+    });
     // The same deadline: only the token-service's clock is behind.
     expect(verdictOn(waiting('2026-01-01T10:00:00.000Z'), fired)).toEqual({ kind: 'not_due_yet' });
   });

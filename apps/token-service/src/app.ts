@@ -21,10 +21,7 @@ export { TOKEN_SERVICE_QUEUE };
  * The token-service: NATS message handlers (commands and queries), plus a small HTTP listener
  * for /metrics, /health and /ready on `METRICS_PORT` (none when it is `off`).
  */
-export async function createTokenService(
-  config: TokenServiceConfig,
-  overrides: TokenServiceOverrides = {},
-): Promise<INestApplication> {
+export async function createTokenService(config: TokenServiceConfig, overrides: TokenServiceOverrides = {}): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(TokenServiceModule.register(config, overrides), {
     bufferLogs: true,
   });

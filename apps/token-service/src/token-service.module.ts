@@ -1,11 +1,4 @@
-import {
-  DynamicModule,
-  Inject,
-  Injectable,
-  Module,
-  OnApplicationBootstrap,
-  OnApplicationShutdown,
-} from '@nestjs/common';
+import { DynamicModule, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
@@ -117,7 +110,11 @@ export class TokenServiceModule {
             registries: () => [metrics.registry],
             readiness: [
               databaseReachable('database', () => db),
-              migrationsApplied('migrations', () => db, () => ({ table: MIGRATIONS_TABLE, known: knownMigrationNames() })),
+              migrationsApplied(
+                'migrations',
+                () => db,
+                () => ({ table: MIGRATIONS_TABLE, known: knownMigrationNames() }),
+              ),
               natsReachable('nats', () => natsServer.unwrap<import('nats').NatsConnection>()),
               natsReachable('jetstream_publisher', () => publisher.natsConnection),
             ],
@@ -131,7 +128,8 @@ export class TokenServiceModule {
         },
         {
           provide: Database,
-          useFactory: () => openDatabase({
+          useFactory: () =>
+            openDatabase({
               url: config.databaseUrl,
               poolSize: config.databasePoolSize,
               readStatementTimeoutMs: config.readStatementTimeoutMs,

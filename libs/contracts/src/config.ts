@@ -81,10 +81,7 @@ export function readNatsConfig(reader: EnvReader): NatsConfig {
   for (const server of servers) {
     try {
       const parsed = new URL(server);
-      reader.check(
-        ['nats:', 'tls:', 'ws:', 'wss:'].includes(parsed.protocol),
-        `NATS_URL entry "${server}" must start with nats://`,
-      );
+      reader.check(['nats:', 'tls:', 'ws:', 'wss:'].includes(parsed.protocol), `NATS_URL entry "${server}" must start with nats://`);
     } catch {
       reader.problems.push(`NATS_URL entry "${server}" is not a valid URL (e.g. nats://127.0.0.1:4222)`);
     }

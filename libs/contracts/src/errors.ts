@@ -45,5 +45,4 @@ export class WaitpointError extends Error {
   }
 }
 
-export const tokenNotFound = (id: string) =>
-  new WaitpointError(ErrorCode.TokenNotFound, `Waitpoint token ${id} not found`);
+export const tokenNotFound = (id: string) => new WaitpointError(ErrorCode.TokenNotFound, `Waitpoint token ${id} not found`);

@@ -71,9 +71,7 @@ export function isSubjectToken(value: string): boolean {
 
 export function assertSubjectPrefix(prefix: string): string {
   if (!prefix.split('.').every(isSubjectToken)) {
-    throw new Error(
-      `NATS subject prefix "${prefix}" is invalid: use letters, digits, "_" or "-", with "." between parts`,
-    );
+    throw new Error(`NATS subject prefix "${prefix}" is invalid: use letters, digits, "_" or "-", with "." between parts`);
   }
   return prefix;
 }
@@ -83,8 +81,7 @@ export function eventSubjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
   return {
     /** Filter for every token event of this deployment (the JetStream stream's subject). */
     all: `${prefix}.evt.>`,
-    of: (kind: TokenEventKind, environment: string, tokenId: string) =>
-      `${base}.${kind}.${environment}.${tokenId}`,
+    of: (kind: TokenEventKind, environment: string, tokenId: string) => `${base}.${kind}.${environment}.${tokenId}`,
     allOfKind: (kind: TokenEventKind) => `${base}.${kind}.>`,
     forToken: (tokenId: string) => `${base}.*.*.${tokenId}`,
     forEnvironment: (environment: string) => `${base}.*.${environment}.*`,

@@ -26,9 +26,7 @@ export function isInternalTokenId(value: string): boolean {
 
 /** `waitpoint_<id>` → `<id>`; any other string is returned unchanged (as Trigger.dev does). */
 export function toInternalTokenId(idOrFriendlyId: string): string {
-  return idOrFriendlyId.startsWith(TOKEN_ID_PREFIX)
-    ? idOrFriendlyId.slice(TOKEN_ID_PREFIX.length)
-    : idOrFriendlyId;
+  return idOrFriendlyId.startsWith(TOKEN_ID_PREFIX) ? idOrFriendlyId.slice(TOKEN_ID_PREFIX.length) : idOrFriendlyId;
 }
 
 export function toFriendlyTokenId(internalId: string): string {

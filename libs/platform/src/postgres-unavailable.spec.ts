@@ -7,9 +7,15 @@ describe('isDatabaseUnavailable', () => {
     ['a server shutting down (57P01)', Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' })],
     ['a server starting up (57P03)', Object.assign(new Error('the database system is starting up'), { code: '57P03' })],
     ['too many connections (53300)', Object.assign(new Error('sorry, too many clients already'), { code: '53300' })],
-    ['a pool timeout', new Error('timeout exceeded when trying to connect', { cause: new Error('Connection terminated due to connection timeout') })],
+    [
+      'a pool timeout',
+      new Error('timeout exceeded when trying to connect', { cause: new Error('Connection terminated due to connection timeout') }),
+    ],
     ['a TypeORM wrapper', Object.assign(new Error('Query failed'), { driverError: Object.assign(new Error('x'), { code: '08006' }) })],
-    ['a transaction whose connection broke', Object.assign(new Error('Query runner already released'), { name: 'QueryRunnerAlreadyReleasedError' })],
+    [
+      'a transaction whose connection broke',
+      Object.assign(new Error('Query runner already released'), { name: 'QueryRunnerAlreadyReleasedError' }),
+    ],
     ['a refused dual-stack connect', new AggregateError([Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })])],
   ])('recognises %s', (_, error) => {
     expect(isDatabaseUnavailable(error)).toBe(true);

@@ -63,7 +63,8 @@ export async function migrateUnderLock(
 /** SQLSTATE classes and codes that mean "the server is not there right now", not "the query is wrong". */
 const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[1-4])/; // connection exception, insufficient resources, shutting down / starting up
 const UNAVAILABLE_NODE_CODE = /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH)$/;
-const UNAVAILABLE_MESSAGE = /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed|terminating connection/i;
+const UNAVAILABLE_MESSAGE =
+  /Connection terminated|connection timeout|Client has encountered a connection error|Client was closed|terminating connection/i;
 /** TypeORM releases a transaction's connection when the connection errors; the next query then fails with these. */
 const RELEASED_BY_CONNECTION_ERROR = /^QueryRunner(Provider)?AlreadyReleasedError$/;
 

@@ -51,7 +51,12 @@ export class WaitpointsClient {
       TOKENS,
       { method: 'POST', body },
     );
-    const token: CreatedToken = { id: created.id, url: created.url, isCached: created.isCached, publicAccessToken: headers.get('x-trigger-jwt') ?? '' };
+    const token: CreatedToken = {
+      id: created.id,
+      url: created.url,
+      isCached: created.isCached,
+      publicAccessToken: headers.get('x-trigger-jwt') ?? '',
+    };
     if (created.approvalUrl !== undefined) token.approvalUrl = created.approvalUrl;
     return token;
   }
@@ -84,7 +89,9 @@ export class WaitpointsClient {
       error instanceof Error ? { message: error.message, code: (error as { code?: unknown }).code as string | undefined } : error;
     const { body } = await this.http.request<{ success: true; status: TokenStatus }>(`${tokenPath(tokenIdOf(token))}/reject`, {
       method: 'POST',
-      body: { error: typeof rejection.code === 'string' ? { message: rejection.message, code: rejection.code } : { message: rejection.message } },
+      body: {
+        error: typeof rejection.code === 'string' ? { message: rejection.message, code: rejection.code } : { message: rejection.message },
+      },
     });
     return body;
   }
@@ -94,10 +101,13 @@ export class WaitpointsClient {
    * (`30m`, `2h`) or a date. A finished token is refused (ConflictError).
    */
   async extendToken(token: TokenRef, timeout: string | Date): Promise<ExtendedToken> {
-    const { body } = await this.http.request<{ success: true; timeoutAt: string; deadline?: string }>(`${tokenPath(tokenIdOf(token))}/extend`, {
-      method: 'POST',
-      body: { timeout: timeout instanceof Date ? timeout.toISOString() : timeout },
-    });
+    const { body } = await this.http.request<{ success: true; timeoutAt: string; deadline?: string }>(
+      `${tokenPath(tokenIdOf(token))}/extend`,
+      {
+        method: 'POST',
+        body: { timeout: timeout instanceof Date ? timeout.toISOString() : timeout },
+      },
+    );
     return { success: true, timeoutAt: new Date(body.timeoutAt), deadline: new Date(body.deadline ?? body.timeoutAt) };
   }
 
@@ -178,7 +188,8 @@ export class WaitpointsClient {
   }
 
   private async waitForGroup<T>(tokens: TokenRef[], options: WaitOptions, mode: 'any' | 'all') {
-    if (!Array.isArray(tokens) || tokens.length === 0) throw new TypeError(`wait.for${mode === 'any' ? 'Any' : 'All'} needs at least one token`);
+    if (!Array.isArray(tokens) || tokens.length === 0)
+      throw new TypeError(`wait.for${mode === 'any' ? 'Any' : 'All'} needs at least one token`);
     const ids = tokens.map(tokenIdOf);
     const limit = waitLimit(ids.join(', '), options);
     // One signal for the whole group: the first failure (or the first finish, for `any`) stops the others.

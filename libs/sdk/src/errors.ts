@@ -45,14 +45,21 @@ export class MissingCredentialsError extends WaitpointsError {}
 
 export function apiErrorFor(status: number, message: string, requestId?: string): ApiError {
   const Kind =
-    status === 400 ? ValidationError
-    : status === 401 ? AuthenticationError
-    : status === 403 ? PermissionDeniedError
-    : status === 404 ? NotFoundError
-    : status === 409 ? ConflictError
-    : status === 413 ? PayloadTooLargeError
-    : status >= 500 ? ServerError
-    : ApiError;
+    status === 400
+      ? ValidationError
+      : status === 401
+        ? AuthenticationError
+        : status === 403
+          ? PermissionDeniedError
+          : status === 404
+            ? NotFoundError
+            : status === 409
+              ? ConflictError
+              : status === 413
+                ? PayloadTooLargeError
+                : status >= 500
+                  ? ServerError
+                  : ApiError;
   return new Kind(status, message, requestId);
 }
 

@@ -4,9 +4,7 @@ import { WireToken } from './types';
 /** How a token ended without a completion. */
 export type WaitpointError = WaitpointTimeoutError | WaitpointCancelledError | WaitpointRejectedError;
 
-export type WaitpointResult<T> =
-  | { ok: true; id: string; output: T }
-  | { ok: false; id: string; error: WaitpointError };
+export type WaitpointResult<T> = { ok: true; id: string; output: T } | { ok: false; id: string; error: WaitpointError };
 
 /** A promise with `.unwrap()`: the output, or a throw of the result's error. */
 export class UnwrappablePromise<R, O> extends Promise<R> {
@@ -63,7 +61,8 @@ export function errorOf(token: WireToken): WaitpointError | undefined {
   if (fallback === undefined) return undefined;
   const parsed = decodeOutput(token.output, token.outputType) as { message?: unknown; code?: unknown } | undefined;
   const message = typeof parsed?.message === 'string' ? parsed.message : fallback;
-  if (status === 'REJECTED') return new WaitpointRejectedError(message, typeof parsed?.code === 'string' ? parsed.code : 'WAITPOINT_REJECTED', token.id);
+  if (status === 'REJECTED')
+    return new WaitpointRejectedError(message, typeof parsed?.code === 'string' ? parsed.code : 'WAITPOINT_REJECTED', token.id);
   return status === 'TIMED_OUT' ? new WaitpointTimeoutError(message, token.id) : new WaitpointCancelledError(message, token.id);
 }
 

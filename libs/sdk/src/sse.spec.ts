@@ -32,7 +32,7 @@ describe('reading a text/event-stream', () => {
     expect(parser.push(': heartbeat\n\ndata: a\ndata: b\n\n')).toEqual([{ event: 'message', data: 'a\nb', lastEventId: '' }]);
   });
 
-  it('remembers the server\'s retry delay and keeps the last id for later events', () => {
+  it("remembers the server's retry delay and keeps the last id for later events", () => {
     const parser = new SseParser();
     parser.push('retry: 1500\n\nid: 7\ndata: x\n\n');
     expect(parser.retryMs).toBe(1500);

@@ -104,19 +104,21 @@ export async function audit(options: {
 }): Promise<AuditResult> {
   const { databaseUrl, natsUrl, subjectPrefix, load } = options;
   await step('waiting for the outbox', 75_000, () => waitForOutbox(databaseUrl, natsUrl, subjectPrefix));
-  const { events, tokens } = await step('reading the event store', 15_000, () => withDatabase(databaseUrl, async (db) => ({
-    events: (
-      await db.query(
-        `SELECT event_id::text AS id, stream_id, event_type, (extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_ms
+  const { events, tokens } = await step('reading the event store', 15_000, () =>
+    withDatabase(databaseUrl, async (db) => ({
+      events: (
+        await db.query(
+          `SELECT event_id::text AS id, stream_id, event_type, (extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_ms
            FROM es_events`,
-      )
-    ).rows as { id: string; stream_id: string; event_type: string; recorded_ms: number }[],
-    tokens: (await db.query('SELECT id, status, output FROM waitpoint_tokens')).rows as {
-      id: string;
-      status: string;
-      output: string | null;
-    }[],
-  })));
+        )
+      ).rows as { id: string; stream_id: string; event_type: string; recorded_ms: number }[],
+      tokens: (await db.query('SELECT id, status, output FROM waitpoint_tokens')).rows as {
+        id: string;
+        status: string;
+        output: string | null;
+      }[],
+    })),
+  );
 
   const typesByStream = new Map<string, string[]>();
   const finishedAt = new Map<string, { type: string; atMs: number }>();
@@ -147,7 +149,9 @@ export async function audit(options: {
       // "Already finished" is a 200 too: the token had ended before this completion was answered.
       completionsAfterTimeout++;
     } else {
-      lostWrites.push(`complete ${tokenId}: acknowledged, but the token is ${row?.status ?? 'missing'} (${finished?.type ?? 'no terminal event'})`);
+      lostWrites.push(
+        `complete ${tokenId}: acknowledged, but the token is ${row?.status ?? 'missing'} (${finished?.type ?? 'no terminal event'})`,
+      );
     }
   }
 

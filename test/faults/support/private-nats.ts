@@ -25,9 +25,7 @@ export class PrivateNatsServer {
   readonly storeDir: string;
   readonly logFile: string;
 
-  private constructor(
-    private readonly options: NatsNodeOptions & { port: number },
-  ) {
+  private constructor(private readonly options: NatsNodeOptions & { port: number }) {
     this.url = `nats://127.0.0.1:${options.port}`;
     this.storeDir = join(options.dir, `${options.name}-store`);
     this.logFile = join(options.dir, `${options.name}.log`);
@@ -56,11 +54,7 @@ export class PrivateNatsServer {
     const { name, port, cluster } = this.options;
     const args = ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', this.storeDir, '-n', name];
     if (cluster) {
-      args.push(
-        '--cluster_name', cluster.name,
-        '--cluster', `nats://127.0.0.1:${cluster.port}`,
-        '--routes', cluster.routes.join(','),
-      );
+      args.push('--cluster_name', cluster.name, '--cluster', `nats://127.0.0.1:${cluster.port}`, '--routes', cluster.routes.join(','));
     }
     const log = openSync(this.logFile, 'a');
     const child = spawn(NATS_SERVER_BIN, args, { stdio: ['ignore', log, log] });

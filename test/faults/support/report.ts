@@ -49,7 +49,11 @@ export function finishRun(): string | undefined {
   writeFileSync(
     file,
     JSON.stringify(
-      { generatedAt: new Date().toISOString(), schedulerOutageMs: Number(process.env.FAULTS_SCHEDULER_OUTAGE_MS ?? 120_000), faults: reports },
+      {
+        generatedAt: new Date().toISOString(),
+        schedulerOutageMs: Number(process.env.FAULTS_SCHEDULER_OUTAGE_MS ?? 120_000),
+        faults: reports,
+      },
       null,
       2,
     ),
@@ -70,5 +74,9 @@ export function formatTable(reports: FaultReport[]): string {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-  return [line(header), `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line)].join('\n');
+  return [
+    line(header),
+    `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
 }

@@ -67,7 +67,9 @@ export async function auditAndReport(
   const exits = system.unexpectedExits();
   if (exits.length > 0) problems.push(`processes crashed: ${exits.join('; ')}`);
   if (problems.length > 0) {
-    throw new Error(`${fault}: ${problems.join('\n')}\nerrors seen by the client:\n  ${load.errorSummary().join('\n  ')}\n${system.logs()}`);
+    throw new Error(
+      `${fault}: ${problems.join('\n')}\nerrors seen by the client:\n  ${load.errorSummary().join('\n  ')}\n${system.logs()}`,
+    );
   }
   return result;
 }

@@ -22,8 +22,7 @@ export interface TokenPlan {
 }
 
 /** Most tokens are completed 300 ms after creation; every fourth is left to time out after 2 s. */
-export const mixedTokens = (n: number): TokenPlan =>
-  n % 4 === 3 ? { timeout: '2s' } : { timeout: '1h', completeAfterMs: 300 };
+export const mixedTokens = (n: number): TokenPlan => (n % 4 === 3 ? { timeout: '2s' } : { timeout: '1h', completeAfterMs: 300 });
 
 export interface RequestRecord {
   kind: 'create' | 'complete';

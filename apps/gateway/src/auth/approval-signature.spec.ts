@@ -37,7 +37,14 @@ describe('ApprovalSignature', () => {
     expect(approval.verifyFormToken(TOKEN, b)).toBe(true);
     expect(approval.verifyFormToken(OTHER, a)).toBe(false);
     expect(new ApprovalSignature([previous, current]).verifyFormToken(TOKEN, a)).toBe(true);
-    for (const bad of [undefined, '', 42, ['x'], a.replace(/.$/, (c) => (c === '0' ? '1' : '0')), `${a.split('.')[0]}.${approval.sign(TOKEN)}`]) {
+    for (const bad of [
+      undefined,
+      '',
+      42,
+      ['x'],
+      a.replace(/.$/, (c) => (c === '0' ? '1' : '0')),
+      `${a.split('.')[0]}.${approval.sign(TOKEN)}`,
+    ]) {
       expect(approval.verifyFormToken(TOKEN, bad)).toBe(false);
     }
   });

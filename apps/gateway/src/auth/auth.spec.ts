@@ -31,7 +31,12 @@ describe('callback URL hashes', () => {
 
 describe('API keys', () => {
   it('map each key to its environment and nothing else', () => {
-    const keys = new ApiKeyRegistry(new Map([['key-of-dev-0123456789', 'dev'], ['key-of-prod-0123456789', 'prod']]));
+    const keys = new ApiKeyRegistry(
+      new Map([
+        ['key-of-dev-0123456789', 'dev'],
+        ['key-of-prod-0123456789', 'prod'],
+      ]),
+    );
     expect(keys.environmentOf('key-of-dev-0123456789')).toBe('dev');
     expect(keys.environmentOf('key-of-prod-0123456789')).toBe('prod');
     expect(keys.environmentOf('key-of-dev-012345678')).toBeUndefined();
@@ -56,12 +61,17 @@ describe('public access tokens', () => {
   });
 
   it('accept tokens the SDK signed itself with the secret key', () => {
-    const selfSigned = jwt.sign({ pub: true, scopes: [`write:waitpoints:waitpoint_${tokenId}`] }, envKey, { subject: 'dev', expiresIn: 60 });
+    const selfSigned = jwt.sign({ pub: true, scopes: [`write:waitpoints:waitpoint_${tokenId}`] }, envKey, {
+      subject: 'dev',
+      expiresIn: 60,
+    });
     expect(tokens.checkWriteAccess(selfSigned, tokenId)).toEqual({ ok: true, environment: 'dev' });
   });
 
   it('reject expired, wrong-key and alg:none tokens with 401', () => {
-    const expired = jwt.sign({ pub: true, scopes: ['write:waitpoints'], exp: Math.floor(Date.now() / 1000) - 10 }, current, { subject: 'dev' });
+    const expired = jwt.sign({ pub: true, scopes: ['write:waitpoints'], exp: Math.floor(Date.now() / 1000) - 10 }, current, {
+      subject: 'dev',
+    });
     expect(tokens.checkWriteAccess(expired, tokenId)).toEqual({ ok: false, status: 401, message: 'Public access token has expired' });
     const wrongKey = jwt.sign({ pub: true, scopes: ['write:waitpoints'] }, 'some-other-secret-0123456789abcdef', { subject: 'dev' });
     expect(tokens.checkWriteAccess(wrongKey, tokenId)).toMatchObject({ ok: false, status: 401 });

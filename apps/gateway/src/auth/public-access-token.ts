@@ -5,9 +5,7 @@ import { toFriendlyTokenId, toInternalTokenId } from '@waitpoints/contracts';
 export const PUBLIC_TOKEN_TTL_SECONDS = 24 * 60 * 60;
 const ISSUER = 'waitpoints';
 
-export type PublicTokenCheck =
-  | { ok: true; environment: string }
-  | { ok: false; status: 401 | 403; message: string };
+export type PublicTokenCheck = { ok: true; environment: string } | { ok: false; status: 401 | 403; message: string };
 
 /**
  * Public access tokens: HS256 JWTs with `sub` = environment, `pub: true` and scopes such as
@@ -30,11 +28,12 @@ export class PublicAccessTokens {
   }
 
   issueForToken(environment: string, internalTokenId: string): string {
-    return jwt.sign(
-      { pub: true, scopes: [`write:waitpoints:${toFriendlyTokenId(internalTokenId)}`] },
-      this.signingKey,
-      { algorithm: 'HS256', subject: environment, issuer: ISSUER, expiresIn: PUBLIC_TOKEN_TTL_SECONDS },
-    );
+    return jwt.sign({ pub: true, scopes: [`write:waitpoints:${toFriendlyTokenId(internalTokenId)}`] }, this.signingKey, {
+      algorithm: 'HS256',
+      subject: environment,
+      issuer: ISSUER,
+      expiresIn: PUBLIC_TOKEN_TTL_SECONDS,
+    });
   }
 
   /** May this JWT complete the token named in the URL? */

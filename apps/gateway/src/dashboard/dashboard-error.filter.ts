@@ -52,7 +52,14 @@ export class DashboardErrorFilter implements ExceptionFilter {
     } else {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
-    if (isFragment) return void res.status(status).type('html').send(html`${message}`.value);
-    res.status(status).type('html').send(messagePage(undefined, TITLES[status] ?? 'Error', message));
+    if (isFragment)
+      return void res
+        .status(status)
+        .type('html')
+        .send(html`${message}`.value);
+    res
+      .status(status)
+      .type('html')
+      .send(messagePage(undefined, TITLES[status] ?? 'Error', message));
   }
 }

@@ -44,6 +44,11 @@ describe('scheduler lateness for the overview', () => {
   });
 
   it('reports the highest finite bound when the quantile lies beyond it', () => {
-    expect(histogramQuantile(0.99, [{ le: 1, count: 0 }, { le: Infinity, count: 5 }])).toBe(1);
+    expect(
+      histogramQuantile(0.99, [
+        { le: 1, count: 0 },
+        { le: Infinity, count: 5 },
+      ]),
+    ).toBe(1);
   });
 });

@@ -7,9 +7,7 @@ import { TOKEN_SERVICE_TRANSPORT } from '../transport/token-service.client';
 export const LATENESS_HISTOGRAM = 'waitpoints_scheduler_timer_lateness_seconds';
 
 /** The scheduler's timeout lateness as the overview shows it. */
-export type LatenessSummary =
-  | { available: true; count: number; p99Seconds?: number }
-  | { available: false; reason: string };
+export type LatenessSummary = { available: true; count: number; p99Seconds?: number } | { available: false; reason: string };
 
 /**
  * A quantile of a Prometheus histogram from its cumulative buckets, interpolated linearly
@@ -47,7 +45,12 @@ export function parseHistogramBuckets(text: string, name: string): { le: number;
     if (!row.startsWith(prefix)) continue;
     const close = row.lastIndexOf('}');
     const le = /(?:^|,)\s*le="([^"]+)"/.exec(row.slice(prefix.length, close))?.[1];
-    const count = Number(row.slice(close + 1).trim().split(/\s+/)[0]);
+    const count = Number(
+      row
+        .slice(close + 1)
+        .trim()
+        .split(/\s+/)[0],
+    );
     if (le === undefined || !Number.isFinite(count)) continue;
     const bound = le === '+Inf' ? Infinity : Number(le);
     if (Number.isNaN(bound)) continue;
@@ -79,19 +82,18 @@ export class SchedulerLateness {
   async read(): Promise<LatenessSummary> {
     try {
       const reply = await firstValueFrom(
-        this.transport
-          .send<RpcReply<string>>(SchedulerQuerySubjects.metrics, {})
-          .pipe(timeout(SCHEDULER_METRICS_TIMEOUT_MS)),
+        this.transport.send<RpcReply<string>>(SchedulerQuerySubjects.metrics, {}).pipe(timeout(SCHEDULER_METRICS_TIMEOUT_MS)),
       );
       if (!reply.ok) return { available: false, reason: reply.error.message };
       return summarizeLateness(reply.value);
     } catch (error) {
       const message = (error as Error)?.message ?? String(error);
-      const reason = /timeout/i.test((error as Error)?.name ?? '') || /timeout/i.test(message)
-        ? `no scheduler answered within ${SCHEDULER_METRICS_TIMEOUT_MS} ms`
-        : /no (responders|subscribers)/i.test(message) || (error as { code?: string }).code === '503'
-          ? 'no scheduler is running'
-          : `the scheduler could not be asked (${message})`;
+      const reason =
+        /timeout/i.test((error as Error)?.name ?? '') || /timeout/i.test(message)
+          ? `no scheduler answered within ${SCHEDULER_METRICS_TIMEOUT_MS} ms`
+          : /no (responders|subscribers)/i.test(message) || (error as { code?: string }).code === '503'
+            ? 'no scheduler is running'
+            : `the scheduler could not be asked (${message})`;
       return { available: false, reason };
     }
   }

@@ -7,7 +7,14 @@ const SECRET = 'current-signing-secret-0123456789abcdef';
 const OLD_SECRET = 'previous-signing-secret-0123456789abcdef';
 
 function sessions(options: { keys?: [string, string][]; secrets?: string[]; now?: () => number } = {}) {
-  const keys = new ApiKeyRegistry(new Map(options.keys ?? [[DEV_KEY, 'dev'], [PROD_KEY, 'prod']]));
+  const keys = new ApiKeyRegistry(
+    new Map(
+      options.keys ?? [
+        [DEV_KEY, 'dev'],
+        [PROD_KEY, 'prod'],
+      ],
+    ),
+  );
   return new DashboardSessions(options.secrets ?? [SECRET], keys, options.now);
 }
 

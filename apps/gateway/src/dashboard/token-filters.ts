@@ -91,5 +91,4 @@ export function filtersQueryString(filters: TokenFilters, cursor: { after?: stri
   return query ? `?${query}` : '';
 }
 
-export const hasAnyFilter = (f: TokenFilters) =>
-  f.status.length > 0 || Boolean(f.tags || f.idempotencyKey || f.period || f.from || f.to);
+export const hasAnyFilter = (f: TokenFilters) => f.status.length > 0 || Boolean(f.tags || f.idempotencyKey || f.period || f.from || f.to);

@@ -37,7 +37,10 @@ describe('hostile input', () => {
 
   it('refuses a single-valued list parameter given twice, and unstorable filter text', () => {
     const now = new Date();
-    expect(parseListQuery({ 'page[size]': ['10', '10'] }, now)).toEqual({ ok: false, message: 'page[size] was given 2 times; give it once' });
+    expect(parseListQuery({ 'page[size]': ['10', '10'] }, now)).toEqual({
+      ok: false,
+      message: 'page[size] was given 2 times; give it once',
+    });
     expect(parseListQuery({ 'filter[tags]': ['a', 'b'] }, now)).toMatchObject({ ok: true, value: { tags: ['a', 'b'] } });
     expect(parseListQuery({ 'filter[tags]': 'a\u0000' }, now)).toMatchObject({ ok: false });
     expect(parseListQuery({ 'filter[idempotencyKey]': '\uDFFF' }, now)).toMatchObject({ ok: false });

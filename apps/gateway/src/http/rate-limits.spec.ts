@@ -41,7 +41,9 @@ describe('rate limits', () => {
     const error = await limits.admitApiKey('key-a', refused.response).catch((e) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).getStatus()).toBe(429);
-    expect((error as ApiError).getResponse()).toEqual({ error: expect.stringMatching(/^Rate limit exceeded: at most 2 requests per 60 s per API key/) });
+    expect((error as ApiError).getResponse()).toEqual({
+      error: expect.stringMatching(/^Rate limit exceeded: at most 2 requests per 60 s per API key/),
+    });
     expect(refused.headers['x-ratelimit-remaining']).toBe('0');
     const reset = Number(refused.headers['x-ratelimit-reset']);
     expect(reset).toBeGreaterThan(before + 55_000);

@@ -12,21 +12,19 @@ export function buildApiDocument(app: INestApplication, config: GatewayConfig): 
     new DocumentBuilder()
       .setTitle('Waitpoints REST API')
       .setDescription(
-        'Waitpoint tokens, wire-compatible with Trigger.dev\'s waitpoint API (the official @trigger.dev/sdk works against it). ' +
+        "Waitpoint tokens, wire-compatible with Trigger.dev's waitpoint API (the official @trigger.dev/sdk works against it). " +
           'Errors are always JSON {"error": "<message>"}; every response carries x-request-id. Absent fields are omitted, never null.',
       )
       .setVersion(process.env.npm_package_version ?? '0.1.0')
       .addServer(config.publicUrl)
-      .addBearerAuth(
-        { type: 'http', scheme: 'bearer', description: 'The secret API key of an environment (API_KEYS)' },
-        SECRET_KEY_AUTH,
-      )
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The secret API key of an environment (API_KEYS)' }, SECRET_KEY_AUTH)
       .addBearerAuth(
         {
           type: 'http',
           scheme: 'bearer',
           bearerFormat: 'JWT',
-          description: 'A public access token (x-trigger-jwt of the create response, or one signed with an API key) scoped to write:waitpoints:<id>',
+          description:
+            'A public access token (x-trigger-jwt of the create response, or one signed with an API key) scoped to write:waitpoints:<id>',
         },
         PUBLIC_ACCESS_TOKEN_AUTH,
       )

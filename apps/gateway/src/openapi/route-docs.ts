@@ -38,9 +38,9 @@ const ERROR_MEANING: Record<number, string> = {
   400: 'Invalid JSON, an unknown field or parameter, or an invalid value (the message names it)',
   401: 'Missing, malformed or unknown credentials',
   403: 'The public access token is not scoped to this token',
-  404: 'No such token in the caller\'s environment',
+  404: "No such token in the caller's environment",
   409: 'The token is already finished (the message says its status)',
-  413: 'Body over the route\'s limit',
+  413: "Body over the route's limit",
   415: 'A Content-Encoding the gateway cannot decode',
   429: 'Over the rate limit of the API key (RATE_LIMIT) or, without a key, of the token (CALLBACK_RATE_LIMIT); wait until x-ratelimit-reset',
   500: 'Unexpected failure',
@@ -69,7 +69,10 @@ const tokenIdParam = ApiParam({
 });
 
 const LIST_PARAMETERS: Record<ListQueryParameter, { description: string; schema: Record<string, unknown> }> = {
-  'page[size]': { description: 'Tokens per page', schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE } },
+  'page[size]': {
+    description: 'Tokens per page',
+    schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE },
+  },
   'page[after]': { description: 'Cursor: tokens older than this id (pagination.next)', schema: { type: 'string' } },
   'page[before]': {
     description: 'Cursor: tokens newer than this id (pagination.previous); wins over page[after]',
@@ -109,7 +112,8 @@ export const TokenRouteDocs = {
       ApiHeader({
         name: 'x-trigger-request-idempotency-key',
         required: false,
-        description: 'Sent by the SDKs with every create: a retry of the same request returns the token it created (at most 256 characters)',
+        description:
+          'Sent by the SDKs with every create: a retry of the same request returns the token it created (at most 256 characters)',
       }),
       ApiBody({ type: CreateTokenBody, required: true }),
       ApiOkResponse({
@@ -127,11 +131,13 @@ export const TokenRouteDocs = {
 
   list: () =>
     applyDecorators(
-      ApiOperation({ operationId: 'listTokens', summary: 'List tokens, newest first', description: 'Secret key only. Unknown page[…]/filter[…] parameters are a 400.' }),
+      ApiOperation({
+        operationId: 'listTokens',
+        summary: 'List tokens, newest first',
+        description: 'Secret key only. Unknown page[…]/filter[…] parameters are a 400.',
+      }),
       ApiBearerAuth(SECRET_KEY_AUTH),
-      ...Object.entries(LIST_PARAMETERS).map(([name, { description, schema }]) =>
-        ApiQuery({ name, required: false, description, schema }),
-      ),
+      ...Object.entries(LIST_PARAMETERS).map(([name, { description, schema }]) => ApiQuery({ name, required: false, description, schema })),
       ApiOkResponse({ type: ListTokensResponse }),
       ...errors(400, 401, 429, 503),
     ),
@@ -199,7 +205,7 @@ export const TokenRouteDocs = {
     applyDecorators(
       ApiOperation({
         operationId: 'extendToken',
-        summary: 'Move a waiting token\'s timeout (Waitpoints extension)',
+        summary: "Move a waiting token's timeout (Waitpoints extension)",
         description:
           'Secret key only; body limit 10 KiB. Records a TokenDeadlineExtended event (on the event stream and JetStream); the scheduler fires at the new ' +
           'timeout, never at the old one. A finished token answers 409 with its status in the message.',
@@ -215,7 +221,7 @@ export const TokenRouteDocs = {
     applyDecorators(
       ApiOperation({
         operationId: 'heartbeatToken',
-        summary: 'Restart a heartbeat token\'s heartbeat clock (Waitpoints extension)',
+        summary: "Restart a heartbeat token's heartbeat clock (Waitpoints extension)",
         description:
           'Secret key, or a public access token scoped to this token (CORS open). Body empty or {}. Only for tokens created with heartbeatTimeout (else 400). ' +
           'Not an event: nothing is published and the event stream shows no change; retrieve and list show the heartbeatDeadline. ' +
@@ -239,7 +245,7 @@ export const TokenRouteDocs = {
           `an empty or non-JSON body is stored as {}. Body limit 3 MiB, nested at most ${MAX_OUTPUT_DEPTH} levels.`,
       }),
       tokenIdParam,
-      ApiParam({ name: 'hash', description: 'The hex HMAC-SHA256 in the token\'s url', schema: { type: 'string' } }),
+      ApiParam({ name: 'hash', description: "The hex HMAC-SHA256 in the token's url", schema: { type: 'string' } }),
       ApiBody({ required: false, description: 'Any JSON', schema: {} }),
       ApiOkResponse({ type: SuccessResponse }),
       ...errors([400, `The body is nested deeper than ${MAX_OUTPUT_DEPTH} levels`], 401, 404, 413, 415, 429, 503),
@@ -259,12 +265,22 @@ export const TokenRouteDocs = {
       ApiBearerAuth(SECRET_KEY_AUTH),
       ApiBearerAuth(PUBLIC_ACCESS_TOKEN_AUTH),
       tokenIdParam,
-      ApiHeader({ name: 'Last-Event-ID', required: false, description: 'The last version received: only newer ones are sent (EventSource sets it on reconnect)' }),
-      ApiQuery({ name: 'lastEventId', required: false, description: 'Same as the Last-Event-ID header, for clients that cannot set headers', schema: { type: 'integer', minimum: 0 } }),
+      ApiHeader({
+        name: 'Last-Event-ID',
+        required: false,
+        description: 'The last version received: only newer ones are sent (EventSource sets it on reconnect)',
+      }),
+      ApiQuery({
+        name: 'lastEventId',
+        required: false,
+        description: 'Same as the Last-Event-ID header, for clients that cannot set headers',
+        schema: { type: 'integer', minimum: 0 },
+      }),
       ApiQuery({
         name: 'access_token',
         required: false,
-        description: 'The token\'s public access token, for EventSource (which cannot send Authorization); secret keys are refused here. Redacted from logs.',
+        description:
+          "The token's public access token, for EventSource (which cannot send Authorization); secret keys are refused here. Redacted from logs.",
         schema: { type: 'string' },
       }),
       ApiOkResponse({
@@ -278,7 +294,7 @@ export const TokenRouteDocs = {
     applyDecorators(
       ApiOperation({
         operationId: 'showApprovalPage',
-        summary: 'A token\'s approval page (Waitpoints extension)',
+        summary: "A token's approval page (Waitpoints extension)",
         description:
           'The approvalUrl of a token created with `approval`. No Authorization: the hash (an HMAC of the token id for the purpose ' +
           '"approval", never equal to the callback hash) is the credential. Changes nothing: answers an HTML page with the title, ' +
@@ -286,7 +302,7 @@ export const TokenRouteDocs = {
           'CSP, X-Frame-Options: DENY and Referrer-Policy: no-referrer.',
       }),
       tokenIdParam,
-      ApiParam({ name: 'hash', description: 'The hex HMAC-SHA256 in the token\'s approvalUrl', schema: { type: 'string' } }),
+      ApiParam({ name: 'hash', description: "The hex HMAC-SHA256 in the token's approvalUrl", schema: { type: 'string' } }),
       ApiOkResponse({ description: 'The page', content: { 'text/html': { schema: { type: 'string' } } } }),
       ApiResponse({ status: 404, description: 'The hash does not match, or the token has no approval page (an HTML page)' }),
     ),
@@ -295,15 +311,15 @@ export const TokenRouteDocs = {
     applyDecorators(
       ApiOperation({
         operationId: 'submitApprovalPage',
-        summary: 'Approve or reject on a token\'s approval page (Waitpoints extension)',
+        summary: "Approve or reject on a token's approval page (Waitpoints extension)",
         description:
-          'The page\'s form (application/x-www-form-urlencoded): decision=approve|reject, comment (at most 4,000 characters; required ' +
+          "The page's form (application/x-www-form-urlencoded): decision=approve|reject, comment (at most 4,000 characters; required " +
           'when the approval says commentRequired) and csrf, the form token the page embedded (an HMAC of the token id and a nonce). ' +
           'Completes the token with {"approved": true|false, "comment"?} through the channel approval_page and answers the final ' +
           'state as HTML. A finished token is not changed: the page shows what happened.',
       }),
       tokenIdParam,
-      ApiParam({ name: 'hash', description: 'The hex HMAC-SHA256 in the token\'s approvalUrl', schema: { type: 'string' } }),
+      ApiParam({ name: 'hash', description: "The hex HMAC-SHA256 in the token's approvalUrl", schema: { type: 'string' } }),
       ApiConsumes('application/x-www-form-urlencoded'),
       ApiBody({
         required: true,
@@ -321,6 +337,6 @@ export const TokenRouteDocs = {
       ApiResponse({ status: 400, description: 'No decision, or a required comment missing: the form again, with the problem (HTML)' }),
       ApiResponse({ status: 403, description: 'Form token missing or invalid, or the form was posted from another site (HTML)' }),
       ApiResponse({ status: 404, description: 'The hash does not match, or the token has no approval page (HTML)' }),
-      ApiResponse({ status: 429, description: 'Over the token\'s completion rate limit (HTML)' }),
+      ApiResponse({ status: 429, description: "Over the token's completion rate limit (HTML)" }),
     ),
 };

@@ -31,7 +31,7 @@ export class CreateTokenResponse {
   @ApiPropertyOptional({
     format: 'uri',
     description:
-      'Waitpoints extension, only for tokens created with `approval`: the signed URL of the token\'s approval page (GET shows it, ' +
+      "Waitpoints extension, only for tokens created with `approval`: the signed URL of the token's approval page (GET shows it, " +
       'its form approves or rejects). A capability like url, but not interchangeable with it',
   })
   approvalUrl?: string;
@@ -73,12 +73,15 @@ export class WaitpointTokenItemResponse implements WaitpointTokenItem {
   @ApiProperty(DATE)
   createdAt!: string;
 
-  @ApiPropertyOptional({ description: 'Waitpoints extension, heartbeat tokens only: the heartbeatTimeout they were created with, in milliseconds' })
+  @ApiPropertyOptional({
+    description: 'Waitpoints extension, heartbeat tokens only: the heartbeatTimeout they were created with, in milliseconds',
+  })
   heartbeatTimeoutMs?: number;
 
   @ApiPropertyOptional({
     ...DATE,
-    description: 'Waitpoints extension, waiting heartbeat tokens only: when the token times out unless a heartbeat comes first (before timeoutAt, it is the effective deadline)',
+    description:
+      'Waitpoints extension, waiting heartbeat tokens only: when the token times out unless a heartbeat comes first (before timeoutAt, it is the effective deadline)',
   })
   heartbeatDeadline?: string;
 }
@@ -135,7 +138,8 @@ export class ExtendTokenResponse extends SuccessResponse {
 
   @ApiPropertyOptional({
     ...DATE,
-    description: 'When the token times out if nothing else happens: the earlier of timeoutAt and, for a heartbeat token, its heartbeat deadline',
+    description:
+      'When the token times out if nothing else happens: the earlier of timeoutAt and, for a heartbeat token, its heartbeat deadline',
   })
   deadline?: string;
 }

@@ -217,9 +217,7 @@ export class TokenEventFeed {
       } catch (error) {
         if (!this.running) return;
         if (!warned) {
-          this.logger.warn(
-            `waiting for JetStream stream ${this.streamName} (the token-service creates it): ${(error as Error).message}`,
-          );
+          this.logger.warn(`waiting for JetStream stream ${this.streamName} (the token-service creates it): ${(error as Error).message}`);
           warned = true;
         }
         await new Promise((resolve) => setTimeout(resolve, 500));
@@ -323,7 +321,10 @@ export class TokenEventFeed {
     if (lastSequence < this.nextSequence) {
       this.behindAt = undefined;
     } else if (this.behindAt === this.nextSequence) {
-      void this.replaceConsumer(messages, `no event delivered for ${FEED_PROGRESS_CHECK_MS / 1000} s while the stream is at ${lastSequence}`);
+      void this.replaceConsumer(
+        messages,
+        `no event delivered for ${FEED_PROGRESS_CHECK_MS / 1000} s while the stream is at ${lastSequence}`,
+      );
     } else {
       this.behindAt = this.nextSequence;
     }
@@ -367,7 +368,13 @@ export class TokenEventFeed {
   private dispatch(message: JsMsg): void {
     this.receivedCount++;
     if (message.seq >= this.nextSequence) this.nextSequence = message.seq + 1;
-    this.deliver(message.subject, message.headers?.get(NATS_MSG_ID_HEADER), () => message.json<EventEnvelope>(), `#${message.seq}`, message.headers);
+    this.deliver(
+      message.subject,
+      message.headers?.get(NATS_MSG_ID_HEADER),
+      () => message.json<EventEnvelope>(),
+      `#${message.seq}`,
+      message.headers,
+    );
   }
 
   private dispatchLive(message: Msg): void {

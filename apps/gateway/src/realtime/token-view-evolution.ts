@@ -32,7 +32,14 @@ export function evolveTokenView(view: TokenView, envelope: EventEnvelope): Token
       });
     }
     case 'TokenTimedOut':
-      return endedWithError(view, 'TIMED_OUT', event.data.timedOutAt, event.data.output, event.data.forced ? 'operator' : 'scheduler', version);
+      return endedWithError(
+        view,
+        'TIMED_OUT',
+        event.data.timedOutAt,
+        event.data.output,
+        event.data.forced ? 'operator' : 'scheduler',
+        version,
+      );
     case 'TokenRejected':
       return endedWithError(view, 'REJECTED', event.data.rejectedAt, event.data.output, event.data.channel, version);
     case 'TokenCancelled':

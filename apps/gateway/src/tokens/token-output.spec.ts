@@ -32,7 +32,9 @@ describe('token outputs', () => {
       { numRuns: 500 },
     );
     // What JSON.parse makes of a number too large for a double, and of keys that look special.
-    expect(toOutputText(JSON.parse('{"big":1e999,"__proto__":{"x":-0},"2":"b","1":"a"}'))).toBe('{"1":"a","2":"b","big":null,"__proto__":{"x":0}}');
+    expect(toOutputText(JSON.parse('{"big":1e999,"__proto__":{"x":-0},"2":"b","1":"a"}'))).toBe(
+      '{"1":"a","2":"b","big":null,"__proto__":{"x":0}}',
+    );
   });
 
   it('are written at any depth, also where JSON.stringify runs out of stack', () => {

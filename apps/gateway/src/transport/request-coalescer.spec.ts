@@ -38,7 +38,11 @@ describe('RequestCoalescer', () => {
       coalescer.request(TokenCommandSubjects.cancel, { tokenId: 'b' }),
       coalescer.request(TokenCommandSubjects.create, { tokenId: 'c' }),
     ]);
-    expect(replies).toEqual([{ ok: true, value: 'a' }, { ok: true, value: 'b' }, { ok: true, value: 'c' }]);
+    expect(replies).toEqual([
+      { ok: true, value: 'a' },
+      { ok: true, value: 'b' },
+      { ok: true, value: 'c' },
+    ]);
     expect(service.sent).toHaveLength(1);
     expect(service.sent[0].subject).toBe(TokenRequestBatchSubject);
     expect(service.sent[0].payload.requests.map((r: Sent) => r.subject)).toEqual([

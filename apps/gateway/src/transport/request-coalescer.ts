@@ -1,10 +1,4 @@
-import {
-  RpcReply,
-  TokenCommandSubjects,
-  TokenRequestBatch,
-  TokenRequestBatchReply,
-  TokenRequestBatchSubject,
-} from '@waitpoints/contracts';
+import { RpcReply, TokenCommandSubjects, TokenRequestBatch, TokenRequestBatchReply, TokenRequestBatchSubject } from '@waitpoints/contracts';
 
 export type SendRequest = (subject: string, payload: object) => Promise<unknown>;
 

@@ -136,7 +136,8 @@ export class TokenServiceClient implements OnApplicationShutdown {
     const traceparent = traceparentOf();
     if (traceparent === undefined) return payload;
     const metadata = (payload as { metadata?: object }).metadata;
-    const carried = typeof metadata === 'object' && metadata !== null ? { ...payload, metadata: { ...metadata, traceparent } } : { ...payload };
+    const carried =
+      typeof metadata === 'object' && metadata !== null ? { ...payload, metadata: { ...metadata, traceparent } } : { ...payload };
     this.traceContexts.set(carried, traceparent);
     return carried;
   }
@@ -155,7 +156,7 @@ export class TokenServiceClient implements OnApplicationShutdown {
       if (error instanceof NatsUnreachableError) {
         throw ApiError.unavailable('The message bus (NATS) is unreachable; the gateway is reconnecting, try again shortly');
       }
-      const detail = error instanceof Error ? error.message : (error as { message?: string })?.message ?? String(error);
+      const detail = error instanceof Error ? error.message : ((error as { message?: string })?.message ?? String(error));
       // NATS answers "no responders" (code 503) when no subscriber listens on the subject.
       if ((error as { code?: string }).code === '503' || /no (subscribers|responders)/i.test(detail)) {
         throw ApiError.unavailable('No token-service instance is listening on NATS; try again shortly');

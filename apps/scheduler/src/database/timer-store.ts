@@ -95,9 +95,7 @@ export class TimerStore {
     return {
       scheduled: timers('scheduled'),
       moved: timers('moved'),
-      forgotten: rows
-        .filter((r) => r.change === 'forgotten')
-        .map((r) => ({ tokenId: r.token_id, reason: reasons.get(r.token_id)! })),
+      forgotten: rows.filter((r) => r.change === 'forgotten').map((r) => ({ tokenId: r.token_id, reason: reasons.get(r.token_id)! })),
     };
   }
 
@@ -192,10 +190,9 @@ export class TimerStore {
    * must not read millions of rows.
    */
   async countPending(): Promise<number> {
-    const rows: { n: number }[] = await this.rows(
-      `SELECT count(*)::int AS n FROM (SELECT 1 FROM scheduler_timers LIMIT $1) bounded`,
-      [EXACT_PENDING_COUNT_LIMIT + 1],
-    );
+    const rows: { n: number }[] = await this.rows(`SELECT count(*)::int AS n FROM (SELECT 1 FROM scheduler_timers LIMIT $1) bounded`, [
+      EXACT_PENDING_COUNT_LIMIT + 1,
+    ]);
     const n = rows[0].n;
     if (n <= EXACT_PENDING_COUNT_LIMIT) return n;
     const [plan] = await this.rows<{ 'QUERY PLAN': { Plan: { 'Plan Rows': number } }[] }>(

@@ -99,10 +99,7 @@ export class ClaimLoop {
       return timers.length;
     };
 
-    const orphans = await take(
-      (limit) => this.store.claimExpired({ now: new Date(nowMs), limit, owner, leaseUntil }),
-      claimBatchSize,
-    );
+    const orphans = await take((limit) => this.store.claimExpired({ now: new Date(nowMs), limit, owner, leaseUntil }), claimBatchSize);
     const lateBoundary = new Date(nowMs - this.options.catchUpAfterMs);
     const onTime = await take(
       (limit) =>
@@ -126,10 +123,7 @@ export class ClaimLoop {
   private refillCatchUpAllowance(nowMs: number): number {
     const elapsedMs = Math.max(0, nowMs - this.allowanceAtMs);
     this.allowanceAtMs = nowMs;
-    this.catchUpAllowance = Math.min(
-      this.burstSize,
-      this.catchUpAllowance + (elapsedMs * this.options.catchUpRatePerSecond) / 1000,
-    );
+    this.catchUpAllowance = Math.min(this.burstSize, this.catchUpAllowance + (elapsedMs * this.options.catchUpRatePerSecond) / 1000);
     return Math.floor(this.catchUpAllowance);
   }
 
@@ -141,5 +135,4 @@ export class ClaimLoop {
     const renewed = await this.store.renew(this.options.instanceId, ending, leaseUntil);
     this.gate.renewed(ending, renewed, leaseUntil);
   }
-
 }

@@ -38,9 +38,7 @@ describe('the deadline gate', () => {
   let metrics: SchedulerMetrics;
 
   const hold = (tokenId: string, dueInMs: number, leaseMs = LEASE_MS) =>
-    gate.hold([
-      { tokenId, environment: 'dev', dueAt: new Date(Date.now() + dueInMs), leaseUntil: new Date(Date.now() + leaseMs) },
-    ]);
+    gate.hold([{ tokenId, environment: 'dev', dueAt: new Date(Date.now() + dueInMs), leaseUntil: new Date(Date.now() + leaseMs) }]);
 
   beforeAll(() => Logger.overrideLogger(false));
 
@@ -134,16 +132,16 @@ describe('the deadline gate', () => {
   });
 
   describe('a deadline that moved (an extension not yet ingested, a heartbeat)', () => {
-    const waitingUntil = (deadlineMs: number): Answer => ({ tokenId }) =>
-      rpcOk({ tokenId, status: 'WAITING', changed: false, deadline: new Date(deadlineMs).toISOString() });
+    const waitingUntil =
+      (deadlineMs: number): Answer =>
+      ({ tokenId }) =>
+        rpcOk({ tokenId, status: 'WAITING', changed: false, deadline: new Date(deadlineMs).toISOString() });
 
     it('re-arms within the lease at the deadline the token-service answered, not 25 ms later', async () => {
       tokenService.answer = waitingUntil(START + 20_000);
       hold('a', 1_000);
       await jest.advanceTimersByTimeAsync(1_000);
-      expect(postponed).toEqual([
-        { tokenId: 'a', firedDueAt: new Date(START + 1_000), dueAt: new Date(START + 20_000), keepLease: true },
-      ]);
+      expect(postponed).toEqual([{ tokenId: 'a', firedDueAt: new Date(START + 1_000), dueAt: new Date(START + 20_000), keepLease: true }]);
       tokenService.answer = timesOut;
       await jest.advanceTimersByTimeAsync(18_999);
       expect(tokenService.batches).toEqual([['a']]);

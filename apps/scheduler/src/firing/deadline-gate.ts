@@ -263,10 +263,13 @@ export class DeadlineGate {
     if (this.armed?.fireAtMs === head.fireAtMs) return;
     this.disarm();
     const fireAtMs = head.fireAtMs;
-    const timer = setTimeout(() => {
-      this.armed = undefined;
-      this.pump();
-    }, timerDelay(fireAtMs, this.clock.now().getTime()));
+    const timer = setTimeout(
+      () => {
+        this.armed = undefined;
+        this.pump();
+      },
+      timerDelay(fireAtMs, this.clock.now().getTime()),
+    );
     this.armed = { timer, fireAtMs };
   }
 

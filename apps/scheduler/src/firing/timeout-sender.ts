@@ -44,8 +44,14 @@ export class NatsTimeoutSender implements TimeoutSender {
       {
         kind: SpanKind.CLIENT,
         parent: 'root',
-        links: timeouts.map(({ tokenId }) => linkTo(creationTraces.of(tokenId), { 'waitpoints.link': 'token_created', 'waitpoints.token_id': tokenId })),
-        attributes: { 'messaging.system': 'nats', 'messaging.destination.name': TokenCommandSubjects.timeoutBatch, 'waitpoints.timeouts': timeouts.length },
+        links: timeouts.map(({ tokenId }) =>
+          linkTo(creationTraces.of(tokenId), { 'waitpoints.link': 'token_created', 'waitpoints.token_id': tokenId }),
+        ),
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.destination.name': TokenCommandSubjects.timeoutBatch,
+          'waitpoints.timeouts': timeouts.length,
+        },
       },
       () => this.sendNow(timeouts),
     );
@@ -70,7 +76,10 @@ export class NatsTimeoutSender implements TimeoutSender {
     try {
       reply = await firstValueFrom(
         this.transport
-          .send<RpcReply<TimeoutTokensResult>>(TokenCommandSubjects.timeoutBatch, new NatsRecordBuilder(command).setHeaders(headers).build())
+          .send<RpcReply<TimeoutTokensResult>>(
+            TokenCommandSubjects.timeoutBatch,
+            new NatsRecordBuilder(command).setHeaders(headers).build(),
+          )
           .pipe(timeout(this.timeoutMs)),
       );
     } catch (error) {

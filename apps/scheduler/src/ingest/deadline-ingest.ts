@@ -1,18 +1,19 @@
 import { Logger } from '@nestjs/common';
-import {
-  AckPolicy,
-  ConsumerMessages,
-  DeliverPolicy,
-  JsMsg,
-  NatsConnection,
-  connect,
-  nanos,
-} from 'nats';
+import { AckPolicy, ConsumerMessages, DeliverPolicy, JsMsg, NatsConnection, connect, nanos } from 'nats';
 import { EventEnvelope, eventStreamName, eventSubjects } from '@waitpoints/contracts';
 import type { TimerStore } from '../database/timer-store';
 import type { SchedulerMetrics } from '../metrics';
 import { planIngest } from './ingest-plan';
-import { contextFromTraceparent, endSpan, linkTo, SpanKind, startSpan, tracingEnabled, TRACEPARENT_HEADER, withTraceContext } from '@waitpoints/platform';
+import {
+  contextFromTraceparent,
+  endSpan,
+  linkTo,
+  SpanKind,
+  startSpan,
+  tracingEnabled,
+  TRACEPARENT_HEADER,
+  withTraceContext,
+} from '@waitpoints/platform';
 import { creationTraces } from '../firing/creation-traces';
 
 export interface DeadlineIngestOptions {
@@ -116,9 +117,7 @@ export class DeadlineIngest {
       } catch (error) {
         if (!this.running) return;
         if (!warned) {
-          this.logger.warn(
-            `waiting for JetStream stream ${this.streamName} (the token-service creates it): ${(error as Error).message}`,
-          );
+          this.logger.warn(`waiting for JetStream stream ${this.streamName} (the token-service creates it): ${(error as Error).message}`);
           warned = true;
         }
         await new Promise((resolve) => setTimeout(resolve, 500));

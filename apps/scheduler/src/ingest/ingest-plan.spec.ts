@@ -11,7 +11,14 @@ const created = (tokenId: string, timeoutAt = '2026-01-01T10:00:00.000Z', heartb
 const extended = (tokenId: string, version: number, deadline: string): Ingested => ({
   type: 'TokenDeadlineExtended',
   streamVersion: version,
-  data: { tokenId, environment: 'dev', timeoutAt: deadline, previousTimeoutAt: '2026-01-01T10:00:00.000Z', extendedAt: '2026-01-01T09:30:00.000Z', deadline },
+  data: {
+    tokenId,
+    environment: 'dev',
+    timeoutAt: deadline,
+    previousTimeoutAt: '2026-01-01T10:00:00.000Z',
+    extendedAt: '2026-01-01T09:30:00.000Z',
+    deadline,
+  },
 });
 /** Only the token id matters to the plan for an ending event. */
 const ended = (type: 'TokenCompleted' | 'TokenCancelled' | 'TokenTimedOut' | 'TokenRejected', tokenId: string): Ingested =>
@@ -32,7 +39,8 @@ describe('learning deadlines from token events', () => {
 
   it('forgets a token that completed, was cancelled, rejected or timed out, saying why', () => {
     expect(
-      planIngest([ended('TokenCompleted', 'a'), ended('TokenCancelled', 'b'), ended('TokenTimedOut', 'c'), ended('TokenRejected', 'd')]).forget,
+      planIngest([ended('TokenCompleted', 'a'), ended('TokenCancelled', 'b'), ended('TokenTimedOut', 'c'), ended('TokenRejected', 'd')])
+        .forget,
     ).toEqual([
       { tokenId: 'a', reason: 'completed' },
       { tokenId: 'b', reason: 'cancelled' },

@@ -7,7 +7,9 @@ function recordingRunner() {
   const run = (commands: number[]) =>
     new Promise<Settled<number>[]>((resolve) => {
       batches.push(commands);
-      finishers.push(() => resolve(commands.map((c) => (c < 0 ? { ok: false, error: new Error(`bad ${c}`) } : { ok: true, value: c * 10 }))));
+      finishers.push(() =>
+        resolve(commands.map((c) => (c < 0 ? { ok: false, error: new Error(`bad ${c}`) } : { ok: true, value: c * 10 }))),
+      );
     });
   return { batches, finishAll: () => finishers.splice(0).forEach((finish) => finish()), run };
 }
@@ -46,7 +48,10 @@ describe('CommandBatcher', () => {
     const batcher = new CommandBatcher(runner.run, { maxBatchSize: 2, maxInFlight: 2 });
     const answers = [1, 2, 3, 4, 5].map((n) => batcher.submit(n));
     await tick();
-    expect(runner.batches).toEqual([[1, 2], [3, 4]]);
+    expect(runner.batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
     runner.finishAll();
     await tick();
     expect(runner.batches).toEqual([[1, 2], [3, 4], [5]]);
@@ -54,7 +59,7 @@ describe('CommandBatcher', () => {
     await expect(Promise.all(answers)).resolves.toEqual([10, 20, 30, 40, 50]);
   });
 
-  it("fails only the command whose result is a failure", async () => {
+  it('fails only the command whose result is a failure', async () => {
     const runner = recordingRunner();
     const batcher = new CommandBatcher(runner.run, { maxBatchSize: 10, maxInFlight: 1 });
     const answers = [1, -2, 3].map((n) => batcher.submit(n).then(String, (error: Error) => error.message));

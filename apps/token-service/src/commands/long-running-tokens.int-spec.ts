@@ -28,7 +28,10 @@ describe('long-running tokens in the token-service', () => {
     await requirePostgres();
     databaseUrl = testDatabaseUrl(uniqueRunName());
     db = await openDatabase({ url: databaseUrl, poolSize: 8 });
-    handler = new TokenCommandHandler(db, new TokenQueries(), clock, ulidTokenIds(), () => undefined, { maxBatchSize: 100, maxInFlight: 4 });
+    handler = new TokenCommandHandler(db, new TokenQueries(), clock, ulidTokenIds(), () => undefined, {
+      maxBatchSize: 100,
+      maxInFlight: 4,
+    });
   });
 
   beforeEach(() => {
@@ -41,15 +44,29 @@ describe('long-running tokens in the token-service', () => {
   });
 
   const create = async (heartbeatTimeoutMs?: number) =>
-    (await handler.create({ environment: 'dev', timeout: { afterMs: 3_600_000 }, tags: [], idempotencyKeyTTLMs: 0, heartbeatTimeoutMs, metadata })).token.id;
+    (
+      await handler.create({
+        environment: 'dev',
+        timeout: { afterMs: 3_600_000 },
+        tags: [],
+        idempotencyKeyTTLMs: 0,
+        heartbeatTimeoutMs,
+        metadata,
+      })
+    ).token.id;
   const timeout = (tokenId: string) => handler.timeout({ tokenId, environment: 'dev', metadata });
   const heartbeat = (tokenId: string, environment = 'dev') => handler.heartbeat({ tokenId, environment, metadata });
   const eventsOf = async (tokenId: string) =>
-    (await db.query<{ event_type: string }>(`SELECT event_type FROM es_events WHERE stream_id = $1 ORDER BY stream_version`, [tokenStreamId(tokenId)])).map(
-      (row) => row.event_type,
-    );
+    (
+      await db.query<{ event_type: string }>(`SELECT event_type FROM es_events WHERE stream_id = $1 ORDER BY stream_version`, [
+        tokenStreamId(tokenId),
+      ])
+    ).map((row) => row.event_type);
   const failureOf = async (work: Promise<unknown>) => {
-    const error = await work.then(() => undefined, (e: unknown) => e);
+    const error = await work.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(WaitpointError);
     return error as WaitpointError;
   };
@@ -68,11 +85,17 @@ describe('long-running tokens in the token-service', () => {
   describe('rejection', () => {
     it('ends a waiting token REJECTED, with the error as output, once', async () => {
       const tokenId = await create();
-      const reject = () => handler.reject({ tokenId, environment: 'dev', error: { message: 'nope', code: 'E_NOPE' }, channel: 'api', metadata });
+      const reject = () =>
+        handler.reject({ tokenId, environment: 'dev', error: { message: 'nope', code: 'E_NOPE' }, channel: 'api', metadata });
       expect(await reject()).toEqual({ tokenId, status: 'REJECTED', changed: true });
       expect(await reject()).toEqual({ tokenId, status: 'REJECTED', changed: false });
       const view = await new TokenQueries().get(db, 'dev', tokenId);
-      expect(view).toMatchObject({ status: 'REJECTED', outputIsError: true, output: '{"code":"E_NOPE","message":"nope"}', completedBy: 'api' });
+      expect(view).toMatchObject({
+        status: 'REJECTED',
+        outputIsError: true,
+        output: '{"code":"E_NOPE","message":"nope"}',
+        completedBy: 'api',
+      });
       expect(await eventsOf(tokenId)).toEqual(['TokenCreated', 'TokenRejected']);
     });
   });
@@ -181,7 +204,10 @@ describe('long-running tokens in the token-service', () => {
       const outcomes = await Promise.all(
         tokenIds.map(async (tokenId) => {
           const [beat, timedOut] = await Promise.all([
-            heartbeat(tokenId).then(() => true, (error: WaitpointError) => (error.code === ErrorCode.TokenAlreadyFinished ? false : Promise.reject(error))),
+            heartbeat(tokenId).then(
+              () => true,
+              (error: WaitpointError) => (error.code === ErrorCode.TokenAlreadyFinished ? false : Promise.reject(error)),
+            ),
             timeout(tokenId),
           ]);
           return { tokenId, beat, timedOut: timedOut.changed, events: await eventsOf(tokenId) };

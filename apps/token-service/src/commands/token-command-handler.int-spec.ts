@@ -18,7 +18,8 @@ describe('the write path across instances (remembered state never wins a race it
     await requirePostgres();
     databaseUrl = testDatabaseUrl(uniqueRunName());
     db = await openDatabase({ url: databaseUrl, poolSize: 6 });
-    const instance = () => new TokenCommandHandler(db, new TokenQueries(), systemClock, ulidTokenIds(), () => undefined, { maxBatchSize: 100, maxInFlight: 4 });
+    const instance = () =>
+      new TokenCommandHandler(db, new TokenQueries(), systemClock, ulidTokenIds(), () => undefined, { maxBatchSize: 100, maxInFlight: 4 });
     a = instance();
     b = instance();
   });
@@ -28,13 +29,16 @@ describe('the write path across instances (remembered state never wins a race it
     if (databaseUrl) await dropDatabase(databaseUrl);
   });
 
-  const create = async () => (await a.create({ environment: 'dev', timeout: { afterMs: 3_600_000 }, tags: [], idempotencyKeyTTLMs: 0, metadata })).token.id;
+  const create = async () =>
+    (await a.create({ environment: 'dev', timeout: { afterMs: 3_600_000 }, tags: [], idempotencyKeyTTLMs: 0, metadata })).token.id;
   const complete = (handler: TokenCommandHandler, tokenId: string) =>
     handler.complete({ tokenId, environment: 'dev', output: '{"ok":true}', outputType: 'application/json', channel: 'api', metadata });
   const eventsOf = async (tokenId: string) =>
-    (await db.query<{ event_type: string }>(`SELECT event_type FROM es_events WHERE stream_id = $1 ORDER BY stream_version`, [`token-${tokenId}`])).map(
-      (row) => row.event_type,
-    );
+    (
+      await db.query<{ event_type: string }>(`SELECT event_type FROM es_events WHERE stream_id = $1 ORDER BY stream_version`, [
+        `token-${tokenId}`,
+      ])
+    ).map((row) => row.event_type);
 
   it('an instance that remembers a token as waiting loses cleanly to the instance that finished it', async () => {
     const tokenId = await create();

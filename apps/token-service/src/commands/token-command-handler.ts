@@ -257,7 +257,14 @@ export class TokenCommandHandler {
       try {
         const tokenId = this.ids.next();
         const [event] = decide({ ...command, type: 'CreateToken', tokenId, now }, initialState);
-        appends.push({ index, streamId: tokenStreamId(tokenId), expectedVersion: 0, eventId: this.newEventId(), event, metadata: command.metadata });
+        appends.push({
+          index,
+          streamId: tokenStreamId(tokenId),
+          expectedVersion: 0,
+          eventId: this.newEventId(),
+          event,
+          metadata: command.metadata,
+        });
       } catch (error) {
         results[index] = { ok: false, error };
       }
@@ -342,7 +349,9 @@ export class TokenCommandHandler {
     const tokenIds = undecided
       .filter(({ request, streamId }) => {
         const state = streams.get(streamId)?.state;
-        return state?.status === 'WAITING' && state.heartbeatTimeoutMs !== undefined && needsHeartbeatDeadline(request.toCommand(probe, {}));
+        return (
+          state?.status === 'WAITING' && state.heartbeatTimeoutMs !== undefined && needsHeartbeatDeadline(request.toCommand(probe, {}))
+        );
       })
       .map(({ request }) => request.tokenId);
     return tokenIds.length === 0 ? new Map() : this.queries.heartbeatDeadlines(this.db, tokenIds);
@@ -407,7 +416,10 @@ export class TokenCommandHandler {
         break;
       }
       // The first round decides on what this instance remembers; a round after a lost race reads.
-      const { streams, remembered } = await this.currentStreams(undecided.map((u) => u.streamId), attempt === 1);
+      const { streams, remembered } = await this.currentStreams(
+        undecided.map((u) => u.streamId),
+        attempt === 1,
+      );
       const heartbeatDeadlines = await this.heartbeatDeadlinesFor(undecided, streams);
       const now = this.clock.now();
       const appends = new Map<string, StreamAppend & { pending: (typeof undecided)[number]; result: TokenTransitionResult }>();
@@ -469,7 +481,12 @@ export class TokenCommandHandler {
 }
 
 /** The reply to a transition; a waiting token's deadlines come with it (the scheduler re-arms on them). */
-function transitionResult(tokenId: string, state: TokenState, changed: boolean, heartbeatDeadline: Date | undefined): TokenTransitionResult {
+function transitionResult(
+  tokenId: string,
+  state: TokenState,
+  changed: boolean,
+  heartbeatDeadline: Date | undefined,
+): TokenTransitionResult {
   const result: TokenTransitionResult = { tokenId, status: state.status as TokenTransitionResult['status'], changed };
   if (state.status === 'WAITING') {
     result.timeoutAt = state.timeoutAt.toISOString();

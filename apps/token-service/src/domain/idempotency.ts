@@ -10,10 +10,7 @@ export interface IdempotencyReservation {
 
 export type IdempotencyDecision = { kind: 'reuse'; tokenId: string } | { kind: 'create' };
 
-export function decideIdempotency(
-  reservation: IdempotencyReservation | undefined,
-  now: Date,
-): IdempotencyDecision {
+export function decideIdempotency(reservation: IdempotencyReservation | undefined, now: Date): IdempotencyDecision {
   if (reservation && reservation.expiresAt.getTime() > now.getTime()) {
     return { kind: 'reuse', tokenId: reservation.tokenId };
   }

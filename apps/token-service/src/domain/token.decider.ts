@@ -107,10 +107,7 @@ export function decide(command: TokenCommand, state: TokenState): TokenEvent[] {
   if (command.type === 'CreateToken') return decideCreate(command, state);
 
   // A token of another environment does not exist for this caller: same answer as unknown.
-  if (
-    state.status === 'NONE' ||
-    (command.environment !== undefined && command.environment !== state.environment)
-  ) {
+  if (state.status === 'NONE' || (command.environment !== undefined && command.environment !== state.environment)) {
     throw tokenNotFound(command.tokenId);
   }
 
@@ -163,9 +160,7 @@ function decideCreate(command: CreateToken, state: TokenState): TokenEvent[] {
   };
   if (command.idempotencyKey !== undefined) {
     event.data.idempotencyKey = command.idempotencyKey;
-    event.data.idempotencyKeyExpiresAt = new Date(
-      command.now.getTime() + command.idempotencyKeyTTLMs,
-    ).toISOString();
+    event.data.idempotencyKeyExpiresAt = new Date(command.now.getTime() + command.idempotencyKeyTTLMs).toISOString();
   }
   if (command.requestIdempotencyKey !== undefined) {
     event.data.requestIdempotencyKey = command.requestIdempotencyKey;
@@ -204,7 +199,8 @@ function extended(
 }
 
 function rejected(command: RejectToken, environment: string): TokenRejected {
-  const error = command.error.code === undefined ? { message: command.error.message } : { message: command.error.message, code: command.error.code };
+  const error =
+    command.error.code === undefined ? { message: command.error.message } : { message: command.error.message, code: command.error.code };
   return {
     type: 'TokenRejected',
     data: {
@@ -256,9 +252,7 @@ function timedOut(command: TimeOutToken, environment: string, timeoutAt: Date, h
 
 function cancelled(command: CancelToken, environment: string): TokenCancelled {
   const at = command.now.toISOString();
-  const message = command.reason
-    ? `Waitpoint cancelled at ${at}: ${command.reason}`
-    : `Waitpoint cancelled at ${at}`;
+  const message = command.reason ? `Waitpoint cancelled at ${at}: ${command.reason}` : `Waitpoint cancelled at ${at}`;
   const event: TokenCancelled = {
     type: 'TokenCancelled',
     data: {

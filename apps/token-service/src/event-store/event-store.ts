@@ -1,9 +1,4 @@
-import {
-  CURRENT_SCHEMA_VERSION,
-  EventEnvelope,
-  MessageMetadata,
-  TokenEvent,
-} from '@waitpoints/contracts';
+import { CURRENT_SCHEMA_VERSION, EventEnvelope, MessageMetadata, TokenEvent } from '@waitpoints/contracts';
 import type { Sql, SqlStatement } from '../database/database';
 import { PROJECTION_CHECK, PROJECTION_CTES } from '../projections/token-projection';
 
@@ -43,8 +38,7 @@ export function toEnvelope(row: EventRow): EventEnvelope {
   } as EventEnvelope;
 }
 
-export const toDomainEvent = (envelope: EventEnvelope): TokenEvent =>
-  ({ type: envelope.type, data: envelope.data }) as TokenEvent;
+export const toDomainEvent = (envelope: EventEnvelope): TokenEvent => ({ type: envelope.type, data: envelope.data }) as TokenEvent;
 
 export interface StoredStream {
   events: EventEnvelope[];

@@ -1,11 +1,5 @@
 import { firstValueFrom, timeout } from 'rxjs';
-import {
-  ErrorCode,
-  RpcReply,
-  TimeoutTokensCommand,
-  TimeoutTokensResult,
-  TokenCommandSubjects,
-} from '@waitpoints/contracts';
+import { ErrorCode, RpcReply, TimeoutTokensCommand, TimeoutTokensResult, TokenCommandSubjects } from '@waitpoints/contracts';
 import { PrefixedNatsClient } from '@waitpoints/contracts/nats/prefixed-transport';
 import { TEST_NATS_URL } from '../../../../test/support/services';
 import { RunningSystem, startSystem } from '../../../../test/support/system';
@@ -59,7 +53,10 @@ describe('timing out a batch of tokens', () => {
     expect(results).toEqual([
       { ok: true, value: { tokenId: due, status: 'TIMED_OUT', changed: true } },
       // A token still waiting answers its deadline, where the scheduler re-arms the timer.
-      { ok: true, value: { tokenId: notDue, status: 'WAITING', changed: false, timeoutAt: expect.any(String), deadline: expect.any(String) } },
+      {
+        ok: true,
+        value: { tokenId: notDue, status: 'WAITING', changed: false, timeoutAt: expect.any(String), deadline: expect.any(String) },
+      },
       { ok: true, value: { tokenId: completed, status: 'COMPLETED', changed: false } },
       { ok: false, error: expect.objectContaining({ code: ErrorCode.TokenNotFound }) },
       { ok: false, error: expect.objectContaining({ code: ErrorCode.TokenNotFound }) },
@@ -70,9 +67,7 @@ describe('timing out a batch of tokens', () => {
       { ok: true, value: { tokenId: due, status: 'TIMED_OUT', changed: false } },
     ]);
     const events = await withDatabase(system.databaseUrl, async (db) => {
-      const { rows } = await db.query(`SELECT event_type FROM es_events WHERE stream_id = $1 ORDER BY stream_version`, [
-        `token-${due}`,
-      ]);
+      const { rows } = await db.query(`SELECT event_type FROM es_events WHERE stream_id = $1 ORDER BY stream_version`, [`token-${due}`]);
       return rows.map((r) => r.event_type);
     });
     expect(events).toEqual(['TokenCreated', 'TokenTimedOut']);

@@ -71,7 +71,7 @@ export class TokenServiceMetrics {
 
   readonly completionLatency = new Histogram({
     name: 'waitpoints_token_completion_latency_seconds',
-    help: 'Time from a token\'s creation to its terminal event, by environment and final status (COMPLETED, TIMED_OUT, CANCELLED, REJECTED)',
+    help: "Time from a token's creation to its terminal event, by environment and final status (COMPLETED, TIMED_OUT, CANCELLED, REJECTED)",
     labelNames: ['environment', 'status'] as const,
     buckets: COMPLETION_LATENCY_BUCKETS,
     registers: [this.registry],

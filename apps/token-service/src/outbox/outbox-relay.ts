@@ -132,15 +132,11 @@ export class OutboxRelay {
       await client.connect();
       this.client = client;
     }
-    const { rows } = await this.client.query(
-      `SELECT pg_try_advisory_lock(hashtext('waitpoints:outbox:' || $1)) AS locked`,
-      [this.options.subscriberId],
-    );
+    const { rows } = await this.client.query(`SELECT pg_try_advisory_lock(hashtext('waitpoints:outbox:' || $1)) AS locked`, [
+      this.options.subscriberId,
+    ]);
     if (!rows[0].locked) return false;
-    await this.client.query(
-      `INSERT INTO es_checkpoints (subscriber_id) VALUES ($1) ON CONFLICT DO NOTHING`,
-      [this.options.subscriberId],
-    );
+    await this.client.query(`INSERT INTO es_checkpoints (subscriber_id) VALUES ($1) ON CONFLICT DO NOTHING`, [this.options.subscriberId]);
     const saved = await this.client.query(
       `SELECT last_transaction_id::text AS tx, last_global_position::text AS pos
          FROM es_checkpoints WHERE subscriber_id = $1`,

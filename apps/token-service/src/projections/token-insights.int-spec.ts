@@ -48,7 +48,7 @@ describe('token insights over NATS', () => {
     } satisfies TimeoutTokenCommand);
 
   describe('history', () => {
-    it("returns every event of the token, oldest first, with who caused it", async () => {
+    it('returns every event of the token, oldest first, with who caused it', async () => {
       const api = tokenApi(system);
       const id = internal((await api.create({ timeout: '1h', tags: ['order:7'] })).id);
       await api.complete(id, { approved: true });
@@ -147,7 +147,7 @@ describe('token insights over NATS', () => {
       expect(new Date(after.oldestWaitingCreatedAt!).getTime()).toBeLessThanOrEqual(new Date(token.createdAt).getTime());
     });
 
-    it('counts a status exactly up to the limit and, above it, gives PostgreSQL\'s estimate listed as estimated', async () => {
+    it("counts a status exactly up to the limit and, above it, gives PostgreSQL's estimate listed as estimated", async () => {
       // Projection rows written directly: 100 waiting tokens and more completed ones than are counted exactly.
       const db = new Client({ connectionString: system.databaseUrl });
       await db.connect();

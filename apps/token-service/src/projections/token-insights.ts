@@ -60,16 +60,16 @@ export class TokenInsights {
     const [statusCounts, oldestRows, createdRows, finishedRows] = await Promise.all([
       Promise.all(TOKEN_STATUSES.map((status) => this.countStatus(env, status))),
       // Ids sort by creation time, so the first waiting id is the oldest (index on environment, status, id).
-      m.query(
-        `SELECT created_at FROM waitpoint_tokens WHERE environment = $1 AND status = 'WAITING' ORDER BY id LIMIT 1`,
-        [env],
-      ) as Promise<{ created_at: Date }[]>,
+      m.query(`SELECT created_at FROM waitpoint_tokens WHERE environment = $1 AND status = 'WAITING' ORDER BY id LIMIT 1`, [
+        env,
+      ]) as Promise<{ created_at: Date }[]>,
       // The id bound (a ULID made of the hour-ago time) lets the (environment, id) index find the range;
       // created_at keeps the count exact.
-      m.query(
-        `SELECT count(*)::int AS n FROM waitpoint_tokens WHERE environment = $1 AND id >= $2 AND created_at >= $3`,
-        [env, lowestIdAt(hourAgo), hourAgo],
-      ) as Promise<{ n: number }[]>,
+      m.query(`SELECT count(*)::int AS n FROM waitpoint_tokens WHERE environment = $1 AND id >= $2 AND created_at >= $3`, [
+        env,
+        lowestIdAt(hourAgo),
+        hourAgo,
+      ]) as Promise<{ n: number }[]>,
       m.query(
         `SELECT status, count(*)::int AS n FROM waitpoint_tokens
           WHERE environment = $1 AND completed_at IS NOT NULL AND completed_at >= $2 GROUP BY status`,

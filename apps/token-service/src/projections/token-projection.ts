@@ -126,11 +126,7 @@ function replayStatement(envelopes: EventEnvelope[]): SqlStatement {
         SELECT * FROM unnest($1::int[], $2::text[], $3::jsonb[]) AS s(stream_version, event_type, data)
       ), ${PROJECTION_CTES}
       SELECT count(*) FROM source CROSS JOIN ${PROJECTION_CHECK}`,
-    values: [
-      envelopes.map((e) => e.streamVersion),
-      envelopes.map((e) => e.type),
-      envelopes.map((e) => JSON.stringify(e.data)),
-    ],
+    values: [envelopes.map((e) => e.streamVersion), envelopes.map((e) => e.type), envelopes.map((e) => JSON.stringify(e.data))],
   };
 }
 

@@ -101,7 +101,10 @@ describe('listing tokens (keyset pages, newest first, whatever the filters)', ()
     ['a period', { createdFrom: hoursAgo(30), createdTo: hoursAgo(20) }],
     ['a period from', { createdFrom: hoursAgo(5) }],
     ['a period to', { createdTo: hoursAgo(45) }],
-    ['a common tag, a status and a period', { tags: ['common'], statuses: ['COMPLETED'], createdFrom: hoursAgo(40), createdTo: hoursAgo(10) }],
+    [
+      'a common tag, a status and a period',
+      { tags: ['common'], statuses: ['COMPLETED'], createdFrom: hoursAgo(40), createdTo: hoursAgo(10) },
+    ],
     ['a rare tag and a status', { tags: ['rare'], statuses: ['WAITING'] }],
   ];
 

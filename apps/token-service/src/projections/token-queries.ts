@@ -152,11 +152,7 @@ export class TokenQueries {
     return new Map(rows.map((row) => [row.id, row.heartbeat_deadline]));
   }
 
-  async findTokenIdByIdempotencyKey(
-    sql: Sql,
-    environment: string,
-    key: string,
-  ): Promise<{ tokenId: string; expiresAt: Date } | undefined> {
+  async findTokenIdByIdempotencyKey(sql: Sql, environment: string, key: string): Promise<{ tokenId: string; expiresAt: Date } | undefined> {
     const rows = await sql.query<{ token_id: string; expires_at: Date }>({
       name: 'waitpoints-find-idempotency-key-v1',
       text: `SELECT token_id, expires_at FROM waitpoint_idempotency_keys WHERE environment = $1 AND idempotency_key = $2`,

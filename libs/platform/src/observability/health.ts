@@ -74,9 +74,7 @@ export function migrationsApplied(
       if (!source) return check.down({ message: 'the connection pool is not open' });
       const { table, known } = migrations();
       const { applied, pending } = await withTimeout(pendingMigrations(source, table, known), CHECK_TIMEOUT_MS, 'PostgreSQL');
-      return pending.length === 0
-        ? check.up({ applied })
-        : check.down({ message: `${pending.length} migration(s) not applied`, pending });
+      return pending.length === 0 ? check.up({ applied }) : check.down({ message: `${pending.length} migration(s) not applied`, pending });
     } catch (error) {
       return check.down({ message: reason(error) });
     }
@@ -84,7 +82,10 @@ export function migrationsApplied(
 }
 
 /** The NATS connection is open and the server answers a round trip (PING/PONG). */
-export function natsReachable(key: string, connection: () => NatsConnection | undefined | Promise<NatsConnection | undefined>): ReadinessCheck {
+export function natsReachable(
+  key: string,
+  connection: () => NatsConnection | undefined | Promise<NatsConnection | undefined>,
+): ReadinessCheck {
   return async (indicators) => {
     const check = indicators.check(key);
     try {

@@ -28,8 +28,7 @@ export function createServiceLogger(service: string, level: LogLevel, destinatio
 /** Characters we accept in a correlation id given by a caller; anything else is replaced. */
 const SAFE_CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-export const isSaneCorrelationId = (value: unknown): value is string =>
-  typeof value === 'string' && SAFE_CORRELATION_ID.test(value);
+export const isSaneCorrelationId = (value: unknown): value is string => typeof value === 'string' && SAFE_CORRELATION_ID.test(value);
 
 export const newCorrelationId = (): string => randomUUID();
 

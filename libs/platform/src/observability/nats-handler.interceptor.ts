@@ -48,29 +48,31 @@ export class NatsHandlerInterceptor implements NestInterceptor {
 
     const startedAt = process.hrtime.bigint();
     return new Observable((subscriber) =>
-      withTraceContext(traced?.context, () => runWithCorrelation(correlationId, this.logger, () => {
-        const log = this.logger.child({ correlationId });
-        return next
-          .handle()
-          .pipe(
-            tap({
-              next: (reply) => {
-                const seconds = secondsSince(startedAt);
-                const outcome = outcomeOf(reply);
-                this.durations.observe({ subject, outcome }, seconds);
-                log.debug({ subject, outcome, durationMs: Math.round(seconds * 1000) }, `handled ${subject}`);
-                traced?.span.setAttribute('waitpoints.outcome', outcome);
-                endSpan(traced?.span);
-              },
-              error: (error: unknown) => {
-                this.durations.observe({ subject, outcome: 'exception' }, secondsSince(startedAt));
-                log.error({ subject, err: error }, `handler of ${subject} failed`);
-                endSpan(traced?.span, error);
-              },
-            }),
-          )
-          .subscribe(subscriber);
-      })),
+      withTraceContext(traced?.context, () =>
+        runWithCorrelation(correlationId, this.logger, () => {
+          const log = this.logger.child({ correlationId });
+          return next
+            .handle()
+            .pipe(
+              tap({
+                next: (reply) => {
+                  const seconds = secondsSince(startedAt);
+                  const outcome = outcomeOf(reply);
+                  this.durations.observe({ subject, outcome }, seconds);
+                  log.debug({ subject, outcome, durationMs: Math.round(seconds * 1000) }, `handled ${subject}`);
+                  traced?.span.setAttribute('waitpoints.outcome', outcome);
+                  endSpan(traced?.span);
+                },
+                error: (error: unknown) => {
+                  this.durations.observe({ subject, outcome: 'exception' }, secondsSince(startedAt));
+                  log.error({ subject, err: error }, `handler of ${subject} failed`);
+                  endSpan(traced?.span, error);
+                },
+              }),
+            )
+            .subscribe(subscriber);
+        }),
+      ),
     );
   }
 

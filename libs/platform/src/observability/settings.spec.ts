@@ -5,7 +5,7 @@ import { loadGatewayConfig } from '../../../../apps/gateway/src/config';
 import { readOpsEndpoint, resolveLogLevel } from './settings';
 
 describe('observability settings', () => {
-  it('gives each service without an API its own metrics port by default, next to the gateway\'s 3000', () => {
+  it("gives each service without an API its own metrics port by default, next to the gateway's 3000", () => {
     expect(loadTokenServiceConfig({}).ops).toEqual({ port: 3001, host: '0.0.0.0' });
     expect(loadSchedulerConfig({}).ops).toEqual({ port: 3002, host: '0.0.0.0' });
   });
@@ -21,7 +21,9 @@ describe('observability settings', () => {
 
   it('refuses a port that is not one, naming the variable', () => {
     expect(() => loadTokenServiceConfig({ METRICS_PORT: 'ninety' })).toThrow(ConfigError);
-    expect(() => loadSchedulerConfig({ SCHEDULER_METRICS_PORT: '70000' })).toThrow('SCHEDULER_METRICS_PORT="70000" must be a whole number from 0 to 65535');
+    expect(() => loadSchedulerConfig({ SCHEDULER_METRICS_PORT: '70000' })).toThrow(
+      'SCHEDULER_METRICS_PORT="70000" must be a whole number from 0 to 65535',
+    );
     const read = new EnvReader({ METRICS_PORT: '-1' });
     readOpsEndpoint(read, '', 3001);
     expect(read.problems).toEqual(['METRICS_PORT="-1" must be a whole number from 0 to 65535']);
@@ -34,7 +36,7 @@ describe('observability settings', () => {
     );
   });
 
-  it('logs at the configured level, else the process\'s LOG_LEVEL (how tests stay silent), else info', () => {
+  it("logs at the configured level, else the process's LOG_LEVEL (how tests stay silent), else info", () => {
     expect(resolveLogLevel('warn', { LOG_LEVEL: 'silent' })).toBe('warn');
     expect(resolveLogLevel(undefined, { LOG_LEVEL: 'silent' })).toBe('silent');
     expect(resolveLogLevel(undefined, { LOG_LEVEL: 'nonsense' })).toBe('info');

@@ -132,7 +132,11 @@ export function consumeSpan<T>(
       kind: SpanKind.CONSUMER,
       parent: stored,
       links: [linkTo(headers?.get(TRACEPARENT_HEADER), { 'waitpoints.link': 'published_by' })],
-      attributes: { 'messaging.system': 'nats', 'messaging.operation.type': 'process', ...(event.eventId ? { 'messaging.message.id': event.eventId } : {}) },
+      attributes: {
+        'messaging.system': 'nats',
+        'messaging.operation.type': 'process',
+        ...(event.eventId ? { 'messaging.message.id': event.eventId } : {}),
+      },
     },
     work,
   );
@@ -143,7 +147,11 @@ export function startSpan(name: string, options: SpanOptions): { span: Span; con
   if (!tracingEnabled()) return undefined;
   const parent = options.parent === 'root' ? ROOT_CONTEXT : (options.parent ?? context.active());
   const links = options.links?.filter((link): link is Link => link !== undefined);
-  const span = tracer().startSpan(name, { kind: options.kind, attributes: options.attributes, links, root: options.parent === 'root' }, parent);
+  const span = tracer().startSpan(
+    name,
+    { kind: options.kind, attributes: options.attributes, links, root: options.parent === 'root' },
+    parent,
+  );
   return { span, context: trace.setSpan(parent, span) };
 }
 
@@ -151,7 +159,7 @@ export function startSpan(name: string, options: SpanOptions): { span: Span; con
 export function endSpan(span: Span | undefined, error?: unknown): void {
   if (!span) return;
   if (error !== undefined) {
-    const described = error instanceof Error ? error : JSON.stringify(error) ?? 'unknown error';
+    const described = error instanceof Error ? error : (JSON.stringify(error) ?? 'unknown error');
     span.recordException(described);
     span.setStatus({ code: SpanStatusCode.ERROR, message: typeof described === 'string' ? described : described.message });
   }

@@ -1,13 +1,4 @@
-import {
-  AckPolicy,
-  ConsumerConfig,
-  ConsumerMessages,
-  DeliverPolicy,
-  JsMsg,
-  NatsConnection,
-  connect,
-  nanos,
-} from 'nats';
+import { AckPolicy, ConsumerConfig, ConsumerMessages, DeliverPolicy, JsMsg, NatsConnection, connect, nanos } from 'nats';
 import {
   DEFAULT_NATS_URL,
   DEFAULT_SUBJECT_PREFIX,
@@ -148,7 +139,8 @@ function readSettings(options: TokenEventConsumerOptions): Settings {
 function milliseconds(name: string, value: string | number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const ms = typeof value === 'number' ? value : parseDuration(value);
-  if (ms === undefined || !Number.isFinite(ms) || ms <= 0) throw new RangeError(`${name} "${value}" must be a duration such as 30s, or milliseconds`);
+  if (ms === undefined || !Number.isFinite(ms) || ms <= 0)
+    throw new RangeError(`${name} "${value}" must be a duration such as 30s, or milliseconds`);
   return ms;
 }
 

@@ -70,7 +70,10 @@ export class TokenActionFlow {
   private async showToken({ req, res, tokenId }: ActionRequest<TokenActionForm>, status: number, shown: Partial<TokenDetailModel>) {
     const session = signedInSession(req);
     const model = await this.details.read(session, tokenId);
-    res.status(status).type('html').send(tokenDetailPage(session, { ...model, ...shown }));
+    res
+      .status(status)
+      .type('html')
+      .send(tokenDetailPage(session, { ...model, ...shown }));
   }
 }
 

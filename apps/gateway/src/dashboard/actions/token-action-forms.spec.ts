@@ -13,7 +13,11 @@ describe("the token page's payload field", () => {
     ['blanks', '   ', 'enter a JSON value, for example {"approved": true}, {} or null'],
     ['what is not JSON', '{approved: yes}', 'the payload is not valid JSON ('],
     ['more than 3 MiB', JSON.stringify('x'.repeat(3 * 1024 * 1024)), 'the payload is larger than 3 MiB'],
-    ['JSON nested 5,001 levels deep', '['.repeat(5_001) + ']'.repeat(5_001), 'the payload is nested too deeply to store: at most 5,000 levels'],
+    [
+      'JSON nested 5,001 levels deep',
+      '['.repeat(5_001) + ']'.repeat(5_001),
+      'the payload is nested too deeply to store: at most 5,000 levels',
+    ],
   ])('refuses %s, saying why', (_label, text, message) => {
     const reading = readPayload(text);
     expect(!reading.ok && reading.message.startsWith(message)).toBe(true);
@@ -26,7 +30,9 @@ describe('the action forms', () => {
     expect(problemsOf(form)[0]).toMatch(/^the payload is not valid JSON/);
     expect({ draft: form.draft, isConfirmed: form.isConfirmed }).toEqual({ draft: '{oops', isConfirmed: true });
     // A repeated field arrives as a list: not a payload.
-    expect(problemsOf(toDto(CompleteTokenForm, { data: ['1', '2'] }))).toEqual(['enter a JSON value, for example {"approved": true}, {} or null']);
+    expect(problemsOf(toDto(CompleteTokenForm, { data: ['1', '2'] }))).toEqual([
+      'enter a JSON value, for example {"approved": true}, {} or null',
+    ]);
   });
 
   it('complete: a valid payload becomes the output', () => {

@@ -22,19 +22,34 @@ export class TokenActionsController {
 
   @Post('complete')
   @HttpCode(200)
-  complete(@Param('id', TokenIdPipe) tokenId: string, @Body(readInto(CompleteTokenForm)) form: CompleteTokenForm, @Req() req: Request, @Res() res: Response) {
+  complete(
+    @Param('id', TokenIdPipe) tokenId: string,
+    @Body(readInto(CompleteTokenForm)) form: CompleteTokenForm,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     return this.flow.run(TOKEN_ACTIONS.complete, { tokenId, form, req, res });
   }
 
   @Post('timeout')
   @HttpCode(200)
-  timeout(@Param('id', TokenIdPipe) tokenId: string, @Body(readInto(TimeoutTokenForm)) form: TimeoutTokenForm, @Req() req: Request, @Res() res: Response) {
+  timeout(
+    @Param('id', TokenIdPipe) tokenId: string,
+    @Body(readInto(TimeoutTokenForm)) form: TimeoutTokenForm,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     return this.flow.run(TOKEN_ACTIONS.timeout, { tokenId, form, req, res });
   }
 
   @Post('cancel')
   @HttpCode(200)
-  cancel(@Param('id', TokenIdPipe) tokenId: string, @Body(readInto(CancelTokenForm)) form: CancelTokenForm, @Req() req: Request, @Res() res: Response) {
+  cancel(
+    @Param('id', TokenIdPipe) tokenId: string,
+    @Body(readInto(CancelTokenForm)) form: CancelTokenForm,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
     return this.flow.run(TOKEN_ACTIONS.cancel, { tokenId, form, req, res });
   }
 }

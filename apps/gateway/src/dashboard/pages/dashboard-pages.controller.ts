@@ -48,7 +48,10 @@ export class DashboardPagesController {
   @Get('tokens')
   async tokens(@SignedIn() session: DashboardSession, @Query() rawQuery: QueryString, @Res() res: Response) {
     const model = await this.tokenList(session, rawQuery);
-    res.status(model.page ? 200 : 400).type('html').send(tokensPage(session, model));
+    res
+      .status(model.page ? 200 : 400)
+      .type('html')
+      .send(tokensPage(session, model));
   }
 
   @Get('frag/tokens')

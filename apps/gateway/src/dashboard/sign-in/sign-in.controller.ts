@@ -35,7 +35,10 @@ export class SignInController {
   @HttpCode(200)
   login(@Req() req: Request, @Res() res: Response, @Body(readInto(SignInForm)) form: SignInForm) {
     if (isCrossSite(req, this.options.publicUrl)) {
-      return res.status(403).type('html').send(loginPage({ error: 'Sign-in refused: the form was posted from another site.' }));
+      return res
+        .status(403)
+        .type('html')
+        .send(loginPage({ error: 'Sign-in refused: the form was posted from another site.' }));
     }
     const [problem] = problemsOf(form);
     const signedIn = problem === undefined ? this.sessions.signIn(form.apiKey!.trim()) : undefined;

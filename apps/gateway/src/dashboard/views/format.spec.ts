@@ -34,7 +34,12 @@ describe('the token page', () => {
   const token = completedToken(output);
 
   it('shows an output nested 5,000 levels deep as stored, in the output and in the timeline (this was a 500 for ever)', () => {
-    const fragment = tokenDetailFragment({ token, events: [completionOf(token)], callbackUrl: 'http://x/cb', now: new Date('2030-01-01T00:00:00Z') });
+    const fragment = tokenDetailFragment({
+      token,
+      events: [completionOf(token)],
+      callbackUrl: 'http://x/cb',
+      now: new Date('2030-01-01T00:00:00Z'),
+    });
     // (Booleans: a failure would otherwise print the 10,000 brackets.)
     expect(fragment.includes(`<pre class="json" data-testid="output">${output}</pre>`)).toBe(true);
     expect(fragment.includes(`&quot;output&quot;: &quot;${output}&quot;`)).toBe(true);

@@ -30,8 +30,9 @@ export function page(options: PageOptions): string {
 <body>
 <header class="top">
   <a class="brand" href="${DASHBOARD}"><span class="logo" aria-hidden="true"></span>Waitpoints</a>
-  ${session
-    ? html`<nav>${nav('overview', DASHBOARD, 'Overview')}${nav('tokens', `${DASHBOARD}/tokens`, 'Tokens')}</nav>
+  ${
+    session
+      ? html`<nav>${nav('overview', DASHBOARD, 'Overview')}${nav('tokens', `${DASHBOARD}/tokens`, 'Tokens')}</nav>
   <div class="who">
     ${options.liveSrc ? html`<span class="live" id="live-status" aria-live="polite">Live</span>` : ''}
     <span class="env" title="The API key you signed in with belongs to this environment">Environment <strong data-testid="environment">${session.environment}</strong></span>
@@ -40,7 +41,8 @@ export function page(options: PageOptions): string {
       <button type="submit" class="link">Sign out</button>
     </form>
   </div>`
-    : ''}
+      : ''
+  }
 </header>
 <main ${options.liveSrc ? html`data-live-src="${options.liveSrc}" data-live-interval="${options.liveIntervalMs ?? 2000}"` : ''}>
 ${options.body}

@@ -46,17 +46,21 @@ function overviewCards(stats: TokenStatsResult, lateness: LatenessSummary): Safe
     </a>`,
     )}
   </div>
-  ${estimated.size > 0
-    ? html`<p class="muted small" data-testid="estimated-counts">≈ estimated from PostgreSQL's table statistics: above ${EXACT_COUNT_LABEL} tokens a status is not counted one by one.</p>`
-    : ''}
+  ${
+    estimated.size > 0
+      ? html`<p class="muted small" data-testid="estimated-counts">≈ estimated from PostgreSQL's table statistics: above ${EXACT_COUNT_LABEL} tokens a status is not counted one by one.</p>`
+      : ''
+  }
 </section>
 <div class="cards cards-2">
   <section class="card" aria-labelledby="oldest">
     <h2 id="oldest">Oldest waiting token</h2>
-    ${stats.oldestWaitingCreatedAt
-      ? html`<p class="stat-value" data-testid="oldest-waiting">${duration(now.getTime() - new Date(stats.oldestWaitingCreatedAt).getTime())}</p>
+    ${
+      stats.oldestWaitingCreatedAt
+        ? html`<p class="stat-value" data-testid="oldest-waiting">${duration(now.getTime() - new Date(stats.oldestWaitingCreatedAt).getTime())}</p>
     <p class="muted small">waiting since ${timeTag(stats.oldestWaitingCreatedAt)}</p>`
-      : html`<p class="stat-value muted" data-testid="oldest-waiting">none</p><p class="muted small">No token is waiting.</p>`}
+        : html`<p class="stat-value muted" data-testid="oldest-waiting">none</p><p class="muted small">No token is waiting.</p>`
+    }
   </section>
   <section class="card" aria-labelledby="lateness">
     <h2 id="lateness">Timeout lateness p99</h2>

@@ -12,14 +12,16 @@ export function approvalCard(approval: ApprovalRequest, approvalUrl: string | un
     <div><dt>Buttons</dt><dd>${approval.approveLabel ?? DEFAULT_APPROVE_LABEL} / ${approval.rejectLabel ?? DEFAULT_REJECT_LABEL}</dd></div>
     <div><dt>Comment</dt><dd>${approval.commentRequired ? 'required' : 'optional'}</dd></div>
   </dl>
-  ${approvalUrl
-    ? html`<div class="copy-field">
+  ${
+    approvalUrl
+      ? html`<div class="copy-field">
     <label for="approval-url">Approval URL <span class="muted small">(send it to the approver; anyone with it can decide)</span></label>
     <div class="copy-row">
       <input id="approval-url" type="text" readonly value="${approvalUrl}" class="mono" data-testid="approval-url">
       <button type="button" class="secondary" data-copy="#approval-url">Copy</button>
     </div>
   </div>`
-    : ''}
+      : ''
+  }
 </section>`;
 }

@@ -74,7 +74,13 @@ export class ApprovalPageHttpController {
       const crossSite = crossSiteProblem(req, this.options.publicUrl);
       if (crossSite) return [403, approvalMessagePage('Form refused', `${crossSite} Open the approval link again and answer there.`)];
       if (!this.signature.verifyFormToken(token.id, form?.csrf)) {
-        return [403, approvalMessagePage('Form refused', 'The form is missing its security token or it is not valid. Open the approval link again and answer there.')];
+        return [
+          403,
+          approvalMessagePage(
+            'Form refused',
+            'The form is missing its security token or it is not valid. Open the approval link again and answer there.',
+          ),
+        ];
       }
       // A second submit (or a token finished meanwhile) changes nothing: the page shows the final state.
       if (token.status !== 'WAITING') return [200, this.render(token)];
@@ -132,7 +138,12 @@ export class ApprovalPageHttpController {
       const [status, page] = await work();
       sendApprovalPage(res, status, page);
     } catch (error) {
-      const status = error instanceof HttpException ? error.getStatus() : error instanceof WaitpointError && error.code === ErrorCode.TokenNotFound ? 404 : 500;
+      const status =
+        error instanceof HttpException
+          ? error.getStatus()
+          : error instanceof WaitpointError && error.code === ErrorCode.TokenNotFound
+            ? 404
+            : 500;
       const message =
         status === 429
           ? 'Too many attempts for this request. Wait a minute and try again.'

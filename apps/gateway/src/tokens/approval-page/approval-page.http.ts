@@ -16,7 +16,11 @@ export function approvalFormBody(): RequestHandler {
     readForm(req, res, (error?: unknown) => {
       if (!error) return next();
       const tooLarge = (error as { type?: string }).type === 'entity.too.large';
-      sendApprovalPage(res, tooLarge ? 413 : 400, approvalMessagePage('Form refused', tooLarge ? 'The form is too large.' : 'The form could not be read.'));
+      sendApprovalPage(
+        res,
+        tooLarge ? 413 : 400,
+        approvalMessagePage('Form refused', tooLarge ? 'The form is too large.' : 'The form could not be read.'),
+      );
     });
 }
 

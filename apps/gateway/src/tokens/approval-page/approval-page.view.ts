@@ -1,11 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  APPROVAL_LIMITS,
-  ApprovalRequest,
-  DEFAULT_APPROVE_LABEL,
-  DEFAULT_REJECT_LABEL,
-  TokenView,
-} from '@waitpoints/contracts';
+import { APPROVAL_LIMITS, ApprovalRequest, DEFAULT_APPROVE_LABEL, DEFAULT_REJECT_LABEL, TokenView } from '@waitpoints/contracts';
 import { SafeHtml, html, unsafeRaw } from '../../dashboard/html';
 import { timeTag } from '../../dashboard/views/format';
 

@@ -15,7 +15,11 @@ export class CancelTokenHttpController {
   constructor(private readonly tokenService: TokenServiceClient) {}
 
   @TokenPost(':id/cancel', TokenRouteDocs.cancel(), SecretKeyGuard)
-  async cancel(@Req() request: AuthenticatedRequest, @Param('id', TokenIdPipe) tokenId: string, @Body(cancelTokenBody) body: CancelTokenRequest) {
+  async cancel(
+    @Req() request: AuthenticatedRequest,
+    @Param('id', TokenIdPipe) tokenId: string,
+    @Body(cancelTokenBody) body: CancelTokenRequest,
+  ) {
     const result = await this.tokenService.cancelToken(
       body.toCommand({ environment: request.auth.environment, tokenId, metadata: requestMetadata(request) }),
     );

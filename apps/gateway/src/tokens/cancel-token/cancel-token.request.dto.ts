@@ -10,7 +10,8 @@ export class CancelTokenRequest {
   @ApiPropertyOptional({ maxLength: MAX_REASON_LENGTH, description: 'Put into the cancellation error message' })
   @Rule('isReason', (value) => {
     if (value === undefined) return undefined;
-    if (typeof value !== 'string' || value.length > MAX_REASON_LENGTH) return `reason must be a string of at most ${MAX_REASON_LENGTH} characters`;
+    if (typeof value !== 'string' || value.length > MAX_REASON_LENGTH)
+      return `reason must be a string of at most ${MAX_REASON_LENGTH} characters`;
     const unstorable = unstorableText(value);
     return unstorable && `reason ${unstorable}`;
   })

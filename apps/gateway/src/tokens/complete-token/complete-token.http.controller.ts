@@ -19,7 +19,11 @@ export class CompleteTokenHttpController {
   constructor(private readonly tokenService: TokenServiceClient) {}
 
   @TokenPost(':id/complete', TokenRouteDocs.complete(), SecretKeyOrPublicTokenGuard)
-  async complete(@Req() request: AuthenticatedRequest, @Param('id', TokenIdPipe) tokenId: string, @Body(completeTokenBody) body: CompleteTokenRequest) {
+  async complete(
+    @Req() request: AuthenticatedRequest,
+    @Param('id', TokenIdPipe) tokenId: string,
+    @Body(completeTokenBody) body: CompleteTokenRequest,
+  ) {
     await this.tokenService.completeToken(
       body.toCommand({
         environment: request.auth.environment,

@@ -49,7 +49,12 @@ export function toApprovalRequest(value: Record<string, unknown>): ApprovalReque
 
 /** The `approval` object as the API description shows it (validated by approvalProblem, not by these decorators). */
 export class ApprovalRequestBody implements ApprovalRequest {
-  @ApiProperty({ minLength: 1, maxLength: APPROVAL_LIMITS.title, description: 'The question, as the page\'s heading', example: 'Deploy v2.3 to production?' })
+  @ApiProperty({
+    minLength: 1,
+    maxLength: APPROVAL_LIMITS.title,
+    description: "The question, as the page's heading",
+    example: 'Deploy v2.3 to production?',
+  })
   title!: string;
 
   @ApiPropertyOptional({ maxLength: APPROVAL_LIMITS.description, description: 'More context; line breaks are kept' })

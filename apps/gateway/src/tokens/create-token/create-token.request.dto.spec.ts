@@ -34,19 +34,30 @@ describe('CreateTokenBody', () => {
 
   it('limits idempotency keys to 2048 characters and 2048 bytes (the key is indexed)', () => {
     expect(problems({ idempotencyKey: 'k'.repeat(2049) })).toEqual(['idempotencyKey must be at most 2048 characters']);
-    expect(problems({ idempotencyKey: '键'.repeat(683) })).toEqual(['idempotencyKey must be at most 2048 bytes in UTF-8 (this one has 2049)']);
+    expect(problems({ idempotencyKey: '键'.repeat(683) })).toEqual([
+      'idempotencyKey must be at most 2048 bytes in UTF-8 (this one has 2049)',
+    ]);
     expect(problems({ idempotencyKey: '键'.repeat(682) })).toEqual([]);
     expect(problems({ idempotencyKey: 42 })).toContain('idempotencyKey must be a string');
   });
 
   it('asks for a token with the defaults: 10 minute timeout, 1 hour key reservation, no tags', () => {
     const command = toDto(CreateTokenBody, {}).toCommand(new Date(), context);
-    expect(command).toEqual({ ...context, idempotencyKey: undefined, idempotencyKeyTTLMs: 3_600_000, timeout: { afterMs: 600_000 }, tags: [] });
+    expect(command).toEqual({
+      ...context,
+      idempotencyKey: undefined,
+      idempotencyKeyTTLMs: 3_600_000,
+      timeout: { afterMs: 600_000 },
+      tags: [],
+    });
   });
 
   it('asks for what the body says; one tag is a list of one', () => {
     const at = '2100-01-01T00:00:00.000Z';
-    const command = toDto(CreateTokenBody, { idempotencyKey: 'k', idempotencyKeyTTL: '2d', timeout: at, tags: 'vip' }).toCommand(new Date(), context);
+    const command = toDto(CreateTokenBody, { idempotencyKey: 'k', idempotencyKeyTTL: '2d', timeout: at, tags: 'vip' }).toCommand(
+      new Date(),
+      context,
+    );
     expect(command).toMatchObject({ idempotencyKey: 'k', idempotencyKeyTTLMs: 172_800_000, timeout: { at }, tags: ['vip'] });
   });
 
@@ -60,7 +71,9 @@ describe('CreateTokenBody', () => {
     const approval = { title: 'Ship?', description: 'v2', approveLabel: 'Ship', rejectLabel: 'Hold', commentRequired: true };
     expect(problems({ approval })).toEqual([]);
     expect(toDto(CreateTokenBody, { approval }).toCommand(new Date(), context).approval).toEqual(approval);
-    expect(toDto(CreateTokenBody, { approval: { title: 'Ship?', commentRequired: false } }).toCommand(new Date(), context).approval).toEqual({ title: 'Ship?' });
+    expect(
+      toDto(CreateTokenBody, { approval: { title: 'Ship?', commentRequired: false } }).toCommand(new Date(), context).approval,
+    ).toEqual({ title: 'Ship?' });
     expect(toDto(CreateTokenBody, {}).toCommand(new Date(), context)).not.toHaveProperty('approval');
   });
 
@@ -68,7 +81,9 @@ describe('CreateTokenBody', () => {
     expect(problems({ approval: [] })).toEqual(['approval must be an object such as {"title": "Deploy to production?"}']);
     expect(problems({ approval: { description: 'd' } })).toEqual(['approval.title is required']);
     expect(problems({ approval: { title: 'x'.repeat(200) } })).toEqual([]);
-    expect(problems({ approval: { title: 'x'.repeat(201) } })).toEqual(['approval.title must be at most 200 characters (this one has 201)']);
+    expect(problems({ approval: { title: 'x'.repeat(201) } })).toEqual([
+      'approval.title must be at most 200 characters (this one has 201)',
+    ]);
     expect(problems({ approval: { title: 't', description: 'd'.repeat(4001) } })[0]).toContain('approval.description must be at most 4000');
     expect(problems({ approval: { title: 't', rejectLabel: 'r'.repeat(41) } })[0]).toContain('approval.rejectLabel must be at most 40');
     expect(problems({ approval: { title: 't', approveLabel: '' } })).toEqual(['approval.approveLabel must not be blank']);

@@ -73,7 +73,11 @@ export class CreateTokenBody {
   @IsStorableText()
   idempotencyKey?: string;
 
-  @ApiPropertyOptional({ default: '1h', example: '24h', description: 'How long the idempotency key stays reserved: a duration (30s, 10m, 2h, 3d, 4w, 1h30m); at most 100 years' })
+  @ApiPropertyOptional({
+    default: '1h',
+    example: '24h',
+    description: 'How long the idempotency key stays reserved: a duration (30s, 10m, 2h, 3d, 4w, 1h30m); at most 100 years',
+  })
   @Optional()
   @IsBoundedDuration()
   idempotencyKeyTTL?: string;

@@ -18,7 +18,11 @@ export class ExtendTokenHttpController {
   constructor(private readonly tokenService: TokenServiceClient) {}
 
   @TokenPost(':id/extend', TokenRouteDocs.extend(), SecretKeyGuard)
-  async extend(@Req() request: AuthenticatedRequest, @Param('id', TokenIdPipe) tokenId: string, @Body(extendTokenBody) body: ExtendTokenRequest) {
+  async extend(
+    @Req() request: AuthenticatedRequest,
+    @Param('id', TokenIdPipe) tokenId: string,
+    @Body(extendTokenBody) body: ExtendTokenRequest,
+  ) {
     const result = await this.tokenService.extendToken(
       body.toCommand(new Date(), { environment: request.auth.environment, tokenId, metadata: requestMetadata(request) }),
     );

@@ -22,7 +22,10 @@ describe('ExtendTokenRequest', () => {
   });
 
   it('asks for the new timeout as create does: a duration stays relative, a date is absolute', () => {
-    expect(toDto(ExtendTokenRequest, { timeout: '90m' }).toCommand(new Date(), context)).toEqual({ ...context, timeout: { afterMs: 5_400_000 } });
+    expect(toDto(ExtendTokenRequest, { timeout: '90m' }).toCommand(new Date(), context)).toEqual({
+      ...context,
+      timeout: { afterMs: 5_400_000 },
+    });
     const at = '2100-01-01T00:00:00.000Z';
     expect(toDto(ExtendTokenRequest, { timeout: at }).toCommand(new Date(), context)).toEqual({ ...context, timeout: { at } });
   });

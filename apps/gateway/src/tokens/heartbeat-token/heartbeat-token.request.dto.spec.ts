@@ -17,6 +17,8 @@ describe('HeartbeatTokenRequest', () => {
       refusal = error;
     }
     expect(refusal).toBeInstanceOf(ApiError);
-    expect((refusal as ApiError).getResponse()).toEqual({ error: 'unknown field "at"; a heartbeat takes no fields: send an empty body or {}' });
+    expect((refusal as ApiError).getResponse()).toEqual({
+      error: 'unknown field "at"; a heartbeat takes no fields: send an empty body or {}',
+    });
   });
 });

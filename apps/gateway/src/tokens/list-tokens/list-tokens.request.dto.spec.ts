@@ -74,13 +74,21 @@ describe('the list query', () => {
   });
 
   it('refuses a single-valued parameter given twice', () => {
-    expect(parseListQuery({ 'page[size]': ['10', '10'] }, now)).toEqual({ ok: false, message: 'page[size] was given 2 times; give it once' });
+    expect(parseListQuery({ 'page[size]': ['10', '10'] }, now)).toEqual({
+      ok: false,
+      message: 'page[size] was given 2 times; give it once',
+    });
   });
 
   it('names every problem at once: unknown parameters first, then the others in the documented order', () => {
     const parsed = parseListQuery({ 'filter[stauts]': 'x', 'filter[status]': 'DONE', 'page[size]': '0', 'page[nmber]': '2' }, now);
     const message = parsed.ok ? '' : parsed.message;
-    const order = ['unknown query parameter filter[stauts]', 'unknown query parameter page[nmber]', 'page[size] must', 'filter[status] accepts'];
+    const order = [
+      'unknown query parameter filter[stauts]',
+      'unknown query parameter page[nmber]',
+      'page[size] must',
+      'filter[status] accepts',
+    ];
     expect(order.map((start) => message.indexOf(start))).toEqual([...order.map((start) => message.indexOf(start))].sort((a, b) => a - b));
     expect(order.every((start) => message.includes(start))).toBe(true);
   });

@@ -63,7 +63,10 @@ const cursor: Reader<string> = (text, parameter) => {
 };
 
 const statuses: Reader<TokenStatus[]> = (text, parameter) => {
-  const given = text.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  const given = text
+    .split(',')
+    .map((s) => s.trim().toUpperCase())
+    .filter(Boolean);
   return given.length > 0 && given.every(isTokenStatus)
     ? ok([...new Set(given)] as TokenStatus[])
     : refused(`${parameter} accepts a comma-separated list of ${TOKEN_STATUSES.join(', ')}; got "${truncate(text)}"`);
@@ -78,7 +81,10 @@ const idempotencyKey: Reader<string> = (text, parameter) => {
 };
 
 const tags: Reader<string[]> = (text, parameter) => {
-  const list = text.split(',').map((t) => t.trim()).filter(Boolean);
+  const list = text
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   if (list.length === 0 || list.length > MAX_FILTER_TAGS || list.some((t) => t.length > MAX_TAG_LENGTH)) {
     return refused(`${parameter} must be a comma-separated list of 1 to ${MAX_FILTER_TAGS} tags of at most ${MAX_TAG_LENGTH} characters`);
   }
@@ -133,7 +139,10 @@ export class ListTokensRequest {
     if (tagList !== undefined) query.tags = tagList;
     // The later of period and from bounds the start.
     const within = this.parameter('filter[createdAt][period]', period);
-    const lowerBounds = [within === undefined ? undefined : now.getTime() - within, this.parameter('filter[createdAt][from]', date)?.getTime()];
+    const lowerBounds = [
+      within === undefined ? undefined : now.getTime() - within,
+      this.parameter('filter[createdAt][from]', date)?.getTime(),
+    ];
     const from = lowerBounds.filter((bound): bound is number => bound !== undefined);
     if (from.length > 0) query.createdFrom = new Date(Math.max(...from)).toISOString();
     const to = this.parameter('filter[createdAt][to]', date);

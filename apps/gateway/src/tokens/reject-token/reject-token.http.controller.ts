@@ -19,7 +19,11 @@ export class RejectTokenHttpController {
   constructor(private readonly tokenService: TokenServiceClient) {}
 
   @TokenPost(':id/reject', TokenRouteDocs.reject(), SecretKeyOrPublicTokenGuard)
-  async reject(@Req() request: AuthenticatedRequest, @Param('id', TokenIdPipe) tokenId: string, @Body(rejectTokenBody) body: RejectTokenRequest) {
+  async reject(
+    @Req() request: AuthenticatedRequest,
+    @Param('id', TokenIdPipe) tokenId: string,
+    @Body(rejectTokenBody) body: RejectTokenRequest,
+  ) {
     const result = await this.tokenService.rejectToken(
       body.toCommand({
         environment: request.auth.environment,

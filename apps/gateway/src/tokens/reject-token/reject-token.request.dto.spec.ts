@@ -34,7 +34,10 @@ describe('RejectTokenRequest', () => {
   });
 
   it('asks for the rejection with the message and the code given, and nothing else', () => {
-    expect(toDto(RejectTokenRequest, { error: { message: 'no', code: 'E_NO' } }).toCommand(context)).toEqual({ ...context, error: { message: 'no', code: 'E_NO' } });
+    expect(toDto(RejectTokenRequest, { error: { message: 'no', code: 'E_NO' } }).toCommand(context)).toEqual({
+      ...context,
+      error: { message: 'no', code: 'E_NO' },
+    });
     expect(toDto(RejectTokenRequest, { error: { message: 'no' } }).toCommand(context)).toEqual({ ...context, error: { message: 'no' } });
   });
 });

@@ -36,7 +36,12 @@ export class RejectionErrorBody implements RejectionError {
   @ApiProperty({ minLength: 1, maxLength: MAX_REJECTION_MESSAGE_LENGTH, example: 'Refused by a moderator' })
   message!: string;
 
-  @ApiPropertyOptional({ minLength: 1, maxLength: MAX_REJECTION_CODE_LENGTH, example: 'MODERATION_REFUSED', description: 'Default WAITPOINT_REJECTED' })
+  @ApiPropertyOptional({
+    minLength: 1,
+    maxLength: MAX_REJECTION_CODE_LENGTH,
+    example: 'MODERATION_REFUSED',
+    description: 'Default WAITPOINT_REJECTED',
+  })
   code?: string;
 }
 

@@ -23,9 +23,7 @@ export class SchedulerTimers1764547200000 implements MigrationInterface {
         CONSTRAINT scheduler_timers_lease_complete CHECK ((lease_owner IS NULL) = (lease_until IS NULL))
       ) WITH (fillfactor = 90, autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.02)`);
     await q.query(`CREATE INDEX scheduler_timers_unleased_by_due ON scheduler_timers (due_at) WHERE lease_owner IS NULL`);
-    await q.query(
-      `CREATE INDEX scheduler_timers_leased_by_lease_end ON scheduler_timers (lease_until) WHERE lease_owner IS NOT NULL`,
-    );
+    await q.query(`CREATE INDEX scheduler_timers_leased_by_lease_end ON scheduler_timers (lease_until) WHERE lease_owner IS NOT NULL`);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -70,7 +70,10 @@ export class EventReplay {
    * idempotency key taken over by a later token).
    */
   async replay(snapshot: Snapshot, after?: string): Promise<number> {
-    const filter = after === undefined ? '' : `AND transaction_id >= pg_snapshot_xmin($3::pg_snapshot)
+    const filter =
+      after === undefined
+        ? ''
+        : `AND transaction_id >= pg_snapshot_xmin($3::pg_snapshot)
          AND NOT pg_visible_in_snapshot(transaction_id, $3::pg_snapshot)`;
     // Ordered by the bigint column: EVENT_COLUMNS names a text copy of it global_position too.
     let position = '0';

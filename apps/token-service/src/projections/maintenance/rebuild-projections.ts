@@ -61,7 +61,9 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
 
   const guard = await db.pool.connect();
   try {
-    const { rows: [{ locked }] } = await guard.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [REBUILD_LOCK]);
+    const {
+      rows: [{ locked }],
+    } = await guard.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [REBUILD_LOCK]);
     if (!locked) throw new Error('another projections rebuild is running on this database; wait for it to finish');
 
     const liveSchema = await liveSchemaOf(db);
@@ -133,9 +135,7 @@ async function swapIn(
   lockTimeoutMs: number,
 ): Promise<{ underLock: number; lockHeldMs: number }> {
   await m.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-  await m.query(
-    `LOCK TABLE ${PROJECTION_TABLES.map((table) => qualified(liveSchema, table)).join(', ')} IN ACCESS EXCLUSIVE MODE`,
-  );
+  await m.query(`LOCK TABLE ${PROJECTION_TABLES.map((table) => qualified(liveSchema, table)).join(', ')} IN ACCESS EXCLUSIVE MODE`);
   const lockedAt = Date.now();
   if ((await definitionOf(m, liveSchema)) !== definition) {
     throw new Error('the read tables changed definition during the rebuild (a migration ran); run the rebuild again');

@@ -93,7 +93,6 @@ export async function verifyProjections(
   }
 }
 
-
 type Query = (sql: string) => Promise<{ key: string[]; row: Record<string, unknown> }[]>;
 
 /** Walks both tables in the same key order (byte order of the keys as text) and compares. */
@@ -197,6 +196,10 @@ export function formatVerifyReport(report: VerifyReport): string {
     const hidden = problems - t.examples.length;
     if (hidden > 0) lines.push(`       … and ${hidden} more`);
   }
-  lines.push(report.consistent ? 'The read tables match the event store.' : 'The read tables do NOT match the event store: run npm run projections:rebuild.');
+  lines.push(
+    report.consistent
+      ? 'The read tables match the event store.'
+      : 'The read tables do NOT match the event store: run npm run projections:rebuild.',
+  );
   return lines.join('\n');
 }
