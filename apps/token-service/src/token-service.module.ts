@@ -143,7 +143,7 @@ export class TokenServiceModule {
           useFactory:
             (publisher: JetStreamPublisher, outbox: OutboxRelay, metrics: TokenServiceMetrics): CommitListener =>
             (stored, createdAtOf) => {
-              publisher.announce(stored);
+              publisher.announce(stored, { wakeLeader: !outbox.isLeader });
               outbox.wake();
               metrics.recordCommitted(stored, createdAtOf);
             },

@@ -95,7 +95,7 @@ export function eventSubjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
  * publishes stays the durable, ordered one, and a feed drops it when the live copy came first.
  *
  *   <prefix>.live.token.<kind>.<environment>.<tokenId>
- *   <prefix>.live.commit   (a commit with events too large to announce: wakes the outbox relay)
+ *   <prefix>.live.commit   (a commit with nothing announced: creations, large outputs; wakes the outbox relay)
  */
 export function liveEventSubjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
   const base = `${prefix}.live.token`;
@@ -103,7 +103,7 @@ export function liveEventSubjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
     /** Every live token event (the gateways' feeds). */
     all: `${base}.>`,
     of: (kind: TokenEventKind, environment: string, tokenId: string) => `${base}.${kind}.${environment}.${tokenId}`,
-    /** A commit whose events are too large to announce: only a wake for the outbox relay. */
+    /** A commit with nothing announced (creations, large outputs): only a wake for the leading outbox relay. */
     commit: `${prefix}.live.commit`,
     /** Every announcement (the outbox relay wakes on each). */
     any: `${prefix}.live.>`,

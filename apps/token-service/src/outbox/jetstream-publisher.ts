@@ -131,15 +131,19 @@ export class JetStreamPublisher {
   /**
    * The live copy: each event on core NATS right after its commit, so the gateways wake their
    * waiters without waiting for the outbox relay's round through JetStream. At most once and
-   * best effort (a NATS outage drops it; the JetStream copy follows). Events whose output must
-   * go through the object store are left to the JetStream copy.
+   * best effort (a NATS outage drops it; the JetStream copy follows).
+   *
+   * Not announced: a creation (nobody can be waiting for a token before its create is answered:
+   * the event stream reads the token first) and an event whose output must go through the object
+   * store. Those reach the gateways through JetStream only; when this instance's outbox relay is
+   * not the leader, a bare `commit` announcement wakes the leader for them.
    */
-  announce(envelopes: EventEnvelope[]): void {
+  announce(envelopes: EventEnvelope[], { wakeLeader }: { wakeLeader: boolean }): void {
     const connection = this.connection;
     if (!connection || connection.isClosed()) return;
     let unannounced = false;
     for (const envelope of envelopes) {
-      if (needsOffload((envelope.data as { output?: string }).output)) {
+      if (envelope.type === 'TokenCreated' || needsOffload((envelope.data as { output?: string }).output)) {
         unannounced = true;
         continue;
       }
@@ -155,7 +159,7 @@ export class JetStreamPublisher {
         // Reconnecting or draining: the JetStream copy will carry the event.
       }
     }
-    if (unannounced) this.publishQuietly(this.liveSubjects.commit);
+    if (unannounced && wakeLeader) this.publishQuietly(this.liveSubjects.commit);
   }
 
   /** Calls `wake` whenever another token-service instance announces a commit (the outbox relay's wake-up). */
