@@ -39,7 +39,7 @@ import { decideIdempotency } from '../domain/idempotency';
 import { classifyFailure, Database, MAX_ATTEMPTS } from '../database/database';
 import { appendToStreams, readStreams, StreamAppend, toDomainEvent } from '../event-store/event-store';
 import { createdTokenView } from '../projections/token-projection';
-import { TokenQueries } from '../projections/token-queries';
+import { keyOf, TokenQueries } from '../projections/token-queries';
 import { CLOCK, Clock, TOKEN_IDS, TokenIdGenerator } from './clock';
 import { CommandBatcher, Settled } from './command-batcher';
 
@@ -285,18 +285,31 @@ export class TokenCommandHandler {
    * and the append's key check catches it.
    */
   private async earlierTokens(commands: CreateTokenCommand[], now: Date, withRequestKeys: boolean) {
+    const requestKeys = withRequestKeys
+      ? commands.flatMap((c) =>
+          c.requestIdempotencyKey === undefined ? [] : [{ environment: c.environment, key: c.requestIdempotencyKey }],
+        )
+      : [];
+    const idempotencyKeys = commands.flatMap((c) =>
+      c.idempotencyKey === undefined ? [] : [{ environment: c.environment, key: c.idempotencyKey }],
+    );
+    // One statement per kind of key for the whole batch, not one per command.
+    const [created, reservations] = await Promise.all([
+      this.queries.requestKeyTokens(this.db, requestKeys),
+      this.queries.idempotencyReservations(this.db, idempotencyKeys),
+    ]);
     const earlier = new Map<number, { tokenId: string; isCached: boolean }>();
     for (const [index, command] of commands.entries()) {
-      if (withRequestKeys && command.requestIdempotencyKey !== undefined) {
-        const tokenId = await this.queries.findTokenIdByRequestKey(this.db, command.environment, command.requestIdempotencyKey);
-        if (tokenId) {
-          earlier.set(index, { tokenId, isCached: false });
-          continue;
-        }
+      const createdBefore =
+        withRequestKeys && command.requestIdempotencyKey !== undefined
+          ? created.get(keyOf(command.environment, command.requestIdempotencyKey))
+          : undefined;
+      if (createdBefore) {
+        earlier.set(index, { tokenId: createdBefore, isCached: false });
+        continue;
       }
       if (command.idempotencyKey !== undefined) {
-        const reservation = await this.queries.findTokenIdByIdempotencyKey(this.db, command.environment, command.idempotencyKey);
-        const decision = decideIdempotency(reservation, now);
+        const decision = decideIdempotency(reservations.get(keyOf(command.environment, command.idempotencyKey)), now);
         if (decision.kind === 'reuse') earlier.set(index, { tokenId: decision.tokenId, isCached: true });
       }
     }

@@ -152,22 +152,36 @@ export class TokenQueries {
     return new Map(rows.map((row) => [row.id, row.heartbeat_deadline]));
   }
 
-  async findTokenIdByIdempotencyKey(sql: Sql, environment: string, key: string): Promise<{ tokenId: string; expiresAt: Date } | undefined> {
-    const rows = await sql.query<{ token_id: string; expires_at: Date }>({
-      name: 'waitpoints-find-idempotency-key-v1',
-      text: `SELECT token_id, expires_at FROM waitpoint_idempotency_keys WHERE environment = $1 AND idempotency_key = $2`,
-      values: [environment, key],
+  /**
+   * The reservations of many idempotency keys in one statement, by `environment/key` (keys
+   * without a reservation are absent).
+   */
+  async idempotencyReservations(
+    sql: Sql,
+    keys: { environment: string; key: string }[],
+  ): Promise<Map<string, { tokenId: string; expiresAt: Date }>> {
+    if (keys.length === 0) return new Map();
+    const rows = await sql.query<{ environment: string; idempotency_key: string; token_id: string; expires_at: Date }>({
+      name: 'waitpoints-find-idempotency-keys-v2',
+      text: `SELECT k.environment, k.idempotency_key, k.token_id, k.expires_at
+               FROM unnest($1::text[], $2::text[]) AS i(environment, idempotency_key)
+               JOIN waitpoint_idempotency_keys k USING (environment, idempotency_key)`,
+      values: [keys.map((k) => k.environment), keys.map((k) => k.key)],
     });
-    return rows.length === 0 ? undefined : { tokenId: rows[0].token_id, expiresAt: rows[0].expires_at };
+    return new Map(rows.map((row) => [keyOf(row.environment, row.idempotency_key), { tokenId: row.token_id, expiresAt: row.expires_at }]));
   }
 
-  async findTokenIdByRequestKey(sql: Sql, environment: string, key: string): Promise<string | undefined> {
-    const rows = await sql.query<{ token_id: string }>({
-      name: 'waitpoints-find-request-key-v1',
-      text: `SELECT token_id FROM waitpoint_request_keys WHERE environment = $1 AND request_key = $2`,
-      values: [environment, key],
+  /** The tokens that many request idempotency keys created, in one statement, by `environment/key`. */
+  async requestKeyTokens(sql: Sql, keys: { environment: string; key: string }[]): Promise<Map<string, string>> {
+    if (keys.length === 0) return new Map();
+    const rows = await sql.query<{ environment: string; request_key: string; token_id: string }>({
+      name: 'waitpoints-find-request-keys-v2',
+      text: `SELECT k.environment, k.request_key, k.token_id
+               FROM unnest($1::text[], $2::text[]) AS i(environment, request_key)
+               JOIN waitpoint_request_keys k USING (environment, request_key)`,
+      values: [keys.map((k) => k.environment), keys.map((k) => k.key)],
     });
-    return rows[0]?.token_id;
+    return new Map(rows.map((row) => [keyOf(row.environment, row.request_key), row.token_id]));
   }
 
   /**
@@ -246,3 +260,6 @@ export class TokenQueries {
     return result;
   }
 }
+
+/** How the key lookups name a key: environments are subject tokens, so they hold no `/`. */
+export const keyOf = (environment: string, key: string): string => `${environment}/${key}`;
