@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import { DEFAULT_DATABASE_URL, DURATION_HINT, Env, EnvReader, NatsConfig, parseDuration, readNatsConfig } from '@waitpoints/contracts';
 import { LogLevel, OpsEndpointConfig, readLogLevel, readOpsEndpoint } from '@waitpoints/platform';
 
@@ -32,7 +33,37 @@ export interface TokenServiceConfig {
    * gateway timeout. Default: 80 % of the NATS request timeout.
    */
   readStatementTimeoutMs: number;
+  /** How long finished tokens stay in the hot tables (`TOKEN_RETENTION`), by environment. */
+  tokenRetention: TokenRetentionPolicy;
+  /** Where removed tokens' events are archived first (`ARCHIVE_DIR`); undefined: removed without a copy. */
+  archiveDir?: string;
+  /** Most tokens removed (and archived) per batch, each batch one short transaction (`RETENTION_BATCH_SIZE`). */
+  retentionBatchSize: number;
+  /** Time between two retention passes (`RETENTION_INTERVAL`); a pass loops at once while its batches are full. */
+  retentionIntervalMs: number;
 }
+
+/**
+ * How long finished tokens are kept, per environment: `undefined` keeps them forever (`off`).
+ * `defaultMs` applies to every environment without an override.
+ */
+export interface TokenRetentionPolicy {
+  defaultMs: number | undefined;
+  overrides: ReadonlyMap<string, number | undefined>;
+}
+
+/** The retention of one environment's finished tokens (undefined: kept forever). */
+export const retentionOf = (policy: TokenRetentionPolicy, environment: string): number | undefined =>
+  policy.overrides.has(environment) ? policy.overrides.get(environment) : policy.defaultMs;
+
+/** The shortest retention of any environment (undefined when every one keeps its tokens forever). */
+export const shortestRetentionMs = (policy: TokenRetentionPolicy): number | undefined => {
+  const kept = [policy.defaultMs, ...policy.overrides.values()].filter((ms): ms is number => ms !== undefined);
+  return kept.length === 0 ? undefined : Math.min(...kept);
+};
+
+/** True when no environment has its finished tokens removed. */
+export const retentionIsOff = (policy: TokenRetentionPolicy): boolean => shortestRetentionMs(policy) === undefined;
 
 export const DEFAULT_REQUEST_KEY_RETENTION = '24h';
 const MIN_REQUEST_KEY_RETENTION_MS = 60_000;
@@ -46,6 +77,62 @@ function readRetention(read: EnvReader): number | undefined {
     `REQUEST_KEY_RETENTION="${raw}" must be a duration of at least 1m (${DURATION_HINT}), or off to keep the keys forever`,
   );
   return ms;
+}
+
+export const DEFAULT_TOKEN_RETENTION = '30d';
+const MIN_TOKEN_RETENTION_MS = 60_000;
+const ENVIRONMENT_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * `TOKEN_RETENTION`: a bare value (the default for every environment) and `<environment>=<value>`
+ * overrides, comma-separated, e.g. `30d,prod=90d,dev=1h`; a value is a duration of at least 1m
+ * or `off`. Without a bare value the default is 30d.
+ */
+export function readTokenRetention(read: EnvReader): TokenRetentionPolicy {
+  const raw = read.string('TOKEN_RETENTION', DEFAULT_TOKEN_RETENTION);
+  const hint = `a duration of at least 1m (${DURATION_HINT}) or off, with optional <environment>=<value> overrides, e.g. 30d,prod=90d,dev=off`;
+  const parse = (text: string, what: string): number | undefined => {
+    if (text.toLowerCase() === 'off') return undefined;
+    const ms = parseDuration(text);
+    read.check(ms !== undefined && ms >= MIN_TOKEN_RETENTION_MS, `TOKEN_RETENTION ${what}"${text}" must be ${hint}`);
+    return ms;
+  };
+  let defaultMs: number | undefined = parseDuration(DEFAULT_TOKEN_RETENTION);
+  let sawDefault = false;
+  const overrides = new Map<string, number | undefined>();
+  for (const part of raw.split(',').map((p) => p.trim())) {
+    const eq = part.indexOf('=');
+    if (eq < 0) {
+      read.check(!sawDefault, `TOKEN_RETENTION="${raw}" has more than one default (a value without <environment>=)`);
+      read.check(part !== '', `TOKEN_RETENTION="${raw}" has an empty entry: ${hint}`);
+      if (part === '') continue;
+      sawDefault = true;
+      defaultMs = parse(part, '');
+      continue;
+    }
+    const environment = part.slice(0, eq).trim();
+    const value = part.slice(eq + 1).trim();
+    read.check(ENVIRONMENT_NAME.test(environment), `TOKEN_RETENTION entry "${part}": "${environment}" is not an environment name`);
+    read.check(!overrides.has(environment), `TOKEN_RETENTION names the environment "${environment}" twice`);
+    overrides.set(environment, parse(value, `for ${environment}: `));
+  }
+  return { defaultMs, overrides };
+}
+
+function readArchiveDir(read: EnvReader): string | undefined {
+  const dir = read.optional('ARCHIVE_DIR');
+  read.check(dir === undefined || isAbsolute(dir), `ARCHIVE_DIR="${dir}" must be an absolute path`);
+  return dir;
+}
+
+function readRetentionInterval(read: EnvReader): number {
+  const raw = read.string('RETENTION_INTERVAL', '1m').trim();
+  const ms = parseDuration(raw);
+  read.check(
+    ms !== undefined && ms >= 1_000 && ms <= 86_400_000,
+    `RETENTION_INTERVAL="${raw}" must be a duration from 1s to 1d (${DURATION_HINT})`,
+  );
+  return ms ?? 60_000;
 }
 
 export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConfig {
@@ -66,6 +153,10 @@ export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConf
     commandBatchesInFlight: read.integer('COMMAND_BATCHES_IN_FLIGHT', 4, 1, 64),
     requestKeyRetentionMs: readRetention(read),
     readStatementTimeoutMs: 0,
+    tokenRetention: readTokenRetention(read),
+    archiveDir: readArchiveDir(read),
+    retentionBatchSize: read.integer('RETENTION_BATCH_SIZE', 1_000, 1, 10_000),
+    retentionIntervalMs: readRetentionInterval(read),
   };
   const requestTimeoutMs = config.nats.requestTimeoutMs;
   config.readStatementTimeoutMs = read.integer('READ_STATEMENT_TIMEOUT_MS', Math.floor(requestTimeoutMs * 0.8), 1, 120_000);

@@ -1,4 +1,4 @@
-import { DynamicModule, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
@@ -13,9 +13,15 @@ import {
   natsReachable,
   resolveLogLevel,
 } from '@waitpoints/platform';
-import { TokenServiceConfig } from './config';
+import { retentionIsOff, shortestRetentionMs, TokenServiceConfig } from './config';
 import { CLOCK, Clock, systemClock, TOKEN_IDS, TokenIdGenerator, ulidTokenIds } from './commands/clock';
-import { COMMAND_BATCHING, COMMIT_LISTENER, CommitListener, TokenCommandHandler } from './commands/token-command-handler';
+import {
+  COMMAND_BATCHING,
+  COMMIT_LISTENER,
+  CommitListener,
+  REMEMBER_STREAMS_FOR_MS,
+  TokenCommandHandler,
+} from './commands/token-command-handler';
 import { Database, knownMigrationNames, MIGRATIONS_TABLE, openDatabase } from './database/database';
 import { TokenMessagesController } from './messaging/token-messages.controller';
 import { JetStreamPublisher } from './outbox/jetstream-publisher';
@@ -25,6 +31,9 @@ import { TokenInsights } from './projections/token-insights';
 import { TokenQueries } from './projections/token-queries';
 import { TokenReadService } from './projections/token-read.service';
 import { TokenServiceMetrics } from './ops/token-service-metrics';
+import { FileSystemArchiveStore } from './retention/archive-store';
+import { EventArchive } from './retention/event-archive';
+import { TokenRetention } from './retention/token-retention';
 
 export const TOKEN_SERVICE_CONFIG = Symbol('TokenServiceConfig');
 /** The pino logger of this instance (NATS handlers log through children of it). */
@@ -42,19 +51,35 @@ export interface TokenServiceOverrides {
   logDestination?: DestinationStream;
 }
 
-/** Starts the outbox (and request-key pruning) after the app is up and stops them before the database closes. */
+/** Starts the outbox, request-key pruning and token retention after the app is up and stops them before the database closes. */
 @Injectable()
 class TokenServiceLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly retention?: RequestKeyRetention;
+  private readonly tokenRetention?: TokenRetention;
 
   constructor(
     private readonly publisher: JetStreamPublisher,
     private readonly relay: OutboxRelay,
     private readonly db: Database,
     @Inject(TOKEN_SERVICE_CONFIG) config: TokenServiceConfig,
+    @Inject(CLOCK) clock: Clock,
+    metrics: TokenServiceMetrics,
   ) {
     if (config.requestKeyRetentionMs !== undefined) {
       this.retention = new RequestKeyRetention(db, { retentionMs: config.requestKeyRetentionMs });
+    }
+    if (retentionIsOff(config.tokenRetention)) {
+      new Logger(TokenRetention.name).log('token retention is off (TOKEN_RETENTION=off): finished tokens are kept forever');
+    } else {
+      this.tokenRetention = new TokenRetention(db, {
+        policy: config.tokenRetention,
+        outboxSubscriberId: relay.subscriberId,
+        batchSize: config.retentionBatchSize,
+        intervalMs: config.retentionIntervalMs,
+        archive: config.archiveDir === undefined ? undefined : new EventArchive(new FileSystemArchiveStore(config.archiveDir)),
+        clock,
+        metrics,
+      });
     }
   }
 
@@ -62,14 +87,21 @@ class TokenServiceLifecycle implements OnApplicationBootstrap, OnApplicationShut
     await this.publisher.connect();
     this.relay.start();
     this.retention?.start();
+    this.tokenRetention?.start();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.tokenRetention?.stop();
     await this.retention?.stop();
     await this.relay.stop();
     await this.publisher.close();
     await this.db.close().catch(() => undefined);
   }
+}
+
+function rememberStreamsFor(config: TokenServiceConfig): number | undefined {
+  const shortest = shortestRetentionMs(config.tokenRetention);
+  return shortest === undefined ? undefined : Math.floor(shortest / 2);
 }
 
 @Module({})
@@ -121,6 +153,8 @@ export class TokenServiceModule {
           }),
         },
         { provide: CLOCK, useValue: overrides.clock ?? systemClock },
+        // Half the shortest token retention: a remembered state never outlives its token's events.
+        { provide: REMEMBER_STREAMS_FOR_MS, useValue: rememberStreamsFor(config) },
         { provide: TOKEN_IDS, useValue: overrides.tokenIds ?? ulidTokenIds() },
         {
           provide: COMMAND_BATCHING,

@@ -53,6 +53,14 @@ export interface CommandBatchingOptions {
 export const COMMAND_BATCHING = Symbol('CommandBatching');
 export const DEFAULT_COMMAND_BATCHING: CommandBatchingOptions = { maxBatchSize: 100, maxInFlight: 4 };
 
+/**
+ * Longest a stream's state is remembered (ms), when token retention removes finished tokens:
+ * under the shortest retention. Remembered state of a token another instance finished could
+ * otherwise outlive the token's events, and an append at the remembered version would find no
+ * row to conflict with (see TokenRetention). Unset: remembered until evicted.
+ */
+export const REMEMBER_STREAMS_FOR_MS = Symbol('RememberStreamsForMs');
+
 /** Told after every commit, with the events stored (the outbox, the live feed, the metrics). */
 export const COMMIT_LISTENER = Symbol('CommitListener');
 export type CommitListener = (stored: EventEnvelope[], createdAtOf: (streamId: string) => string | undefined) => void;
@@ -101,7 +109,7 @@ export class TokenCommandHandler {
   private readonly transitions: CommandBatcher<TransitionRequest, TokenTransitionResult>;
   private readonly heartbeats: CommandBatcher<HeartbeatTokenCommand, HeartbeatTokenResult>;
   private readonly newEventId: () => string = randomUUID;
-  private readonly known = new LRUCache<string, KnownStream>({ max: REMEMBERED_STREAMS });
+  private readonly known: LRUCache<string, KnownStream>;
 
   constructor(
     private readonly db: Database,
@@ -110,7 +118,9 @@ export class TokenCommandHandler {
     @Inject(TOKEN_IDS) private readonly ids: TokenIdGenerator,
     @Inject(COMMIT_LISTENER) private readonly committed: CommitListener,
     @Optional() @Inject(COMMAND_BATCHING) batching: CommandBatchingOptions = DEFAULT_COMMAND_BATCHING,
+    @Optional() @Inject(REMEMBER_STREAMS_FOR_MS) rememberForMs?: number,
   ) {
+    this.known = new LRUCache<string, KnownStream>({ max: REMEMBERED_STREAMS, ...(rememberForMs ? { ttl: rememberForMs } : {}) });
     const options = { maxBatchSize: Math.max(1, batching.maxBatchSize), maxInFlight: Math.max(1, batching.maxInFlight) };
     this.creates = new CommandBatcher((batch) => this.inBatch(batch, (b, afterLostRace) => this.createAll(b, afterLostRace)), options);
     this.transitions = new CommandBatcher((batch) => this.inBatch(batch, (b) => this.transitionAll(b)), options);

@@ -3,6 +3,7 @@ import { CompletedAtIndex1764720000000 } from './1764720000000-CompletedAtIndex'
 import { ProjectionKeyCheck1764979200000 } from './1764979200000-ProjectionKeyCheck';
 import { ApprovalPage1765238400000 } from './1765238400000-ApprovalPage';
 import { LongRunningTokens1765584000000 } from './1765584000000-LongRunningTokens';
+import { TokenRetention1766016000000 } from './1766016000000-TokenRetention';
 
 /** Every migration of the token-service database, oldest first. */
 export const tokenServiceMigrations = [
@@ -11,4 +12,5 @@ export const tokenServiceMigrations = [
   ProjectionKeyCheck1764979200000,
   ApprovalPage1765238400000,
   LongRunningTokens1765584000000,
+  TokenRetention1766016000000,
 ];

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Database } from '../database/database';
+import type { RetentionMetrics } from '../retention/token-retention';
 import { EventEnvelope, TokenCompleted, TokenCreated, TokenRejected, TokenTimedOut } from '@waitpoints/contracts';
 import { createMetricsRegistry, natsHandlerDurations } from '@waitpoints/platform';
 
@@ -23,7 +24,7 @@ const SCRAPE_STATEMENT_TIMEOUT_MS = 2_000;
  * instances); the gauges read the shared database, so every instance reports the same value
  * (take the max, not the sum).
  */
-export class TokenServiceMetrics {
+export class TokenServiceMetrics implements RetentionMetrics {
   private readonly logger = new Logger(TokenServiceMetrics.name);
   readonly registry = createMetricsRegistry();
 
@@ -78,6 +79,33 @@ export class TokenServiceMetrics {
   });
 
   readonly natsHandlers = natsHandlerDurations(this.registry);
+
+  readonly retentionRemoved = new Counter({
+    name: 'waitpoints_retention_tokens_removed_total',
+    help: 'Finished tokens removed from the hot tables (events, row, keys) by retention passes of this instance, by environment',
+    labelNames: ['environment'] as const,
+    registers: [this.registry],
+  });
+
+  readonly retentionArchived = new Counter({
+    name: 'waitpoints_retention_tokens_archived_total',
+    help: 'Removed tokens whose events were written to ARCHIVE_DIR (and verified) first, by environment',
+    labelNames: ['environment'] as const,
+    registers: [this.registry],
+  });
+
+  readonly retentionArchiveFailures = new Counter({
+    name: 'waitpoints_retention_archive_failures_total',
+    help: 'Retention batches whose archive segment could not be written or verified (nothing of the batch was removed)',
+    registers: [this.registry],
+  });
+
+  readonly retentionPassDuration = new Histogram({
+    name: 'waitpoints_retention_pass_duration_seconds',
+    help: 'Duration of the retention passes this instance ran (a pass removes batches until nothing is left)',
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [this.registry],
+  });
 
   constructor(sources: TokenServiceMetricSources) {
     // collect() runs with the gauge as `this`: it reads through a bound function.
@@ -206,6 +234,19 @@ export class TokenServiceMetrics {
         if (Number.isFinite(seconds) && seconds >= 0) this.completionLatency.observe({ environment, status }, seconds);
       }
     }
+  }
+
+  recordRetentionBatch(environment: string, removed: number, archived: number): void {
+    if (removed > 0) this.retentionRemoved.inc({ environment }, removed);
+    if (archived > 0) this.retentionArchived.inc({ environment }, archived);
+  }
+
+  recordArchiveFailure(): void {
+    this.retentionArchiveFailures.inc();
+  }
+
+  recordRetentionPass(seconds: number): void {
+    this.retentionPassDuration.observe(seconds);
   }
 
   /** A read for a gauge, bounded in time; on failure the gauge is left empty for this scrape. */
