@@ -2,7 +2,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageMetadata, TOKEN_STATUSES, TokenStatus, tokenStreamId } from '@waitpoints/contracts';
-import { Database, openDatabase } from '../database/database';
+import { DataSource } from 'typeorm';
+import { ensureDatabaseExists } from '@waitpoints/platform';
+import { Database, MIGRATIONS_TABLE, openDatabase } from '../database/database';
+import { tokenServiceMigrations } from '../migrations';
+import { TokenRetention1766016000000 } from '../migrations/1766016000000-TokenRetention';
 import { TokenQueries } from '../projections/token-queries';
 import { TokenCommandHandler } from '../commands/token-command-handler';
 import { Clock, ulidTokenIds } from '../commands/clock';
@@ -412,5 +416,79 @@ describe('token retention (finished tokens leave the hot tables after TOKEN_RETE
       await deleteEvents(tokenId, true);
       expect(await eventRows([tokenId])).toEqual([]);
     });
+  });
+});
+
+describe('the TokenRetention migration, on a database the previous migrations created', () => {
+  it('lets retention remove a finished token written before it, and still refuses any other DELETE', async () => {
+    await requirePostgres();
+    const url = testDatabaseUrl(uniqueRunName());
+    await ensureDatabaseExists(url);
+    const previous = new DataSource({
+      type: 'postgres',
+      url,
+      migrations: tokenServiceMigrations.slice(0, tokenServiceMigrations.indexOf(TokenRetention1766016000000)),
+      migrationsTableName: MIGRATIONS_TABLE,
+      migrationsTransactionMode: 'each',
+    });
+    let db: Database | undefined;
+    try {
+      await previous.initialize();
+      await previous.runMigrations();
+      // Rows as the previous version wrote them: a finished token, a waiting one, and a published checkpoint.
+      const created = (id: string) => ({
+        tokenId: id,
+        environment: 'dev',
+        timeoutAt: '2026-10-02T00:00:00.000Z',
+        tags: [],
+        createdAt: '2026-10-01T00:00:00.000Z',
+      });
+      await previous.query(
+        `INSERT INTO es_events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata) VALUES
+           ('token-01jd00000000000000000000a1', 1, gen_random_uuid(), 'TokenCreated', 1, $1, '{}'),
+           ('token-01jd00000000000000000000a1', 2, gen_random_uuid(), 'TokenCompleted', 1, $2, '{}'),
+           ('token-01jd00000000000000000000b2', 1, gen_random_uuid(), 'TokenCreated', 1, $3, '{}')`,
+        [
+          JSON.stringify(created('01jd00000000000000000000a1')),
+          JSON.stringify({
+            tokenId: '01jd00000000000000000000a1',
+            environment: 'dev',
+            completedAt: '2026-10-01T01:00:00.000Z',
+            channel: 'api',
+          }),
+          JSON.stringify(created('01jd00000000000000000000b2')),
+        ],
+      );
+      await previous.query(
+        `INSERT INTO waitpoint_tokens (id, environment, status, timeout_at, completed_at, created_at, updated_at, version) VALUES
+           ('01jd00000000000000000000a1', 'dev', 'COMPLETED', '2026-10-02Z', '2026-10-01T01:00Z', '2026-10-01Z', '2026-10-01T01:00Z', 2),
+           ('01jd00000000000000000000b2', 'dev', 'WAITING', '2026-10-02Z', NULL, '2026-10-01Z', '2026-10-01Z', 1)`,
+      );
+      await previous.query(
+        `INSERT INTO es_checkpoints (subscriber_id, last_transaction_id, last_global_position)
+         SELECT $1, max(transaction_id), max(global_position) FROM es_events`,
+        [SUBSCRIBER],
+      );
+      await previous.destroy();
+
+      db = await openDatabase({ url, poolSize: 4 });
+      const clock = { now: () => new Date('2026-11-30T00:00:00.000Z') };
+      const pass = await new TokenRetention(db, {
+        policy: { defaultMs: DAY, overrides: new Map() },
+        outboxSubscriberId: SUBSCRIBER,
+        batchSize: 10,
+        intervalMs: 60_000,
+        clock,
+      }).runPass();
+
+      expect(pass).toMatchObject({ ran: true, removed: 1 });
+      expect(await db.query(`SELECT id, status FROM waitpoint_tokens`)).toEqual([{ id: '01jd00000000000000000000b2', status: 'WAITING' }]);
+      expect(await db.query(`SELECT stream_id FROM es_events`)).toEqual([{ stream_id: 'token-01jd00000000000000000000b2' }]);
+      await expect(db.query(`DELETE FROM es_events`)).rejects.toThrow(/append-only/);
+    } finally {
+      if (previous.isInitialized) await previous.destroy();
+      await db?.close();
+      await dropDatabase(url);
+    }
   });
 });
