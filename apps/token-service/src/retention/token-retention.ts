@@ -166,15 +166,27 @@ export class TokenRetention {
 
 /** What retention does, said once at start. */
 export function describeRetention(options: Pick<TokenRetentionOptions, 'policy' | 'archive' | 'batchSize' | 'intervalMs'>): string {
-  const format = (ms: number | undefined) => (ms === undefined ? 'kept forever' : `${ms / 1000}s`);
+  const format = (ms: number | undefined) => (ms === undefined ? 'kept forever' : asDuration(ms));
   const overrides = [...options.policy.overrides].map(([environment, ms]) => `${environment}: ${format(ms)}`).join(', ');
   const what =
     `token retention: finished tokens are removed ${format(options.policy.defaultMs)} after they finished` +
     (overrides ? ` (${overrides})` : '') +
-    `, checked every ${options.intervalMs / 1000}s in batches of ${options.batchSize}`;
+    `, checked every ${asDuration(options.intervalMs)} in batches of ${options.batchSize}`;
   return options.archive
     ? `${what}; their events are archived to ${options.archive.store.location} first`
     : `${what}; without ARCHIVE_DIR, retention only removes finished tokens and keeps no copy`;
+}
+
+/** A duration as TOKEN_RETENTION takes it: `30d`, `1h`, `90m`, `45s`. */
+function asDuration(ms: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms / 1000}s`;
 }
 
 /**
