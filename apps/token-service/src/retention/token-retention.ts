@@ -3,7 +3,8 @@ import type { PoolClient } from 'pg';
 import { tokenStreamId } from '@waitpoints/contracts';
 import type { Clock } from '../commands/clock';
 import { retentionOf, TokenRetentionPolicy } from '../config';
-import { Database, onClient, Sql } from '../database/database';
+import type { Database, Sql } from '../database/database';
+import { onClient } from '../database/database';
 import { ARCHIVED_EVENT_COLUMNS, ArchivedEvent, ArchivedToken, ArchiveWriteError, EventArchive } from './event-archive';
 
 /** What a retention pass reports to the metrics (TokenServiceMetrics implements it). */
@@ -84,7 +85,7 @@ export class TokenRetention {
   /** Batches until nothing is left to remove (or the instance stops). */
   async runPass(): Promise<RetentionPassReport> {
     const started = Date.now();
-    const report = await this.db.withClient(async (client) => {
+    const report = await this.onOwnConnection(async (client) => {
       const sql = onClient(client);
       const [{ locked }] = await sql.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [PASS_LOCK]);
       if (!locked) return { ran: false, removed: 0, archived: 0 };
@@ -112,6 +113,24 @@ export class TokenRetention {
     const durationMs = Date.now() - started;
     if (report.ran) this.options.metrics?.recordRetentionPass(durationMs / 1000);
     return { ...report, durationMs };
+  }
+
+  /**
+   * A pooled connection for the pass (the advisory lock is held by its session). Unless the pass
+   * ended cleanly, with the lock released, the connection is closed rather than returned to the
+   * pool: a pooled session still holding the lock would stop every instance's retention.
+   */
+  private async onOwnConnection<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.db.pool.connect();
+    let failure: Error | undefined;
+    try {
+      return await work(client);
+    } catch (error) {
+      failure = error as Error;
+      throw error;
+    } finally {
+      client.release(failure);
+    }
   }
 
   /** One batch of one environment: pick, read, archive and verify, then delete in one short transaction. */
