@@ -248,6 +248,26 @@ describe('token retention (finished tokens leave the hot tables after TOKEN_RETE
     }
   });
 
+  it("an instance's memory of a token it saw waiting expires before the token can be removed: no append to removed history", async () => {
+    // Instance A creates the token and remembers it WAITING; instance B finishes it. Without the
+    // expiry, A would append a completion at version 2 to a stream whose events were removed.
+    const a = new TokenCommandHandler(db, queries, clock, ulidTokenIds(), () => undefined, { maxBatchSize: 1, maxInFlight: 1 }, 50);
+    const tokenId = (await a.create({ environment: 'dev', timeout: { afterMs: 30 * DAY }, tags: [], idempotencyKeyTTLMs: 0, metadata }))
+      .token.id;
+    await finish(tokenId, 'COMPLETED');
+    clock.advance(2 * DAY);
+    await publishEverything();
+    await retention().runPass();
+    expect(await isGone(tokenId)).toBe(true);
+    // The module gives half the shortest retention; here 50 ms, past by now.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    await expect(
+      a.complete({ tokenId, environment: 'dev', output: '{}', outputType: 'application/json', channel: 'api', metadata }),
+    ).rejects.toThrow(/not found/i);
+    expect(await eventRows([tokenId])).toEqual([]);
+  });
+
   describe('with ARCHIVE_DIR', () => {
     it('writes a verified segment and its manifest per period, holding exactly the rows es_events held', async () => {
       const tokenIds = [await create({ idempotencyKey: 'k1' }), await create(), await create()];
