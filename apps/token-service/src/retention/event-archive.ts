@@ -110,8 +110,10 @@ export class EventArchive {
   private async writeSegment(prefix: string, tokens: ArchivedToken[], events: ArchivedEvent[]): Promise<SegmentManifest> {
     const finished = tokens.map((t) => t.finishedAt.toISOString()).sort();
     const ids = tokens.map((t) => t.id).sort();
-    // Finish time first: segments of a period list in the order their tokens finished.
-    const name = `${finished[0].replace(/[-:.]/g, '')}-${randomBytes(6).toString('hex')}`;
+    // Finish time first (a period's segments list in the order their tokens finished), then the
+    // token id range (archive:find picks segments by their key alone), then a random part
+    // (two writers never pick the same key).
+    const name = `${finished[0].replace(/[-:.]/g, '')}-${ids[0]}-${ids[ids.length - 1]}-${randomBytes(6).toString('hex')}`;
     const segment = `${prefix}${name}${SEGMENT_SUFFIX}`;
     const body = await gzipAsync(Buffer.from(events.map((event) => `${JSON.stringify(event)}\n`).join('')));
     const manifest: SegmentManifest = {
@@ -157,8 +159,8 @@ export class EventArchive {
   }
 
   /** The manifests under a key prefix (a period), oldest segment first. */
-  async manifests(prefix = PREFIX): Promise<SegmentManifest[]> {
-    const keys = (await this.store.list(prefix)).filter((key) => key.endsWith(MANIFEST_SUFFIX));
+  async manifests(prefix = PREFIX, mayHold: (key: string) => boolean = () => true): Promise<SegmentManifest[]> {
+    const keys = (await this.store.list(prefix)).filter((key) => key.endsWith(MANIFEST_SUFFIX) && mayHold(key));
     const manifests: SegmentManifest[] = [];
     for (const key of keys) {
       const manifest = JSON.parse((await this.store.get(key)).toString('utf8')) as SegmentManifest;
@@ -170,16 +172,28 @@ export class EventArchive {
     return manifests;
   }
 
-  /** Every archived event of one token: manifests by id range first, then only the segments that may hold it. */
+  /**
+   * Every archived event of one token. Only the manifests whose key's id range holds it are read,
+   * then only their segments. (Not narrowed by the creation time in the ULID: ids come from the
+   * id generator, finish times from the service clock, and nothing ties the two.)
+   */
   async find(tokenId: string): Promise<ArchivedEvent[]> {
     const streamId = tokenStreamId(tokenId);
     const found: ArchivedEvent[] = [];
-    for (const manifest of await this.manifests()) {
+    for (const manifest of await this.manifests(PREFIX, (key) => keyMayHold(key, tokenId))) {
       if (tokenId < manifest.firstTokenId || tokenId > manifest.lastTokenId) continue;
       found.push(...(await this.readSegment(manifest)).filter((event) => event.stream_id === streamId));
     }
     return found.sort((a, b) => compareBigint(a.global_position, b.global_position));
   }
+}
+
+const KEY_RANGE = /\/[0-9TZ]+-([0-9a-z]+)-([0-9a-z]+)-[0-9a-f]+\.manifest\.json$/;
+
+/** Whether a manifest's key leaves room for the token; a key of another shape is read to find out. */
+function keyMayHold(key: string, tokenId: string): boolean {
+  const range = KEY_RANGE.exec(key);
+  return !range || (tokenId >= range[1] && tokenId <= range[2]);
 }
 
 export const manifestKeyOf = (segment: string) => segment.slice(0, -SEGMENT_SUFFIX.length) + MANIFEST_SUFFIX;

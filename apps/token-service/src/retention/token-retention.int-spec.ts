@@ -283,7 +283,8 @@ describe('token retention (finished tokens leave the hot tables after TOKEN_RETE
       const [manifest, ...more] = await archive.manifests();
       expect(more).toEqual([]);
       const hour = finishedAt.toISOString().slice(0, 13).replace(/[-T]/g, '/');
-      expect(manifest.segment).toMatch(new RegExp(`^events/${hour}/[0-9TZ]+-[0-9a-f]{12}\\.ndjson\\.gz$`));
+      const [first, , last] = [...tokenIds].sort();
+      expect(manifest.segment).toMatch(new RegExp(`^events/${hour}/[0-9TZ]+-${first}-${last}-[0-9a-f]{12}\\.ndjson\\.gz$`));
       expect(manifest).toMatchObject({
         formatVersion: 1,
         tokenCount: 3,
