@@ -17,6 +17,8 @@ export interface TokenServiceConfig {
   /** Most time between two checkpoint writes (`OUTBOX_CHECKPOINT_INTERVAL_MS`); inside JetStream's duplicate window. */
   outboxCheckpointIntervalMs: number;
   outboxBatchSize: number;
+  /** Least time between two outbox reads while commits keep coming (`OUTBOX_GATHER_MS`): see OutboxRelayOptions.gatherMs. */
+  outboxGatherMs: number;
   /** HTTP listener for /metrics, /health, /ready (`METRICS_PORT`, `METRICS_HOST`). */
   ops: OpsEndpointConfig;
   /** `LOG_LEVEL`; unset means the process's LOG_LEVEL or info. */
@@ -147,6 +149,7 @@ export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConf
     outboxIdlePollIntervalMs: read.integer('OUTBOX_IDLE_POLL_INTERVAL_MS', 1_000, 5, 60_000),
     outboxCheckpointIntervalMs: read.integer('OUTBOX_CHECKPOINT_INTERVAL_MS', 500, 0, 60_000),
     outboxBatchSize: read.integer('OUTBOX_BATCH_SIZE', 500, 1, 10_000),
+    outboxGatherMs: read.integer('OUTBOX_GATHER_MS', 20, 0, 1_000),
     ops: readOpsEndpoint(read, '', DEFAULT_TOKEN_SERVICE_METRICS_PORT),
     logLevel: readLogLevel(read),
     commandBatchSize: read.integer('COMMAND_BATCH_SIZE', 100, 0, 1000),

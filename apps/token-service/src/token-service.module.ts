@@ -202,6 +202,7 @@ export class TokenServiceModule {
                 subscriberId: `jetstream:${config.nats.subjectPrefix}`,
                 batchSize: config.outboxBatchSize,
                 pollIntervalMs: config.outboxPollIntervalMs,
+                gatherMs: config.outboxGatherMs,
                 idlePollIntervalMs: config.outboxIdlePollIntervalMs,
                 checkpointIntervalMs: config.outboxCheckpointIntervalMs,
               },

@@ -17,6 +17,14 @@ export interface OutboxRelayOptions {
    * last one, which JetStream drops as duplicates (keep it well inside the duplicate window).
    */
   checkpointIntervalMs?: number;
+  /**
+   * Least time between two reads while events keep coming (`OUTBOX_GATHER_MS`): the commits of
+   * that window go out with one read and one JetStream write instead of one each. Waiters do not
+   * wait for it (they are told by the live copy, see JetStreamPublisher.announce); JetStream
+   * consumers see an event at most this much later. The first commit after a quiet spell is read
+   * at once, and a full batch is followed by the next without waiting.
+   */
+  gatherMs?: number;
 }
 
 /** After a wake or a publish, the relay polls at the busy interval for this long. */
@@ -51,6 +59,8 @@ export class OutboxRelay {
   private savedCheckpoint = { transactionId: '0', globalPosition: '0' };
   private savedAt = 0;
   private busyUntil = 0;
+  /** When the last read that did not fill a batch was made (see gatherMs). */
+  private lastPartialReadAt = 0;
   private publishedCount = 0;
   private stopListening?: () => void;
 
@@ -104,9 +114,11 @@ export class OutboxRelay {
           await this.pause.sleep(1000);
           continue;
         }
+        await this.gather();
         const published = await this.publishNextBatch();
         if (published > 0) this.busyUntil = Date.now() + BUSY_FOR_MS;
         if (published < this.options.batchSize) {
+          this.lastPartialReadAt = Date.now();
           if (Date.now() - this.savedAt >= (this.options.checkpointIntervalMs ?? 0)) await this.saveCheckpoint();
           const idle = Date.now() > this.busyUntil;
           await this.pause.sleep(idle ? (this.options.idlePollIntervalMs ?? this.options.pollIntervalMs) : this.options.pollIntervalMs);
@@ -123,6 +135,12 @@ export class OutboxRelay {
         this.backingOff = false;
       }
     }
+  }
+
+  /** Lets the commits of the gather window pile up after the previous partial read (not woken early by them). */
+  private async gather(): Promise<void> {
+    const wait = this.lastPartialReadAt + (this.options.gatherMs ?? 0) - Date.now();
+    if (wait > 0 && this.running) await new Promise((resolve) => setTimeout(resolve, wait));
   }
 
   private async tryBecomeLeader(): Promise<boolean> {
