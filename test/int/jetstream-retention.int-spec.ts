@@ -1,0 +1,146 @@
+/**
+ * A bounded event stream (JETSTREAM_MAX_AGE) and catching up from the event store: the limits
+ * reach a stream that already exists, and a durable consumer that was away longer than the
+ * stream keeps messages gets every event it missed from PostgreSQL, once and in order, then
+ * continues on JetStream.
+ */
+import { connect, nanos, NatsConnection, StorageType } from 'nats';
+import { eventStreamName, OutboxPosition } from '@waitpoints/contracts';
+import { TokenEventDelivery, consumeTokenEvents } from '@waitpoints/sdk/events';
+import { WaitpointsClient } from '@waitpoints/sdk';
+import { eventually, withDatabase } from '../support/scheduler';
+import { TEST_NATS_URL, requireNats, uniqueRunName } from '../support/services';
+import { RunningSystem, TEST_KEYS, startSystem } from '../support/system';
+
+const MAX_AGE_MS = 2_000;
+let system: RunningSystem;
+let client: WaitpointsClient;
+let nats: NatsConnection;
+
+beforeAll(async () => {
+  await requireNats();
+  const name = uniqueRunName();
+  nats = await connect({ servers: TEST_NATS_URL });
+  // A stream as an older version left it: no age limit.
+  await (
+    await nats.jetstreamManager()
+  ).streams.add({ name: eventStreamName(name), subjects: [`${name}.evt.>`], storage: StorageType.File });
+  system = await startSystem({
+    name,
+    env: { JETSTREAM_MAX_AGE: '2s', JETSTREAM_DUPLICATE_WINDOW_MS: '1000', OUTBOX_CHECKPOINT_INTERVAL_MS: '100' },
+  });
+  client = new WaitpointsClient({ baseURL: system.baseUrl, secretKey: TEST_KEYS.dev });
+});
+
+afterAll(async () => {
+  await system?.stop();
+  await nats?.close();
+});
+
+const streamInfo = async () => (await nats.jetstreamManager()).streams.info(system.streamName);
+const bare = (id: string) => id.replace('waitpoint_', '');
+
+/** Event ids of the given tokens in the order the outbox publishes them. */
+const storedEventIds = (tokenIds: string[]) =>
+  withDatabase(system.databaseUrl, async (db) => {
+    const { rows } = await db.query(
+      `SELECT event_id FROM es_events WHERE data->>'tokenId' = ANY($1::text[]) ORDER BY transaction_id, global_position`,
+      [tokenIds.map(bare)],
+    );
+    return rows.map((row) => row.event_id as string);
+  });
+
+describe('a bounded event stream', () => {
+  it('has the configured limits, also when the stream existed before the start', async () => {
+    const { config } = await streamInfo();
+    expect(config.max_age).toBe(nanos(MAX_AGE_MS));
+    expect(config.duplicate_window).toBe(nanos(1_000));
+    expect(config.max_bytes).toBe(-1);
+  });
+});
+
+describe('a durable consumer that was away longer than the stream keeps messages', () => {
+  it('catches up from the event store: every missed event once and in order, then live events from JetStream', async () => {
+    const handled: TokenEventDelivery[] = [];
+    // What a service keeps with its handler's effects: the position of the last event it handled.
+    let lastHandled: OutboxPosition | undefined;
+    const options = {
+      servers: TEST_NATS_URL,
+      subjectPrefix: system.subjectPrefix,
+      durableName: 'away-too-long',
+      catchUp: { lastHandledPosition: () => lastHandled, pageSize: 2 },
+      handler: (delivery: TokenEventDelivery) => {
+        handled.push(delivery);
+        lastHandled = delivery.position;
+      },
+    };
+
+    const first = await consumeTokenEvents(options);
+    const before = await client.createToken();
+    await eventually('the consumer handled the first creation', async () => (handled.length === 1 ? true : undefined));
+    expect(handled[0]).toMatchObject({ source: 'jetstream', position: expect.stringMatching(/^\d{20}-\d{19}$/) });
+    await first.stop();
+
+    // Away: events come and age out of the stream.
+    const missed = [await client.createToken(), await client.createToken(), await client.createToken()];
+    await client.completeToken(missed[0].id, { approved: true });
+    await client.cancelToken(missed[1].id);
+    await eventually(
+      'the stream dropped every message',
+      async () => ((await streamInfo()).state.messages === 0 ? true : undefined),
+      15_000,
+    );
+    // Still away: an event the stream holds when the consumer comes back.
+    const stillInStream = await client.createToken();
+    await eventually('the stream holds the last creation', async () => ((await streamInfo()).state.messages === 1 ? true : undefined));
+
+    const missedIds = await storedEventIds([...missed, stillInStream].map((t) => t.id));
+    expect(missedIds).toHaveLength(6);
+    handled.length = 0;
+    const back = await consumeTokenEvents(options);
+    try {
+      // consumeTokenEvents resolved after the catch-up: the missed events are handled already.
+      expect(handled.map((d) => d.event.eventId)).toEqual(missedIds);
+      expect(back.caughtUp).toBe(6);
+      const live = await client.createToken();
+      await eventually('the live creation arrived', async () => (handled.length === 7 ? true : undefined));
+      await new Promise((resolve) => setTimeout(resolve, 300)); // room for a duplicate to show up
+      expect(handled.map((d) => d.event.eventId)).toEqual([...missedIds, ...(await storedEventIds([live.id]))]);
+      expect(handled.map((d) => d.source)).toEqual([...missedIds.map(() => 'event-store'), 'jetstream']);
+      const positions = handled.map((d) => d.position!);
+      expect([...positions].sort()).toEqual(positions);
+      expect(handled.every((d) => d.event.data.tokenId !== bare(before.id))).toBe(true);
+    } finally {
+      await back.stop();
+    }
+  });
+
+  it('reads nothing from the event store when JetStream still holds what came after', async () => {
+    let lastHandled: OutboxPosition | undefined;
+    const handled: TokenEventDelivery[] = [];
+    const options = {
+      servers: TEST_NATS_URL,
+      subjectPrefix: system.subjectPrefix,
+      durableName: 'back-in-time',
+      deliverFrom: 'new' as const,
+      catchUp: { lastHandledPosition: () => lastHandled },
+      handler: (delivery: TokenEventDelivery) => {
+        handled.push(delivery);
+        lastHandled = delivery.position;
+      },
+    };
+    const first = await consumeTokenEvents(options);
+    await client.createToken();
+    await eventually('handled', async () => (handled.length === 1 ? true : undefined));
+    await first.stop();
+    const meanwhile = await client.createToken();
+    const back = await consumeTokenEvents(options);
+    try {
+      await eventually('the creation made while away arrived', async () => (handled.length === 2 ? true : undefined));
+      expect(back.caughtUp).toBe(0);
+      expect(handled[1]).toMatchObject({ source: 'jetstream', event: { data: { tokenId: bare(meanwhile.id) } } });
+    } finally {
+      await back.stop();
+    }
+  });
+});
