@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { AckPolicy, ConsumerMessages, DeliverPolicy, JsMsg, NatsConnection, connect, nanos } from 'nats';
-import { EventEnvelope, eventStreamName, eventSubjects } from '@waitpoints/contracts';
+import { BEFORE_FIRST_EVENT, EventEnvelope, eventStreamName, eventSubjects, OutboxPosition } from '@waitpoints/contracts';
+import { alreadyCaughtUp, catchUpFromEventStore, positionOf } from '@waitpoints/contracts/nats/event-store-catch-up';
 import type { TimerStore } from '../database/timer-store';
 import type { SchedulerMetrics } from '../metrics';
 import { planIngest } from './ingest-plan';
@@ -52,6 +53,11 @@ const PULL_EXPIRES_MS = 10_000;
  * every scheduler instance shares. Messages are written to `scheduler_timers` in batches and
  * acknowledged only after that write has committed: a crash before the ack redelivers them,
  * and the write is idempotent, so nothing is lost and nothing is doubled.
+ *
+ * Each write also records the newest outbox position it ingested. Before consuming, the
+ * scheduler catches up from the event store when events aged out of JetStream after that
+ * position (it was away longer than JETSTREAM_MAX_AGE): a creation it never saw would be a
+ * token that never times out.
  */
 export class DeadlineIngest {
   private readonly logger = new Logger(DeadlineIngest.name);
@@ -62,6 +68,8 @@ export class DeadlineIngest {
   private running = false;
   private starting?: Promise<void>;
   private ingested = 0;
+  /** The last event the catch-up ingested: JetStream's copies up to it are acknowledged unread. */
+  private caughtUpUntil?: OutboxPosition;
 
   constructor(
     private readonly options: DeadlineIngestOptions,
@@ -123,6 +131,7 @@ export class DeadlineIngest {
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
+    await this.catchUpFromEventStore();
     if (!this.running) return;
     const js = this.connection!.jetstream();
     const consumer = await js.consumers.get(this.streamName, this.options.consumerName);
@@ -158,6 +167,43 @@ export class DeadlineIngest {
     }
   }
 
+  /**
+   * Ingests, from the event store, what aged out of JetStream since the newest event this
+   * consumer recorded (everything stored, for a scheduler that never ingested). Retried until
+   * it succeeds: the token-service answers the reads, and may not be up yet.
+   */
+  private async catchUpFromEventStore(): Promise<void> {
+    let warned = false;
+    while (this.running) {
+      try {
+        const lastIngested = (await this.store.ingestedUpTo(this.options.consumerName)) ?? BEFORE_FIRST_EVENT;
+        const { caughtUp, until } = await catchUpFromEventStore({
+          connection: this.connection!,
+          subjectPrefix: this.options.subjectPrefix,
+          lastHandled: lastIngested,
+          stopped: () => !this.running,
+          handlePage: async (events) => {
+            await this.record(
+              events.map((stored) => stored.event),
+              events[events.length - 1].position,
+            );
+          },
+        });
+        this.caughtUpUntil = until;
+        if (caughtUp > 0)
+          this.logger.log(`learned deadlines from ${caughtUp} events that had aged out of JetStream (read from the event store)`);
+        return;
+      } catch (error) {
+        if (!this.running) return;
+        if (!warned) {
+          this.logger.warn(`cannot yet catch up from the event store, retrying: ${(error as Error).message}`);
+          warned = true;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
+  }
+
   /** Called for each message as it arrives; the write waits for the rest of this burst. */
   private receive(message: JsMsg): void {
     this.buffer.push(message);
@@ -188,20 +234,25 @@ export class DeadlineIngest {
   private async write(batch: JsMsg[]): Promise<void> {
     const envelopes: EventEnvelope[] = [];
     const readable: JsMsg[] = [];
+    let newest: OutboxPosition | undefined;
     for (const message of batch) {
+      const position = positionOf(message);
+      if (alreadyCaughtUp(position, this.caughtUpUntil)) {
+        message.ack();
+        continue;
+      }
       try {
         envelopes.push(message.json<EventEnvelope>());
         readable.push(message);
+        if (position !== undefined && (newest === undefined || position > newest)) newest = position;
       } catch {
         this.logger.error(`dropping unreadable message ${message.subject} #${message.seq}`);
         message.term();
       }
     }
-    const plan = planIngest(envelopes);
     const traced = this.traceIngest(readable, envelopes);
-    let result;
     try {
-      result = await withTraceContext(traced.context, () => this.store.apply(plan));
+      await withTraceContext(traced.context, () => this.record(envelopes, newest));
     } catch (error) {
       this.logger.error(`could not record ${batch.length} token events, redelivering: ${(error as Error).message}`);
       for (const message of readable) message.nak(this.options.retryDelayMs ?? 1_000);
@@ -210,7 +261,16 @@ export class DeadlineIngest {
     }
     for (const message of readable) message.ack();
     traced.end();
-    this.ingested += batch.length;
+  }
+
+  /** Writes what the events mean for the timers (and the newest position among them), then tells the listener. */
+  private async record(envelopes: EventEnvelope[], newest: OutboxPosition | undefined): Promise<void> {
+    const plan = planIngest(envelopes);
+    const result = await this.store.apply(
+      plan,
+      newest === undefined ? undefined : { consumerName: this.options.consumerName, position: newest },
+    );
+    this.ingested += envelopes.length;
     this.metrics.scheduled.inc(result.scheduled.length);
     for (const { reason } of result.forgotten) {
       // A timed-out token's timer was fired (and counted) by some instance, or forced by an operator.
