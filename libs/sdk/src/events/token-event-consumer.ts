@@ -30,7 +30,7 @@ export interface TokenEventDelivery {
   /**
    * The event's place in the order events are published (text that sorts in that order). Keep
    * the last one you handled, with the handler's effects, and return it from
-   * `catchUp.lastHandledPosition`. Undefined only on messages published before Waitpoints 0.2.
+   * `catchUp.lastHandledPosition`. Undefined only on messages published by a version without positions.
    */
   position?: OutboxPosition;
   /** `jetstream`, or `event-store` when the catch-up read it because it had aged out of the stream. */
