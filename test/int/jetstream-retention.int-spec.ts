@@ -85,9 +85,13 @@ describe('a durable consumer that was away longer than the stream keeps messages
     const missed = [await client.createToken(), await client.createToken(), await client.createToken()];
     await client.completeToken(missed[0].id, { approved: true });
     await client.cancelToken(missed[1].id);
+    // The outbox published all six events so far (the stream was empty before), and they aged out.
     await eventually(
-      'the stream dropped every message',
-      async () => ((await streamInfo()).state.messages === 0 ? true : undefined),
+      'the stream received and then dropped every message',
+      async () => {
+        const { state } = await streamInfo();
+        return state.last_seq >= 6 && state.messages === 0 ? true : undefined;
+      },
       15_000,
     );
     // Still away: an event published after the others aged out, normally still in the stream

@@ -118,9 +118,10 @@ export class DeadlineIngest {
 
   private async consumeWhenStreamExists(): Promise<void> {
     let warned = false;
+    let deliveredBefore = false;
     while (this.running) {
       try {
-        await this.ensureConsumer();
+        deliveredBefore = await this.ensureConsumer();
         break;
       } catch (error) {
         if (!this.running) return;
@@ -131,7 +132,7 @@ export class DeadlineIngest {
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
-    await this.catchUpFromEventStore();
+    await this.catchUpFromEventStore(deliveredBefore);
     if (!this.running) return;
     const js = this.connection!.jetstream();
     const consumer = await js.consumers.get(this.streamName, this.options.consumerName);
@@ -143,7 +144,8 @@ export class DeadlineIngest {
     this.logger.log(`learning deadlines from ${this.streamName} as durable consumer "${this.options.consumerName}"`);
   }
 
-  private async ensureConsumer(): Promise<void> {
+  /** Creates or updates the durable consumer; true when it existed and JetStream had handed it messages. */
+  private async ensureConsumer(): Promise<boolean> {
     const jsm = await this.connection!.jetstreamManager();
     await jsm.streams.info(this.streamName);
     const config = {
@@ -151,8 +153,9 @@ export class DeadlineIngest {
       max_ack_pending: this.options.maxAckPending,
     };
     try {
-      await jsm.consumers.info(this.streamName, this.options.consumerName);
+      const existing = await jsm.consumers.info(this.streamName, this.options.consumerName);
       await jsm.consumers.update(this.streamName, this.options.consumerName, config);
+      return existing.delivered.stream_seq > 0;
     } catch (error) {
       if (!/consumer not found/i.test((error as Error).message)) throw error;
       await jsm.consumers.add(this.streamName, {
@@ -164,19 +167,23 @@ export class DeadlineIngest {
         filter_subject: eventSubjects(this.options.subjectPrefix).all,
         max_deliver: -1,
       });
+      return false;
     }
   }
 
   /**
    * Ingests, from the event store, what aged out of JetStream since the newest event this
-   * consumer recorded (everything stored, for a scheduler that never ingested). Retried until
-   * it succeeds: the token-service answers the reads, and may not be up yet.
+   * consumer recorded (from the first stored event for a new consumer; nothing for one that ran
+   * before positions were recorded). Retried until it succeeds: the token-service answers the
+   * reads, and may not be up yet.
    */
-  private async catchUpFromEventStore(): Promise<void> {
+  private async catchUpFromEventStore(deliveredBefore: boolean): Promise<void> {
     let warned = false;
     while (this.running) {
       try {
-        const lastIngested = (await this.store.ingestedUpTo(this.options.consumerName)) ?? BEFORE_FIRST_EVENT;
+        const lastIngested =
+          (await this.store.ingestedUpTo(this.options.consumerName)) ?? (deliveredBefore ? undefined : BEFORE_FIRST_EVENT);
+        if (lastIngested === undefined) return;
         const { caughtUp, until } = await catchUpFromEventStore({
           connection: this.connection!,
           subjectPrefix: this.options.subjectPrefix,

@@ -12,7 +12,8 @@ import type { RpcReply } from '../rpc';
  * 1. The consumer keeps the position of the last event it handled (every message carries its
  *    `Waitpoints-Outbox-Position` header; keep it with the handler's effects).
  * 2. Before it consumes from JetStream, it calls `catchUpFromEventStore` with that position. If
- *    the oldest message the stream still holds comes after it, some events aged out: the
+ *    the oldest message the stream still holds comes after the event that follows it in the
+ *    event store, some events aged out: the
  *    token-service hands the events after the position page by page (`qry.token.stored-events`,
  *    the outbox's own read, so the same events in the same order and shape as on JetStream)
  *    up to what the outbox has published so far, and each page goes to `handlePage`.
@@ -46,9 +47,20 @@ export interface CatchUpResult {
 
 export async function catchUpFromEventStore(options: CatchUpOptions): Promise<CatchUpResult> {
   const oldest = await oldestPositionInStream(options.connection, eventStreamName(options.subjectPrefix));
-  // JetStream still holds the event after lastHandled (or the oldest message predates positions,
-  // so it is older than anything a consumer can have recorded): nothing aged out.
-  if (oldest === null || (oldest !== undefined && options.lastHandled >= oldest)) return { caughtUp: 0 };
+  // The oldest message predates positions, so it is older than anything a consumer can have recorded.
+  if (oldest === null) return { caughtUp: 0 };
+  if (oldest !== undefined) {
+    if (options.lastHandled >= oldest) return { caughtUp: 0 };
+    // JetStream still holds the event that follows lastHandled (a new consumer on a stream that
+    // has kept everything, or one back within the window): nothing aged out.
+    const next = await requestStoredEvents(
+      options.connection,
+      options.subjectPrefix,
+      { after: options.lastHandled, limit: 1 },
+      options.requestTimeoutMs,
+    );
+    if (next.events.length === 0 || next.events[0].position >= oldest) return { caughtUp: 0 };
+  }
   let after = options.lastHandled;
   let caughtUp = 0;
   for (;;) {

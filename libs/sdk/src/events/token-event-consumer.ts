@@ -79,8 +79,9 @@ export interface TokenEventConsumerOptions {
   catchUp?: {
     /**
      * The `position` of the last event this service handled, as it stored it; undefined when it
-     * has handled none (then it catches up from the first stored event if `deliverFrom` is
-     * `all`, and not at all if it is `new`).
+     * has handled none (then a new durable consumer with `deliverFrom: 'all'` catches up from the
+     * first stored event; with `'new'`, or a durable consumer that already had messages, it does
+     * not catch up).
      */
     lastHandledPosition: () => Promise<OutboxPosition | undefined> | OutboxPosition | undefined;
     /** Events per request to the token-service (default and most: 1000). */
@@ -118,11 +119,11 @@ export async function consumeTokenEvents(options: TokenEventConsumerOptions): Pr
     options.connection ??
     (await connect({ servers: settings.servers, name: `waitpoints-consumer-${options.durableName}`, maxReconnectAttempts: -1 }));
   try {
-    await ensureDurable(connection, settings, options.durableName);
+    const { deliveredBefore } = await ensureDurable(connection, settings, options.durableName);
     const largeOutputs = settings.resolveLargeOutputs ? LargeOutputStore.open(connection, settings.subjectPrefix) : undefined;
     largeOutputs?.catch(() => undefined);
     const running = new RunningConsumer(options, settings, connection, ownConnection, largeOutputs);
-    await running.catchUp();
+    await running.catchUp(deliveredBefore);
     await running.consume();
     return running;
   } catch (error) {
@@ -181,7 +182,8 @@ function milliseconds(name: string, value: string | number | undefined, fallback
   return ms;
 }
 
-async function ensureDurable(connection: NatsConnection, settings: Settings, durableName: string): Promise<void> {
+/** Creates or updates the durable consumer; `deliveredBefore`: it existed and JetStream had handed it messages. */
+async function ensureDurable(connection: NatsConnection, settings: Settings, durableName: string): Promise<{ deliveredBefore: boolean }> {
   const jsm = await connection.jetstreamManager();
   try {
     await jsm.streams.info(settings.streamName);
@@ -212,7 +214,7 @@ async function ensureDurable(connection: NatsConnection, settings: Settings, dur
       deliver_policy: settings.deliverPolicy,
       filter_subject: settings.filterSubject,
     });
-    return;
+    return { deliveredBefore: false };
   }
   if (existing.config.filter_subject !== settings.filterSubject) {
     throw new Error(
@@ -221,6 +223,7 @@ async function ensureDurable(connection: NatsConnection, settings: Settings, dur
     );
   }
   await jsm.consumers.update(settings.streamName, durableName, tuning);
+  return { deliveredBefore: existing.delivered.stream_seq > 0 };
 }
 
 class RunningConsumer implements TokenEventConsumer {
@@ -253,12 +256,17 @@ class RunningConsumer implements TokenEventConsumer {
     return this.caughtUpCount;
   }
 
-  /** With `catchUp`: hands over, from the event store, what aged out of JetStream since the last handled event. */
-  async catchUp(): Promise<void> {
+  /**
+   * With `catchUp`: hands over, from the event store, what aged out of JetStream since the last
+   * handled event. With no position recorded, a new consumer that starts from every stored event
+   * (`deliverFrom: 'all'`) reads from the first one; one whose durable consumer already had
+   * messages (it ran before it recorded positions) has nothing to go by and starts recording now.
+   */
+  async catchUp(deliveredBefore: boolean): Promise<void> {
     const catchUp = this.options.catchUp;
     if (!catchUp) return;
-    const lastHandled =
-      (await catchUp.lastHandledPosition()) ?? (this.settings.deliverPolicy === DeliverPolicy.All ? BEFORE_FIRST_EVENT : undefined);
+    const startsFromFirstEvent = this.settings.deliverPolicy === DeliverPolicy.All && !deliveredBefore;
+    const lastHandled = (await catchUp.lastHandledPosition()) ?? (startsFromFirstEvent ? BEFORE_FIRST_EVENT : undefined);
     if (lastHandled === undefined) return;
     const { until } = await catchUpFromEventStore({
       connection: this.connection,
