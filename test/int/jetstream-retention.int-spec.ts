@@ -5,7 +5,8 @@
  * continues on JetStream.
  */
 import { connect, nanos, NatsConnection, StorageType } from 'nats';
-import { eventStreamName, OutboxPosition } from '@waitpoints/contracts';
+import { BEFORE_FIRST_EVENT, eventStreamName, OUTBOX_POSITION_HEADER, OutboxPosition } from '@waitpoints/contracts';
+import { requestStoredEvents } from '@waitpoints/contracts/nats/event-store-catch-up';
 import { TokenEventDelivery, consumeTokenEvents } from '@waitpoints/sdk/events';
 import { WaitpointsClient } from '@waitpoints/sdk';
 import { eventually, withDatabase } from '../support/scheduler';
@@ -165,5 +166,34 @@ describe('a durable consumer back within the time the stream keeps messages', ()
     } finally {
       await back.stop();
     }
+  });
+
+  it('serves the stored events exactly as their JetStream messages carry them, page by page, and refuses a bad position', async () => {
+    const jsm = await nats.jetstreamManager();
+    const publishedBefore = (await jsm.streams.info(recent.streamName)).state.last_seq;
+    const token = await recentClient.createToken();
+    await recentClient.completeToken(token.id, { approved: true });
+    const messages = await eventually('both events were published', async () => {
+      const { state } = await jsm.streams.info(recent.streamName);
+      if (state.last_seq < publishedBefore + 2) return undefined;
+      const all = [];
+      for (let seq = state.first_seq; seq <= state.last_seq; seq++) all.push(await jsm.streams.getMessage(recent.streamName, { seq }));
+      return all;
+    });
+    // The relay writes its checkpoint shortly after publishing; the query serves up to it.
+    const pages = await eventually('the stored events caught up with the stream', async () => {
+      const first = await requestStoredEvents(nats, recent.subjectPrefix, { after: BEFORE_FIRST_EVENT, limit: messages.length - 1 });
+      if (first.events.length < messages.length - 1) return undefined;
+      const rest = await requestStoredEvents(nats, recent.subjectPrefix, { after: first.events[first.events.length - 1].position });
+      return first.events.length + rest.events.length === messages.length ? [first, rest] : undefined;
+    });
+    expect(pages.map((page) => page.more)).toEqual([true, false]);
+    const stored = pages.flatMap((page) => page.events);
+    expect(stored.map((s) => s.event)).toEqual(messages.map((m) => m.json()));
+    expect(stored.map((s) => s.position)).toEqual(messages.map((m) => m.header.get(OUTBOX_POSITION_HEADER)));
+    await expect(requestStoredEvents(nats, recent.subjectPrefix, { after: '12-34' })).rejects.toThrow(/after must be an outbox position/);
+    await expect(requestStoredEvents(nats, recent.subjectPrefix, { after: BEFORE_FIRST_EVENT, limit: 5000 })).rejects.toThrow(
+      /limit must be a whole number from 1 to 1000/,
+    );
   });
 });
