@@ -7,6 +7,10 @@ import { TokenEventConsumer, TokenEventDelivery, consumeTokenEvents } from '@wai
  * Delivery is at least once, so the reaction and the record of the event id commit in one
  * transaction: a repeat of the event (after a crash between commit and ack, or a redelivery)
  * finds its id already recorded and changes nothing. Only then is the event acknowledged.
+ *
+ * The event's outbox position is recorded with it: after an absence longer than JetStream
+ * keeps messages (JETSTREAM_MAX_AGE), the consumer reads what it missed from the event store,
+ * starting after the newest recorded position.
  */
 export interface ReactorOptions {
   databaseUrl: string;
@@ -30,20 +34,21 @@ export async function startCompletedTokenReactor(options: ReactorOptions): Promi
       event_id uuid PRIMARY KEY,
       handled_at timestamptz NOT NULL DEFAULT now()
     );
+    ALTER TABLE reactor_handled_events ADD COLUMN IF NOT EXISTS position text;
     CREATE TABLE IF NOT EXISTS reactor_approvals (
       token_id text PRIMARY KEY,
       output jsonb,
       completed_at timestamptz NOT NULL
     );`);
 
-  const react = async ({ event, redelivered }: TokenEventDelivery) => {
+  const react = async ({ event, redelivered, position }: TokenEventDelivery) => {
     if (event.type !== 'TokenCompleted') return;
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
       const fresh = await client.query(
-        'INSERT INTO reactor_handled_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING event_id',
-        [event.eventId],
+        'INSERT INTO reactor_handled_events (event_id, position) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id',
+        [event.eventId, position ?? null],
       );
       if (fresh.rowCount === 0) {
         await client.query('ROLLBACK');
@@ -75,6 +80,12 @@ export async function startCompletedTokenReactor(options: ReactorOptions): Promi
       durableName: options.durableName ?? 'completed-token-reactor',
       kinds: ['completed'],
       deliverFrom: options.deliverFrom ?? 'all',
+      // Positions sort as text: the newest handled one is max(position).
+      catchUp: {
+        lastHandledPosition: async () =>
+          (await pool.query<{ position: string | null }>('SELECT max(position) AS position FROM reactor_handled_events')).rows[0]
+            .position ?? undefined,
+      },
       handler: react,
     });
   } catch (error) {

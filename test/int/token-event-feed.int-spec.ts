@@ -10,8 +10,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
-import { JetStreamClient, NatsConnection, StorageType, connect } from 'nats';
-import { EventEnvelope, eventStreamName } from '@waitpoints/contracts';
+import { JetStreamClient, NatsConnection, connect } from 'nats';
+import { EventEnvelope } from '@waitpoints/contracts';
+import { eventStreamConfig } from '@waitpoints/contracts/nats/event-stream';
 import { TokenEventFeed } from '../../apps/gateway/src/realtime/token-event-feed';
 import { eventually } from '../support/scheduler';
 
@@ -75,11 +76,7 @@ beforeAll(async () => {
   publisher = await connect({ servers: `nats://127.0.0.1:${port}`, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   await (
     await publisher.jetstreamManager()
-  ).streams.add({
-    name: eventStreamName(prefix),
-    subjects: [`${prefix}.evt.>`],
-    storage: StorageType.File,
-  });
+  ).streams.add(eventStreamConfig(prefix, { replicas: 1, duplicateWindowMs: 120_000, maxAgeMs: 0 }));
   js = publisher.jetstream();
   await publish('before-the-feed');
   feed = new TokenEventFeed({ servers: [`nats://127.0.0.1:${port}`], subjectPrefix: prefix });

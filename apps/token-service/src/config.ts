@@ -11,6 +11,10 @@ export interface TokenServiceConfig {
   nats: NatsConfig;
   jetStreamReplicas: number;
   jetStreamDuplicateWindowMs: number;
+  /** How long the event stream keeps messages (`JETSTREAM_MAX_AGE`, default 7d); 0 keeps them forever. */
+  jetStreamMaxAgeMs: number;
+  /** Most bytes the event stream keeps (`JETSTREAM_MAX_BYTES`); undefined: no limit. */
+  jetStreamMaxBytes?: number;
   outboxPollIntervalMs: number;
   /** Poll when nothing was committed for a while (`OUTBOX_IDLE_POLL_INTERVAL_MS`): commits wake the relay anyway. */
   outboxIdlePollIntervalMs: number;
@@ -137,6 +141,28 @@ function readRetentionInterval(read: EnvReader): number {
   return ms ?? 60_000;
 }
 
+export const DEFAULT_JETSTREAM_MAX_AGE = '7d';
+const UNLIMITED = ['off', 'unlimited', 'forever', 'none', '0'];
+
+/** `JETSTREAM_MAX_AGE`: a duration, or off/0 for no limit (PostgreSQL keeps the history either way). */
+function readStreamMaxAge(read: EnvReader): number {
+  const raw = read.string('JETSTREAM_MAX_AGE', DEFAULT_JETSTREAM_MAX_AGE);
+  if (UNLIMITED.includes(raw.toLowerCase())) return 0;
+  const ms = parseDuration(raw);
+  read.check(
+    ms !== undefined && ms >= 1_000,
+    `JETSTREAM_MAX_AGE="${raw}" must be a duration of at least 1s (${DURATION_HINT}), or off to keep messages forever`,
+  );
+  return ms ?? 0;
+}
+
+/** `JETSTREAM_MAX_BYTES`: a whole number of bytes (at least 1 MiB), or off/unset for no limit. */
+function readStreamMaxBytes(read: EnvReader): number | undefined {
+  const raw = read.optional('JETSTREAM_MAX_BYTES');
+  if (raw === undefined || UNLIMITED.includes(raw.toLowerCase())) return undefined;
+  return read.integer('JETSTREAM_MAX_BYTES', 0, 1_048_576, Number.MAX_SAFE_INTEGER);
+}
+
 export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConfig {
   const read = new EnvReader(env);
   const config: TokenServiceConfig = {
@@ -145,6 +171,8 @@ export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConf
     nats: readNatsConfig(read),
     jetStreamReplicas: read.integer('JETSTREAM_REPLICAS', 1, 1, 5),
     jetStreamDuplicateWindowMs: read.integer('JETSTREAM_DUPLICATE_WINDOW_MS', 120_000, 1_000, 86_400_000),
+    jetStreamMaxAgeMs: readStreamMaxAge(read),
+    jetStreamMaxBytes: readStreamMaxBytes(read),
     outboxPollIntervalMs: read.integer('OUTBOX_POLL_INTERVAL_MS', 50, 5, 60_000),
     outboxIdlePollIntervalMs: read.integer('OUTBOX_IDLE_POLL_INTERVAL_MS', 1_000, 5, 60_000),
     outboxCheckpointIntervalMs: read.integer('OUTBOX_CHECKPOINT_INTERVAL_MS', 500, 0, 60_000),
@@ -167,6 +195,12 @@ export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConf
     config.readStatementTimeoutMs < requestTimeoutMs,
     `READ_STATEMENT_TIMEOUT_MS=${config.readStatementTimeoutMs} must be below NATS_REQUEST_TIMEOUT_MS=${requestTimeoutMs}: ` +
       'a read the gateway has given up on should be cancelled before',
+  );
+  // JetStream refuses a stream whose duplicate window outlasts its messages.
+  read.check(
+    config.jetStreamMaxAgeMs === 0 || config.jetStreamDuplicateWindowMs <= config.jetStreamMaxAgeMs,
+    `JETSTREAM_DUPLICATE_WINDOW_MS=${config.jetStreamDuplicateWindowMs} must not be longer than JETSTREAM_MAX_AGE ` +
+      `(${config.jetStreamMaxAgeMs} ms): JetStream cannot recognise a repeat of a message it no longer keeps`,
   );
   read.done();
   return config;

@@ -26,6 +26,7 @@ import { Database, knownMigrationNames, MIGRATIONS_TABLE, openDatabase } from '.
 import { TokenMessagesController } from './messaging/token-messages.controller';
 import { JetStreamPublisher } from './outbox/jetstream-publisher';
 import { OutboxRelay } from './outbox/outbox-relay';
+import { StoredEventsReader } from './outbox/stored-events';
 import { RequestKeyRetention } from './projections/request-key-retention';
 import { TokenInsights } from './projections/token-insights';
 import { TokenQueries } from './projections/token-queries';
@@ -190,6 +191,8 @@ export class TokenServiceModule {
             subjectPrefix: config.nats.subjectPrefix,
             replicas: config.jetStreamReplicas,
             duplicateWindowMs: config.jetStreamDuplicateWindowMs,
+            maxAgeMs: config.jetStreamMaxAgeMs,
+            maxBytes: config.jetStreamMaxBytes,
           }),
         },
         {
@@ -212,6 +215,7 @@ export class TokenServiceModule {
         TokenCommandHandler,
         TokenReadService,
         TokenInsights,
+        StoredEventsReader,
         TokenServiceLifecycle,
       ],
       exports: [TokenCommandHandler, TokenReadService, OutboxRelay, Database, TokenServiceMetrics],

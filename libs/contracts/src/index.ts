@@ -7,3 +7,4 @@ export * from './messages';
 export * from './events';
 export * from './config';
 export * from './approval';
+export * from './outbox-position';

@@ -3,6 +3,7 @@ import type { CompletionChannel, RejectionError, TokenStatus, TokenView } from '
 import type { TimeoutSpec } from './duration';
 import type { RpcReply } from './rpc';
 import type { EventEnvelope } from './events';
+import type { OutboxPosition } from './outbox-position';
 
 /** Who asked for a change; stored in every event's metadata. */
 export interface Actor {
@@ -224,4 +225,31 @@ export interface TokenStatsResult {
   oldestWaitingCreatedAt?: string;
   /** Over the hour before `at`. */
   lastHour: { created: number; completed: number; timedOut: number; cancelled: number; rejected: number };
+}
+
+// ---- Catching up from the event store (TokenQuerySubjects.storedEvents) ----
+
+/** Most events one stored-events reply holds (a reply is also cut short before it reaches STORED_EVENTS_PAGE_BYTES). */
+export const STORED_EVENTS_PAGE_MAX = 1000;
+/** Bytes of JSON one stored-events reply stays under, so it fits NATS's default 1 MiB max_payload. */
+export const STORED_EVENTS_PAGE_BYTES = 512 * 1024;
+
+export interface StoredEventsQuery {
+  /** Events after this position (BEFORE_FIRST_EVENT: from the first stored one). */
+  after: OutboxPosition;
+  /** At most this many (1 to STORED_EVENTS_PAGE_MAX; default STORED_EVENTS_PAGE_MAX). */
+  limit?: number;
+}
+
+/** One stored event exactly as its JetStream message carries it, with that message's position header. */
+export interface StoredEvent {
+  position: OutboxPosition;
+  event: EventEnvelope;
+}
+
+export interface StoredEventsPage {
+  /** In the order the outbox publishes them; only events it has already published to JetStream. */
+  events: StoredEvent[];
+  /** True when the page was cut by its limit or size: ask again after the last position. */
+  more: boolean;
 }

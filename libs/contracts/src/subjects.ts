@@ -5,7 +5,7 @@
  *
  * Request/reply (core NATS, queue group `token-service`):
  *   <prefix>.cmd.token.create | complete | cancel | reject | extend | heartbeat | timeout | timeout-batch
- *   <prefix>.qry.token.get | list | output-chunk | history | stats | approval
+ *   <prefix>.qry.token.get | list | output-chunk | history | stats | approval | stored-events
  *   <prefix>.rpc.token.batch   several commands in one message (see TokenRequestBatch)
  *
  * Request/reply, queue group `scheduler`:
@@ -46,6 +46,12 @@ export const TokenQuerySubjects = {
   stats: 'qry.token.stats',
   /** One token by id alone, for its approval page (the gateway verified the page's signed URL). */
   approval: 'qry.token.approval',
+  /**
+   * Stored events after an outbox position, in the order the outbox publishes them and as the
+   * JetStream messages carry them: how a consumer that was away longer than the stream keeps
+   * messages catches up (see nats/event-store-catch-up.ts).
+   */
+  storedEvents: 'qry.token.stored-events',
 } as const;
 
 export const SchedulerQuerySubjects = {

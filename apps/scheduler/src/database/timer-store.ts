@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import type { OutboxPosition } from '@waitpoints/contracts';
 import type { ForgetReason, IngestPlan } from '../ingest/ingest-plan';
 
 /** A timer leased to this instance: fire it at `dueAt`, while `leaseUntil` lasts. */
@@ -65,9 +66,13 @@ export class TimerStore {
    * in one statement (one commit). A timer moves only to a deadline of a newer stream version,
    * and a moved timer loses its lease: whichever instance holds it in memory at the old time no
    * longer owns it, and the claim loop takes it again at the new one.
+   *
+   * `ingested` (the consumer and the newest outbox position in the batch) is recorded in the
+   * same statement, so the position never runs ahead of the timers it stands for; it only
+   * moves forward (instances share the consumer and commit batches in any order).
    */
-  async apply(plan: IngestPlan): Promise<IngestResult> {
-    if (plan.schedule.length === 0 && plan.forget.length === 0) return { scheduled: [], moved: [], forgotten: [] };
+  async apply(plan: IngestPlan, ingested?: { consumerName: string; position: OutboxPosition }): Promise<IngestResult> {
+    if (plan.schedule.length === 0 && plan.forget.length === 0 && !ingested) return { scheduled: [], moved: [], forgotten: [] };
     const rows: { change: 'scheduled' | 'moved' | 'forgotten'; token_id: string; due_at: Date | null }[] = await this.rows(
       `WITH scheduled AS (
          INSERT INTO scheduler_timers AS t (token_id, environment, due_at, deadline_version)
@@ -77,7 +82,12 @@ export class TimerStore {
            WHERE t.deadline_version < EXCLUDED.deadline_version
          RETURNING token_id, due_at, xmax = 0 AS inserted),
        forgotten AS (
-         DELETE FROM scheduler_timers WHERE token_id = ANY($5::text[]) RETURNING token_id)
+         DELETE FROM scheduler_timers WHERE token_id = ANY($5::text[]) RETURNING token_id),
+       ingested AS (
+         INSERT INTO scheduler_ingest_positions AS p (consumer_name, position)
+         SELECT $6::text, $7::text WHERE $6::text IS NOT NULL
+         ON CONFLICT (consumer_name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()
+           WHERE p.position < EXCLUDED.position)
        SELECT CASE WHEN inserted THEN 'scheduled' ELSE 'moved' END AS change, token_id, due_at FROM scheduled
        UNION ALL
        SELECT 'forgotten', token_id, NULL FROM forgotten`,
@@ -87,6 +97,8 @@ export class TimerStore {
         plan.schedule.map((t) => t.dueAt),
         plan.schedule.map((t) => t.version),
         plan.forget.map((f) => f.tokenId),
+        ingested?.consumerName ?? null,
+        ingested?.position ?? null,
       ],
     );
     const reasons = new Map(plan.forget.map((f) => [f.tokenId, f.reason]));
@@ -97,6 +109,14 @@ export class TimerStore {
       moved: timers('moved'),
       forgotten: rows.filter((r) => r.change === 'forgotten').map((r) => ({ tokenId: r.token_id, reason: reasons.get(r.token_id)! })),
     };
+  }
+
+  /** The newest outbox position `consumerName` has ingested, or undefined before its first event. */
+  async ingestedUpTo(consumerName: string): Promise<OutboxPosition | undefined> {
+    const rows = await this.rows<{ position: string }>(`SELECT position FROM scheduler_ingest_positions WHERE consumer_name = $1`, [
+      consumerName,
+    ]);
+    return rows[0]?.position;
   }
 
   /**

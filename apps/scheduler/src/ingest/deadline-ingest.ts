@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { AckPolicy, ConsumerMessages, DeliverPolicy, JsMsg, NatsConnection, connect, nanos } from 'nats';
-import { EventEnvelope, eventStreamName, eventSubjects } from '@waitpoints/contracts';
+import { BEFORE_FIRST_EVENT, EventEnvelope, eventStreamName, eventSubjects, OutboxPosition } from '@waitpoints/contracts';
+import { alreadyCaughtUp, catchUpFromEventStore, positionOf } from '@waitpoints/contracts/nats/event-store-catch-up';
 import type { TimerStore } from '../database/timer-store';
 import type { SchedulerMetrics } from '../metrics';
 import { planIngest } from './ingest-plan';
@@ -52,6 +53,11 @@ const PULL_EXPIRES_MS = 10_000;
  * every scheduler instance shares. Messages are written to `scheduler_timers` in batches and
  * acknowledged only after that write has committed: a crash before the ack redelivers them,
  * and the write is idempotent, so nothing is lost and nothing is doubled.
+ *
+ * Each write also records the newest outbox position it ingested. Before consuming, the
+ * scheduler catches up from the event store when events aged out of JetStream after that
+ * position (it was away longer than JETSTREAM_MAX_AGE): a creation it never saw would be a
+ * token that never times out.
  */
 export class DeadlineIngest {
   private readonly logger = new Logger(DeadlineIngest.name);
@@ -62,6 +68,8 @@ export class DeadlineIngest {
   private running = false;
   private starting?: Promise<void>;
   private ingested = 0;
+  /** The last event the catch-up ingested: JetStream's copies up to it are acknowledged unread. */
+  private caughtUpUntil?: OutboxPosition;
 
   constructor(
     private readonly options: DeadlineIngestOptions,
@@ -110,9 +118,10 @@ export class DeadlineIngest {
 
   private async consumeWhenStreamExists(): Promise<void> {
     let warned = false;
+    let deliveredBefore = false;
     while (this.running) {
       try {
-        await this.ensureConsumer();
+        deliveredBefore = await this.ensureConsumer();
         break;
       } catch (error) {
         if (!this.running) return;
@@ -123,6 +132,7 @@ export class DeadlineIngest {
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
+    await this.catchUpFromEventStore(deliveredBefore);
     if (!this.running) return;
     const js = this.connection!.jetstream();
     const consumer = await js.consumers.get(this.streamName, this.options.consumerName);
@@ -134,7 +144,8 @@ export class DeadlineIngest {
     this.logger.log(`learning deadlines from ${this.streamName} as durable consumer "${this.options.consumerName}"`);
   }
 
-  private async ensureConsumer(): Promise<void> {
+  /** Creates or updates the durable consumer; true when it existed and JetStream had handed it messages. */
+  private async ensureConsumer(): Promise<boolean> {
     const jsm = await this.connection!.jetstreamManager();
     await jsm.streams.info(this.streamName);
     const config = {
@@ -142,8 +153,9 @@ export class DeadlineIngest {
       max_ack_pending: this.options.maxAckPending,
     };
     try {
-      await jsm.consumers.info(this.streamName, this.options.consumerName);
+      const existing = await jsm.consumers.info(this.streamName, this.options.consumerName);
       await jsm.consumers.update(this.streamName, this.options.consumerName, config);
+      return existing.delivered.stream_seq > 0;
     } catch (error) {
       if (!/consumer not found/i.test((error as Error).message)) throw error;
       await jsm.consumers.add(this.streamName, {
@@ -155,6 +167,47 @@ export class DeadlineIngest {
         filter_subject: eventSubjects(this.options.subjectPrefix).all,
         max_deliver: -1,
       });
+      return false;
+    }
+  }
+
+  /**
+   * Ingests, from the event store, what aged out of JetStream since the newest event this
+   * consumer recorded (from the first stored event for a new consumer; nothing for one that ran
+   * before positions were recorded). Retried until it succeeds: the token-service answers the
+   * reads, and may not be up yet.
+   */
+  private async catchUpFromEventStore(deliveredBefore: boolean): Promise<void> {
+    let warned = false;
+    while (this.running) {
+      try {
+        const lastIngested =
+          (await this.store.ingestedUpTo(this.options.consumerName)) ?? (deliveredBefore ? undefined : BEFORE_FIRST_EVENT);
+        if (lastIngested === undefined) return;
+        const { caughtUp, until } = await catchUpFromEventStore({
+          connection: this.connection!,
+          subjectPrefix: this.options.subjectPrefix,
+          lastHandled: lastIngested,
+          stopped: () => !this.running,
+          handlePage: async (events) => {
+            await this.record(
+              events.map((stored) => stored.event),
+              events[events.length - 1].position,
+            );
+          },
+        });
+        this.caughtUpUntil = until;
+        if (caughtUp > 0)
+          this.logger.log(`learned deadlines from ${caughtUp} events that had aged out of JetStream (read from the event store)`);
+        return;
+      } catch (error) {
+        if (!this.running) return;
+        if (!warned) {
+          this.logger.warn(`cannot yet catch up from the event store, retrying: ${(error as Error).message}`);
+          warned = true;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
     }
   }
 
@@ -188,20 +241,25 @@ export class DeadlineIngest {
   private async write(batch: JsMsg[]): Promise<void> {
     const envelopes: EventEnvelope[] = [];
     const readable: JsMsg[] = [];
+    let newest: OutboxPosition | undefined;
     for (const message of batch) {
+      const position = positionOf(message);
+      if (alreadyCaughtUp(position, this.caughtUpUntil)) {
+        message.ack();
+        continue;
+      }
       try {
         envelopes.push(message.json<EventEnvelope>());
         readable.push(message);
+        if (position !== undefined && (newest === undefined || position > newest)) newest = position;
       } catch {
         this.logger.error(`dropping unreadable message ${message.subject} #${message.seq}`);
         message.term();
       }
     }
-    const plan = planIngest(envelopes);
     const traced = this.traceIngest(readable, envelopes);
-    let result;
     try {
-      result = await withTraceContext(traced.context, () => this.store.apply(plan));
+      await withTraceContext(traced.context, () => this.record(envelopes, newest));
     } catch (error) {
       this.logger.error(`could not record ${batch.length} token events, redelivering: ${(error as Error).message}`);
       for (const message of readable) message.nak(this.options.retryDelayMs ?? 1_000);
@@ -210,7 +268,16 @@ export class DeadlineIngest {
     }
     for (const message of readable) message.ack();
     traced.end();
-    this.ingested += batch.length;
+  }
+
+  /** Writes what the events mean for the timers (and the newest position among them), then tells the listener. */
+  private async record(envelopes: EventEnvelope[], newest: OutboxPosition | undefined): Promise<void> {
+    const plan = planIngest(envelopes);
+    const result = await this.store.apply(
+      plan,
+      newest === undefined ? undefined : { consumerName: this.options.consumerName, position: newest },
+    );
+    this.ingested += envelopes.length;
     this.metrics.scheduled.inc(result.scheduled.length);
     for (const { reason } of result.forgotten) {
       // A timed-out token's timer was fired (and counted) by some instance, or forced by an operator.

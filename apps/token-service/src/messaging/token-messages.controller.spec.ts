@@ -1,6 +1,7 @@
 import { ErrorCode } from '@waitpoints/contracts';
 import type { TokenCommandHandler } from '../commands/token-command-handler';
 import type { JetStreamPublisher } from '../outbox/jetstream-publisher';
+import type { StoredEventsReader } from '../outbox/stored-events';
 import type { TokenInsights } from '../projections/token-insights';
 import type { TokenReadService } from '../projections/token-read.service';
 import { TokenMessagesController } from './token-messages.controller';
@@ -12,6 +13,7 @@ describe('TokenMessagesController replies', () => {
       {} as TokenReadService,
       {} as TokenInsights,
       {} as JetStreamPublisher,
+      {} as StoredEventsReader,
     );
   const create = (controller: TokenMessagesController) => controller.create({} as never);
 
@@ -30,6 +32,7 @@ describe('TokenMessagesController replies', () => {
       { list: () => Promise.reject(cancelled) } as unknown as TokenReadService,
       {} as TokenInsights,
       {} as JetStreamPublisher,
+      {} as StoredEventsReader,
     );
     expect(await controller.list({} as never)).toEqual({
       ok: false,

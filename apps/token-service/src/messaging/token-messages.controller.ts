@@ -20,6 +20,7 @@ import {
   TokenHistoryQuery,
   TokenQuerySubjects,
   TokenStatsQuery,
+  StoredEventsQuery,
   TokenRequestBatch,
   TokenRequestBatchReply,
   TokenRequestBatchSubject,
@@ -33,6 +34,7 @@ import { TokenCommandHandler } from '../commands/token-command-handler';
 import { JetStreamPublisher } from '../outbox/jetstream-publisher';
 import { TokenInsights } from '../projections/token-insights';
 import { TokenReadService } from '../projections/token-read.service';
+import { StoredEventsReader } from '../outbox/stored-events';
 
 /** NATS adapter: message in → command/query → reply envelope out. No decisions here. */
 @Controller()
@@ -45,6 +47,7 @@ export class TokenMessagesController {
     private readonly reads: TokenReadService,
     private readonly insights: TokenInsights,
     private readonly publisher: JetStreamPublisher,
+    private readonly storedEvents: StoredEventsReader,
   ) {}
 
   @MessagePattern(TokenCommandSubjects.create)
@@ -120,6 +123,12 @@ export class TokenMessagesController {
   @MessagePattern(TokenQuerySubjects.history)
   history(@Payload() query: TokenHistoryQuery) {
     return this.reply(() => this.insights.history(query));
+  }
+
+  /** What a JetStream consumer that was away too long missed (see nats/event-store-catch-up.ts). */
+  @MessagePattern(TokenQuerySubjects.storedEvents)
+  storedEventsAfter(@Payload() query: StoredEventsQuery) {
+    return this.reply(() => this.storedEvents.page(query));
   }
 
   @MessagePattern(TokenQuerySubjects.stats)

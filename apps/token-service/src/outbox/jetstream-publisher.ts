@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { connect, headers, JetStreamClient, NatsConnection, nanos, StorageType } from 'nats';
+import { connect, headers, JetStreamClient, NatsConnection } from 'nats';
 import { LargeOutputStore, needsOffload } from '@waitpoints/contracts/nats/output-store';
+import { describeEventStreamLimits, EventStreamLimits, eventStreamConfig } from '@waitpoints/contracts/nats/event-stream';
 import {
   CORRELATION_ID_HEADER,
   EVENT_KIND,
@@ -11,15 +12,14 @@ import {
   eventSubjects,
   liveEventSubjects,
   NATS_MSG_ID_HEADER,
+  OUTBOX_POSITION_HEADER,
+  StoredEvent,
 } from '@waitpoints/contracts';
 import { contextFromTraceparent, inSpan, injectTraceHeaders, SpanKind } from '@waitpoints/platform';
 
-export interface JetStreamOptions {
+export interface JetStreamOptions extends EventStreamLimits {
   servers: string[];
   subjectPrefix: string;
-  replicas: number;
-  /** JetStream drops a repeated Nats-Msg-Id inside this window (the relay's retry horizon). */
-  duplicateWindowMs: number;
 }
 
 /** Which token-service instance announced a commit. */
@@ -27,7 +27,9 @@ const ORIGIN_HEADER = 'Waitpoints-Origin';
 
 /**
  * Declares the event stream and publishes stored events to it. Every message carries
- * `Nats-Msg-Id = eventId`, so a re-publish after a crash is recognised and dropped.
+ * `Nats-Msg-Id = eventId`, so a re-publish after a crash is recognised and dropped, and the
+ * event's outbox position (`Waitpoints-Outbox-Position`), so a consumer can tell what it
+ * missed and catch up from the event store.
  */
 export class JetStreamPublisher {
   private readonly logger = new Logger(JetStreamPublisher.name);
@@ -71,23 +73,21 @@ export class JetStreamPublisher {
     return this.largeOutputs;
   }
 
+  /** Creates the stream, or brings an existing one to the configured limits (a changed JETSTREAM_MAX_AGE applies at start). */
   private async ensureStream(): Promise<void> {
     const jsm = await this.connection!.jetstreamManager();
-    const config = {
-      name: this.streamName,
-      subjects: [this.subjects.all],
-      storage: StorageType.File,
-      num_replicas: this.options.replicas,
-      duplicate_window: nanos(this.options.duplicateWindowMs),
-    };
+    const config = eventStreamConfig(this.options.subjectPrefix, this.options);
+    const limits = describeEventStreamLimits(this.options);
     try {
       await jsm.streams.info(this.streamName);
-      await jsm.streams.update(this.streamName, config);
     } catch (error) {
       if (!/stream not found/i.test(String((error as Error).message))) throw error;
       await jsm.streams.add(config);
-      this.logger.log(`created JetStream stream ${this.streamName} on ${this.subjects.all}`);
+      this.logger.log(`created JetStream stream ${this.streamName} on ${this.subjects.all}: ${limits}`);
+      return;
     }
+    await jsm.streams.update(this.streamName, config);
+    this.logger.log(`JetStream stream ${this.streamName}: ${limits}`);
   }
 
   subjectOf(envelope: EventEnvelope): string {
@@ -96,14 +96,15 @@ export class JetStreamPublisher {
   }
 
   /** Resolves once JetStream has stored (or recognised as duplicate) every event. */
-  async publishAll(envelopes: EventEnvelope[]): Promise<void> {
+  async publishAll(events: StoredEvent[]): Promise<void> {
     if (!this.js) throw new Error('JetStream publisher is not connected');
     const js = this.js;
     await Promise.all(
-      envelopes.map((envelope) => {
+      events.map(({ position, event: envelope }) => {
         const publish = async () => {
           const h = headers();
           h.set(EVENT_TYPE_HEADER, envelope.type);
+          h.set(OUTBOX_POSITION_HEADER, position);
           if (envelope.metadata?.correlationId) h.set(CORRELATION_ID_HEADER, envelope.metadata.correlationId);
           injectTraceHeaders(h);
           return js.publish(this.subjectOf(envelope), JSON.stringify(await this.fitForNats(envelope)), {
@@ -186,8 +187,11 @@ export class JetStreamPublisher {
     }
   }
 
-  /** An event whose output would overflow a NATS message carries a reference to it instead.
-   * Only the active relay calls this, so each object has a single writer. */
+  /**
+   * An event whose output would overflow a NATS message carries a reference to it instead.
+   * Only the active relay calls this, so each object has a single writer. (Catch-up replies
+   * refer to the same object without writing it: they only serve events already published.)
+   */
   private async fitForNats(envelope: EventEnvelope): Promise<EventEnvelope> {
     const data = envelope.data as { output?: string };
     if (!needsOffload(data.output)) return envelope;

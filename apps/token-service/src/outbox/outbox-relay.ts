@@ -1,8 +1,10 @@
 import { Logger } from '@nestjs/common';
 import { WakeableSleep } from '@waitpoints/platform';
+import { outboxPosition, parseOutboxPosition } from '@waitpoints/contracts';
 import { Client } from 'pg';
-import { toEnvelope } from '../event-store/event-store';
+import type { SqlStatement } from '../database/database';
 import { JetStreamPublisher } from './jetstream-publisher';
+import { readInPublishOrder } from './outbox-reads';
 
 export interface OutboxRelayOptions {
   databaseUrl: string;
@@ -170,25 +172,15 @@ export class OutboxRelay {
 
   private async publishNextBatch(): Promise<number> {
     const client = this.client!;
-    // ORDER BY names the table's columns: the bare names would sort the text aliases below
-    // ("10" before "9"), which misorders, and with LIMIT can skip, events of a large transaction.
-    const { rows } = await client.query({
-      name: 'waitpoints-outbox-read',
-      text: `SELECT global_position::text AS global_position, transaction_id::text AS transaction_id, stream_id,
-              stream_version, event_id, event_type, schema_version, data, metadata, recorded_at
-         FROM es_events
-        WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY es_events.transaction_id, es_events.global_position
-        LIMIT $3`,
-      values: [this.checkpoint.transactionId, this.checkpoint.globalPosition, this.options.batchSize],
-    });
-    if (rows.length === 0) return 0;
-    await this.publisher.publishAll(rows.map(toEnvelope));
-    const last = rows[rows.length - 1];
-    this.checkpoint = { transactionId: last.transaction_id, globalPosition: last.global_position };
-    this.publishedCount += rows.length;
-    return rows.length;
+    const sql = { query: async (statement: SqlStatement) => (await client.query(statement)).rows };
+    const { transactionId, globalPosition } = this.checkpoint;
+    const events = await readInPublishOrder(sql, { after: outboxPosition(transactionId, globalPosition), limit: this.options.batchSize });
+    if (events.length === 0) return 0;
+    await this.publisher.publishAll(events);
+    const last = parseOutboxPosition(events[events.length - 1].position)!;
+    this.checkpoint = { transactionId: last.transactionId, globalPosition: last.globalPosition };
+    this.publishedCount += events.length;
+    return events.length;
   }
 
   /** Writes the in-memory checkpoint if it moved since the last write. */

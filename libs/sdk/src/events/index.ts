@@ -6,6 +6,7 @@ export { consumeTokenEvents } from './token-event-consumer';
 export type { TokenEventConsumer, TokenEventConsumerOptions, TokenEventDelivery, TokenEventEnvelope } from './token-event-consumer';
 export type {
   EventEnvelope,
+  OutboxPosition,
   TokenCancelled,
   TokenCompleted,
   TokenCreated,

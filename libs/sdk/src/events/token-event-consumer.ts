@@ -1,5 +1,6 @@
 import { AckPolicy, ConsumerConfig, ConsumerMessages, DeliverPolicy, JsMsg, NatsConnection, connect, nanos } from 'nats';
 import {
+  BEFORE_FIRST_EVENT,
   DEFAULT_NATS_URL,
   DEFAULT_SUBJECT_PREFIX,
   EVENT_KIND,
@@ -7,9 +8,13 @@ import {
   TokenEvent,
   TokenEventKind,
   eventStreamName,
+  eventSubjects,
+  OutboxPosition,
   parseDuration,
+  StoredEvent,
 } from '@waitpoints/contracts';
 import { LargeOutputStore } from '@waitpoints/contracts/nats/output-store';
+import { alreadyCaughtUp, catchUpFromEventStore, positionOf } from '@waitpoints/contracts/nats/event-store-catch-up';
 
 /** A token event whose `type` tells its `data` apart: `switch (event.type)` narrows `event.data`. */
 export type TokenEventEnvelope = { [T in TokenEvent['type']]: EventEnvelope<Extract<TokenEvent, { type: T }>> }[TokenEvent['type']];
@@ -20,8 +25,16 @@ export interface TokenEventDelivery {
   /** 1 the first time; more when JetStream hands the same event out again (crash, error, ack timeout). */
   deliveryCount: number;
   redelivered: boolean;
-  /** Position in the stream (JetStream's sequence). */
+  /** Position in the stream (JetStream's sequence); 0 for an event read from the event store. */
   streamSequence: number;
+  /**
+   * The event's place in the order events are published (text that sorts in that order). Keep
+   * the last one you handled, with the handler's effects, and return it from
+   * `catchUp.lastHandledPosition`. Undefined only on messages published by a version without positions.
+   */
+  position?: OutboxPosition;
+  /** `jetstream`, or `event-store` when the catch-up read it because it had aged out of the stream. */
+  source: 'jetstream' | 'event-store';
   /** Tells JetStream the handler is still busy, so the ack deadline starts over. */
   working(): void;
 }
@@ -54,12 +67,34 @@ export interface TokenEventConsumerOptions {
   connection?: NatsConnection;
   /** Put outputs over 256 KiB back into `data.output` (default true); otherwise `data.outputRef` names the stored object. */
   resolveLargeOutputs?: boolean;
+  /**
+   * Catch up from the event store when this consumer was away longer than JetStream keeps
+   * messages (`JETSTREAM_MAX_AGE`, 7 days by default). Before taking events from JetStream, the
+   * consumer compares the position you last handled with the oldest message the stream still
+   * holds; if events aged out in between, it reads them from the token-service (which must be
+   * running) and hands them to `handler`, in order, with `source: 'event-store'`, then
+   * continues on JetStream without handing any event twice. Without this option, events that
+   * aged out are simply never seen.
+   */
+  catchUp?: {
+    /**
+     * The `position` of the last event this service handled, as it stored it; undefined when it
+     * has handled none (then a new durable consumer with `deliverFrom: 'all'` catches up from the
+     * first stored event; with `'new'`, or a durable consumer that already had messages, it does
+     * not catch up).
+     */
+    lastHandledPosition: () => Promise<OutboxPosition | undefined> | OutboxPosition | undefined;
+    /** Events per request to the token-service (default and most: 1000). */
+    pageSize?: number;
+  };
 }
 
 export interface TokenEventConsumer {
   readonly durableName: string;
-  /** Events handled and acknowledged by this instance. */
+  /** Events handled and acknowledged by this instance (including those read from the event store). */
   readonly handled: number;
+  /** Events this instance handled from the event store because they had aged out of JetStream. */
+  readonly caughtUp: number;
   /** Stops taking events, lets the running handlers finish (and acknowledge), then disconnects. */
   stop(): Promise<void>;
 }
@@ -73,7 +108,9 @@ export interface TokenEventConsumer {
  *   last acknowledged event left off, and several instances with one `durableName` share work;
  * - the same event can therefore arrive more than once (`redelivered`, `deliveryCount`):
  *   recognise repeats by `event.eventId` (unique per event), e.g. by recording it in the same
- *   transaction as the handler's effect.
+ *   transaction as the handler's effect;
+ * - with `catchUp`, events that aged out of JetStream while the consumer was away are read
+ *   from the event store first (resolving only once they are handled), then JetStream follows.
  */
 export async function consumeTokenEvents(options: TokenEventConsumerOptions): Promise<TokenEventConsumer> {
   const settings = readSettings(options);
@@ -82,12 +119,13 @@ export async function consumeTokenEvents(options: TokenEventConsumerOptions): Pr
     options.connection ??
     (await connect({ servers: settings.servers, name: `waitpoints-consumer-${options.durableName}`, maxReconnectAttempts: -1 }));
   try {
-    await ensureDurable(connection, settings, options.durableName);
-    const consumer = await connection.jetstream().consumers.get(settings.streamName, options.durableName);
-    const messages = await consumer.consume({ max_messages: settings.concurrency });
+    const { deliveredBefore } = await ensureDurable(connection, settings, options.durableName);
     const largeOutputs = settings.resolveLargeOutputs ? LargeOutputStore.open(connection, settings.subjectPrefix) : undefined;
     largeOutputs?.catch(() => undefined);
-    return new RunningConsumer(options, settings, connection, ownConnection, messages, largeOutputs);
+    const running = new RunningConsumer(options, settings, connection, ownConnection, largeOutputs);
+    await running.catchUp(deliveredBefore);
+    await running.consume();
+    return running;
   } catch (error) {
     if (ownConnection) await connection.close().catch(() => undefined);
     throw error;
@@ -144,7 +182,8 @@ function milliseconds(name: string, value: string | number | undefined, fallback
   return ms;
 }
 
-async function ensureDurable(connection: NatsConnection, settings: Settings, durableName: string): Promise<void> {
+/** Creates or updates the durable consumer; `deliveredBefore`: it existed and JetStream had handed it messages. */
+async function ensureDurable(connection: NatsConnection, settings: Settings, durableName: string): Promise<{ deliveredBefore: boolean }> {
   const jsm = await connection.jetstreamManager();
   try {
     await jsm.streams.info(settings.streamName);
@@ -175,7 +214,7 @@ async function ensureDurable(connection: NatsConnection, settings: Settings, dur
       deliver_policy: settings.deliverPolicy,
       filter_subject: settings.filterSubject,
     });
-    return;
+    return { deliveredBefore: false };
   }
   if (existing.config.filter_subject !== settings.filterSubject) {
     throw new Error(
@@ -184,12 +223,17 @@ async function ensureDurable(connection: NatsConnection, settings: Settings, dur
     );
   }
   await jsm.consumers.update(settings.streamName, durableName, tuning);
+  return { deliveredBefore: existing.delivered.stream_seq > 0 };
 }
 
 class RunningConsumer implements TokenEventConsumer {
   private handledCount = 0;
+  private caughtUpCount = 0;
+  /** The last event the catch-up handed over: JetStream's copies up to it are skipped. */
+  private caughtUpUntil?: OutboxPosition;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly loop: Promise<void>;
+  private messages?: ConsumerMessages;
+  private loop?: Promise<void>;
   private stopping = false;
 
   constructor(
@@ -197,14 +241,8 @@ class RunningConsumer implements TokenEventConsumer {
     private readonly settings: Settings,
     private readonly connection: NatsConnection,
     private readonly ownConnection: boolean,
-    private readonly messages: ConsumerMessages,
     private readonly largeOutputs: Promise<LargeOutputStore> | undefined,
-  ) {
-    this.loop = this.run();
-    // A connection closed under us (or by a shared owner) ends the consumption too;
-    // otherwise nats.js keeps its heartbeat monitor running against a dead connection.
-    void connection.closed().then(() => this.messages.stop());
-  }
+  ) {}
 
   get durableName(): string {
     return this.options.durableName;
@@ -214,16 +252,55 @@ class RunningConsumer implements TokenEventConsumer {
     return this.handledCount;
   }
 
+  get caughtUp(): number {
+    return this.caughtUpCount;
+  }
+
+  /**
+   * With `catchUp`: hands over, from the event store, what aged out of JetStream since the last
+   * handled event. With no position recorded, a new consumer that starts from every stored event
+   * (`deliverFrom: 'all'`) reads from the first one; one whose durable consumer already had
+   * messages (it ran before it recorded positions) has nothing to go by and starts recording now.
+   */
+  async catchUp(deliveredBefore: boolean): Promise<void> {
+    const catchUp = this.options.catchUp;
+    if (!catchUp) return;
+    const startsFromFirstEvent = this.settings.deliverPolicy === DeliverPolicy.All && !deliveredBefore;
+    const lastHandled = (await catchUp.lastHandledPosition()) ?? (startsFromFirstEvent ? BEFORE_FIRST_EVENT : undefined);
+    if (lastHandled === undefined) return;
+    const { until } = await catchUpFromEventStore({
+      connection: this.connection,
+      subjectPrefix: this.settings.subjectPrefix,
+      lastHandled,
+      pageSize: catchUp.pageSize,
+      stopped: () => this.stopping,
+      handlePage: async (events) => {
+        for (const stored of events) await this.handleStored(stored);
+      },
+    });
+    this.caughtUpUntil = until;
+  }
+
+  async consume(): Promise<void> {
+    const consumer = await this.connection.jetstream().consumers.get(this.settings.streamName, this.options.durableName);
+    const messages = await consumer.consume({ max_messages: this.settings.concurrency });
+    this.messages = messages;
+    this.loop = this.run(messages);
+    // A connection closed under us (or by a shared owner) ends the consumption too;
+    // otherwise nats.js keeps its heartbeat monitor running against a dead connection.
+    void this.connection.closed().then(() => messages.stop());
+  }
+
   async stop(): Promise<void> {
     this.stopping = true;
-    await this.messages.close().catch(() => undefined);
+    await this.messages?.close().catch(() => undefined);
     await this.loop;
     await Promise.all(this.inFlight);
     if (this.ownConnection) await this.connection.drain().catch(() => undefined);
   }
 
-  private async run(): Promise<void> {
-    for await (const message of this.messages) {
+  private async run(messages: ConsumerMessages): Promise<void> {
+    for await (const message of messages) {
       if (this.stopping) {
         message.nak(); // received but not handled: back to JetStream for the next instance, now
         continue;
@@ -234,6 +311,12 @@ class RunningConsumer implements TokenEventConsumer {
     }
   }
 
+  /** Whether this consumer takes the event at all (its kinds and environment; JetStream filtered the subject already). */
+  private wants(event: TokenEventEnvelope): boolean {
+    if (this.settings.kinds && !this.settings.kinds.has(EVENT_KIND[event.type])) return false;
+    return this.options.environment === undefined || event.data.environment === this.options.environment;
+  }
+
   private async handle(message: JsMsg): Promise<void> {
     let event: TokenEventEnvelope;
     try {
@@ -242,7 +325,8 @@ class RunningConsumer implements TokenEventConsumer {
       message.term('unreadable token event');
       return;
     }
-    if (this.settings.kinds && !this.settings.kinds.has(EVENT_KIND[event.type])) {
+    const position = positionOf(message);
+    if (!this.wants(event) || alreadyCaughtUp(position, this.caughtUpUntil)) {
       message.ack();
       return;
     }
@@ -252,14 +336,12 @@ class RunningConsumer implements TokenEventConsumer {
       deliveryCount: message.info.deliveryCount,
       redelivered: message.redelivered,
       streamSequence: message.seq,
+      position,
+      source: 'jetstream',
       working: () => message.working(),
     };
     try {
-      if (this.largeOutputs && event.type === 'TokenCompleted' && event.data.outputRef !== undefined) {
-        const { outputRef, ...data } = event.data;
-        delivery.event = { ...event, data: { ...data, output: await (await this.largeOutputs).readEventOutput(outputRef) } };
-      }
-      await this.options.handler(delivery);
+      await this.handOver(delivery);
     } catch (error) {
       message.nak(this.settings.retryDelayMs);
       (this.options.onError ?? defaultOnError)(error, delivery);
@@ -267,6 +349,48 @@ class RunningConsumer implements TokenEventConsumer {
     }
     message.ack();
     this.handledCount++;
+  }
+
+  /**
+   * An event from the event store goes through the handler as a JetStream message would: a
+   * throw retries it after `retryDelay`, up to `maxDeliver` attempts, and the catch-up waits
+   * for it, so events are still handled in order.
+   */
+  private async handleStored({ position, event: stored }: StoredEvent): Promise<void> {
+    const event = stored as TokenEventEnvelope;
+    if (!this.wants(event)) return;
+    const subject = eventSubjects(this.settings.subjectPrefix).of(EVENT_KIND[event.type], event.data.environment, event.data.tokenId);
+    for (let attempt = 1; !this.stopping; attempt++) {
+      const delivery: TokenEventDelivery = {
+        event,
+        subject,
+        deliveryCount: attempt,
+        redelivered: attempt > 1,
+        streamSequence: 0,
+        position,
+        source: 'event-store',
+        working: () => undefined,
+      };
+      try {
+        await this.handOver(delivery);
+        this.handledCount++;
+        this.caughtUpCount++;
+        return;
+      } catch (error) {
+        (this.options.onError ?? defaultOnError)(error, delivery);
+        if (this.settings.maxDeliver > 0 && attempt >= this.settings.maxDeliver) return;
+        await new Promise((resolve) => setTimeout(resolve, this.settings.retryDelayMs));
+      }
+    }
+  }
+
+  private async handOver(delivery: TokenEventDelivery): Promise<void> {
+    const { event } = delivery;
+    if (this.largeOutputs && event.type === 'TokenCompleted' && event.data.outputRef !== undefined) {
+      const { outputRef, ...data } = event.data;
+      delivery.event = { ...event, data: { ...data, output: await (await this.largeOutputs).readEventOutput(outputRef) } };
+    }
+    await this.options.handler(delivery);
   }
 }
 
