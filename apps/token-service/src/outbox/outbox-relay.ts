@@ -61,7 +61,7 @@ export class OutboxRelay {
   private savedCheckpoint = { transactionId: '0', globalPosition: '0' };
   private savedAt = 0;
   private busyUntil = 0;
-  /** When the last read that did not fill a batch was made (see gatherMs). */
+  /** When the last read that published something without filling a batch was made (see gatherMs). */
   private lastPartialReadAt = 0;
   private publishedCount = 0;
   private stopListening?: () => void;
@@ -119,8 +119,8 @@ export class OutboxRelay {
         await this.gather();
         const published = await this.publishNextBatch();
         if (published > 0) this.busyUntil = Date.now() + BUSY_FOR_MS;
+        if (published > 0 && published < this.options.batchSize) this.lastPartialReadAt = Date.now();
         if (published < this.options.batchSize) {
-          this.lastPartialReadAt = Date.now();
           if (Date.now() - this.savedAt >= (this.options.checkpointIntervalMs ?? 0)) await this.saveCheckpoint();
           const idle = Date.now() > this.busyUntil;
           await this.pause.sleep(idle ? (this.options.idlePollIntervalMs ?? this.options.pollIntervalMs) : this.options.pollIntervalMs);
