@@ -47,6 +47,10 @@ export interface CatchUpResult {
 
 export async function catchUpFromEventStore(options: CatchUpOptions): Promise<CatchUpResult> {
   const oldest = await oldestPositionInStream(options.connection, eventStreamName(options.subjectPrefix));
+  // The stream still holds its first message, or never held one: nothing aged out, and there is
+  // no need to ask the token-service (which may not be up yet: a scheduler starting first would
+  // otherwise wait for it before learning any deadline).
+  if (oldest === KEPT_EVERYTHING) return { caughtUp: 0 };
   // The oldest message predates positions, so it is older than anything a consumer can have recorded.
   if (oldest === null) return { caughtUp: 0 };
   if (oldest !== undefined) {
@@ -94,15 +98,22 @@ export function positionOf(message: { headers?: { get(name: string): string } })
   return message.headers?.get(OUTBOX_POSITION_HEADER) || undefined;
 }
 
+/** oldestPositionInStream's answer for a stream that has lost no message (its first is still sequence 1, or it is new). */
+const KEPT_EVERYTHING = Symbol('kept everything');
+
 /**
  * The position of the oldest message the event stream holds: undefined when it holds none,
  * null when that message has no position (published before positions existed).
  */
-async function oldestPositionInStream(connection: NatsConnection, streamName: string): Promise<OutboxPosition | undefined | null> {
+async function oldestPositionInStream(
+  connection: NatsConnection,
+  streamName: string,
+): Promise<OutboxPosition | undefined | null | typeof KEPT_EVERYTHING> {
   const jsm = await connection.jetstreamManager();
   // The first message can age out between the two requests: then look again.
   for (let attempt = 0; ; attempt++) {
     const { state } = await jsm.streams.info(streamName);
+    if (state.last_seq === 0 || state.first_seq <= 1) return KEPT_EVERYTHING;
     if (state.messages === 0) return undefined;
     try {
       const message = await jsm.streams.getMessage(streamName, { seq: state.first_seq });
