@@ -136,3 +136,39 @@ describe('outbox: every stored event reaches JetStream exactly once', () => {
     expect(await streamMessageCount(system.streamName)).toBe(before);
   });
 });
+
+describe('outbox: commits that come close together go out together', () => {
+  const GATHER_MS = 400;
+  let system: RunningSystem;
+
+  beforeAll(async () => {
+    system = await startSystem({ env: { OUTBOX_GATHER_MS: String(GATHER_MS) } });
+  });
+
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  it('reads the commits of one window together: one read and one JetStream write for several commits', async () => {
+    const commands = system.tokenService.get(TokenCommandHandler);
+    const publisher = system.tokenService.get(JetStreamPublisher);
+    const create = () =>
+      commands.create({ environment: 'dev', idempotencyKeyTTLMs: 3_600_000, timeout: { afterMs: 600_000 }, tags: [], metadata });
+    // The relay is running (leader, connected to JetStream) once a first event went out.
+    await create();
+    await eventually(async () => expect(await streamMessageCount(system.streamName)).toBe(1));
+    const batches: number[] = [];
+    const publishAll = publisher.publishAll.bind(publisher);
+    jest.spyOn(publisher, 'publishAll').mockImplementation(async (envelopes) => {
+      batches.push(envelopes.length);
+      return publishAll(envelopes);
+    });
+
+    // Six commits one after the other, each woken the relay: the first may go out alone (the
+    // window starts after a read that published), the others wait for the window and share a read.
+    for (let i = 0; i < 6; i++) await create();
+    await eventually(async () => expect(batches.reduce((sum, n) => sum + n, 0)).toBe(6));
+    expect(batches.length).toBeLessThanOrEqual(2);
+    expect(await streamMessageCount(system.streamName)).toBe(7);
+  });
+});
