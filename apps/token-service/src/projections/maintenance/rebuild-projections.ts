@@ -1,9 +1,11 @@
 import type { Database, Sql } from '../../database/database';
+import { CreatedRange, describeRange, isWholeHistory, keysInRange, tokensInRange } from './created-range';
 import { EventReplay, Snapshot } from './event-replay';
 import {
   LIVE_ONLY_COLUMNS,
   PROJECTION_TABLES,
   cloneTables,
+  copiedColumnsOf,
   copyOwnerAndGrants,
   createSecondaryIndexes,
   definitionOf,
@@ -25,11 +27,19 @@ export interface RebuildOptions {
   /** How long one attempt waits for the table locks before it lets the service's transactions through and retries. */
   lockTimeoutMs?: number;
   lockAttempts?: number;
+  /**
+   * Only the tokens created in this range (and their keys): their rows are replaced in the live
+   * tables, the rest is left as it is. Without one, every table is rebuilt and swapped whole.
+   */
+  range?: CreatedRange;
+  /** Events per replay chunk. */
+  chunkEvents?: number;
   log?: (message: string) => void;
 }
 
 export interface RebuildReport {
   schema: string;
+  range: CreatedRange;
   events: number;
   catchUpRounds: number;
   eventsReplayedUnderLock: number;
@@ -39,7 +49,8 @@ export interface RebuildReport {
 }
 
 /**
- * Replays the whole event store into fresh copies of the read tables and swaps them in.
+ * Replays the whole event store into fresh copies of the read tables and swaps them in (or,
+ * with a range, replays the events of the tokens created in it and replaces their rows).
  *
  * Safe while token-services run: the replay reads a snapshot and writes into another schema in
  * short transactions; a few catch-up rounds replay what was committed meanwhile; then one
@@ -48,6 +59,11 @@ export interface RebuildReport {
  * arriving during that short swap wait for the lock and then project into the new tables
  * (PostgreSQL looks a table name up again after waiting for its lock). Only one rebuild runs at a
  * time (advisory lock); the table grants and owner are carried over.
+ *
+ * With a range, the replay goes into staging tables and the last transaction, holding the live
+ * tables in EXCLUSIVE mode (writers wait, readers do not), replays the last events, deletes the
+ * range's rows and inserts the replayed ones: readers see the old rows until it commits, then
+ * the new ones, never a half-replaced range.
  */
 export async function rebuildProjections(db: Database, options: RebuildOptions = {}): Promise<RebuildReport> {
   const started = Date.now();
@@ -58,6 +74,8 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
   // waits for another we hold, our lock wait ends first and the command is never the deadlock victim.
   const lockTimeoutMs = options.lockTimeoutMs ?? 200;
   const lockAttempts = options.lockAttempts ?? 100;
+  const range = options.range ?? {};
+  const wholeHistory = isWholeHistory(range);
 
   const guard = await db.pool.connect();
   try {
@@ -71,17 +89,21 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
     await db.query(`DROP SCHEMA IF EXISTS ${ident(REBUILD_SCHEMA)} CASCADE`);
     await db.query(`DROP SCHEMA IF EXISTS ${ident(RETIRED_SCHEMA)} CASCADE`);
     await db.query(`CREATE SCHEMA ${ident(REBUILD_SCHEMA)}`);
-    await cloneTables(db, liveSchema, REBUILD_SCHEMA);
+    // A range's tables only stage rows that are copied into the live ones: no WAL needed.
+    await cloneTables(db, liveSchema, REBUILD_SCHEMA, { unlogged: !wholeHistory });
 
-    const replay = new EventReplay(db, liveSchema, REBUILD_SCHEMA);
+    const replay = new EventReplay(db, liveSchema, REBUILD_SCHEMA, { range, chunkEvents: options.chunkEvents, log });
     let snapshot = await Snapshot.take(db);
     let lastSnapshotId: string;
     let rounds = 0;
     try {
+      log(`replaying the events of ${describeRange(range)} into ${REBUILD_SCHEMA}`);
       const initial = await replay.replay(snapshot);
       log(`replayed ${initial} events into ${REBUILD_SCHEMA}`);
-      await createSecondaryIndexes(db, liveSchema, REBUILD_SCHEMA);
-      await copyOwnerAndGrants(db, liveSchema, REBUILD_SCHEMA);
+      if (wholeHistory) {
+        await createSecondaryIndexes(db, liveSchema, REBUILD_SCHEMA);
+        await copyOwnerAndGrants(db, liveSchema, REBUILD_SCHEMA);
+      }
       for (;;) {
         const previous = snapshot;
         snapshot = await Snapshot.take(db);
@@ -98,10 +120,18 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
 
     for (let attempt = 1; ; attempt++) {
       try {
-        const swapped = await db.transaction((m) => swapIn(m, replay, liveSchema, definition, lastSnapshotId, lockTimeoutMs));
-        log(`swapped in after ${attempt} lock attempt(s); ${swapped.underLock} events replayed under the lock in ${swapped.lockHeldMs} ms`);
+        const swapped = await db.transaction((m) =>
+          wholeHistory
+            ? swapIn(m, replay, liveSchema, definition, lastSnapshotId, lockTimeoutMs)
+            : replaceRange(m, replay, liveSchema, definition, lastSnapshotId, lockTimeoutMs, range),
+        );
+        log(
+          `${wholeHistory ? 'swapped in' : 'replaced the range'} after ${attempt} lock attempt(s); ` +
+            `${swapped.underLock} events replayed under the lock, held ${swapped.lockHeldMs} ms`,
+        );
         return {
           schema: liveSchema,
+          range,
           events: replay.replayed,
           catchUpRounds: rounds,
           eventsReplayedUnderLock: swapped.underLock,
@@ -159,6 +189,53 @@ async function swapIn(
   }
   await m.query(`DROP SCHEMA ${ident(RETIRED_SCHEMA)}`);
   await m.query(`DROP SCHEMA ${ident(REBUILD_SCHEMA)}`);
+  return { underLock, lockHeldMs: Date.now() - lockedAt };
+}
+
+/**
+ * A range's last step: under EXCLUSIVE locks on the live tables (the service's writes wait,
+ * reads go on), replays what the last round did not see, then replaces the range's rows of
+ * each table with the replayed ones, in one transaction.
+ */
+async function replaceRange(
+  m: Sql,
+  replay: EventReplay,
+  liveSchema: string,
+  definition: string,
+  lastSnapshotId: string,
+  lockTimeoutMs: number,
+  range: CreatedRange,
+): Promise<{ underLock: number; lockHeldMs: number }> {
+  await m.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+  await m.query(`LOCK TABLE ${PROJECTION_TABLES.map((table) => qualified(liveSchema, table)).join(', ')} IN EXCLUSIVE MODE`);
+  const lockedAt = Date.now();
+  if ((await definitionOf(m, liveSchema)) !== definition) {
+    throw new Error('the read tables changed definition during the rebuild (a migration ran); run the rebuild again');
+  }
+  const underLock = await replay.replayWithin(m, lastSnapshotId);
+  await carryOverLiveOnlyColumns(m, liveSchema);
+  const liveTokens = qualified(liveSchema, 'waitpoint_tokens');
+  // Keys first: a key row is the range's when its token (live, or replayed: a token row may be
+  // what is missing) was created in the range.
+  for (const table of ['waitpoint_request_keys', 'waitpoint_idempotency_keys', 'waitpoint_tokens'] as const) {
+    await m.query(
+      `DELETE FROM ${qualified(liveSchema, table)} t
+        WHERE ${
+          table === 'waitpoint_tokens'
+            ? tokensInRange(range, 't')
+            : `(${keysInRange(range, 't', liveTokens)} OR ${keysInRange(range, 't', qualified(REBUILD_SCHEMA, 'waitpoint_tokens'))})`
+        }`,
+    );
+  }
+  for (const table of PROJECTION_TABLES) {
+    const columns = (await copiedColumnsOf(m, liveSchema, table)).map(ident).join(', ');
+    // A key that a token created after the range took over (once it expired) keeps its live row.
+    await m.query(
+      `INSERT INTO ${qualified(liveSchema, table)} (${columns}) SELECT ${columns} FROM ${qualified(REBUILD_SCHEMA, table)}
+       ${table === 'waitpoint_tokens' ? '' : 'ON CONFLICT DO NOTHING'}`,
+    );
+  }
+  await m.query(`DROP SCHEMA ${ident(REBUILD_SCHEMA)} CASCADE`);
   return { underLock, lockHeldMs: Date.now() - lockedAt };
 }
 
