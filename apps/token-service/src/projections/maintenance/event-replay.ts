@@ -60,6 +60,7 @@ export class Snapshot {
 export class Progress {
   private readonly started = Date.now();
   private lastPrinted = Date.now();
+  private lastRows = -1;
 
   constructor(
     private readonly what: string,
@@ -69,8 +70,10 @@ export class Progress {
   /** `rows` counted so far; `done` of `total` units of work for the ETA (total 0: unknown, no ETA). */
   report(rows: number, unit: string, done = 0, total = 0, force = false): void {
     const now = Date.now();
-    if (!force && now - this.lastPrinted < PROGRESS_EVERY_MS) return;
+    // Forced (the last line): unless the last periodic line already said the same.
+    if (force ? rows === this.lastRows : now - this.lastPrinted < PROGRESS_EVERY_MS) return;
     this.lastPrinted = now;
+    this.lastRows = rows;
     const seconds = Math.max(0.001, (now - this.started) / 1000);
     const fraction = total > 0 ? Math.min(1, done / total) : undefined;
     const eta =

@@ -19,6 +19,17 @@ export const LIVE_ONLY_COLUMNS: Record<ProjectionTable, string[]> = {
   waitpoint_request_keys: [],
 };
 
+/**
+ * Rows (alias given) whose live-only columns can still move: a heartbeat moves only a WAITING
+ * token's deadline. A token that heartbeats and then finishes during a rebuild's last seconds
+ * keeps the deadline carried over before the lock; a finished token's deadline times nothing out.
+ */
+export const LIVE_ONLY_ROWS_STILL_MOVING: Record<ProjectionTable, (alias: string) => string> = {
+  waitpoint_tokens: (alias) => `${alias}.status = 'WAITING'`,
+  waitpoint_idempotency_keys: () => 'FALSE',
+  waitpoint_request_keys: () => 'FALSE',
+};
+
 export const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 export const qualified = (schema: string, table: string) => `${ident(schema)}.${ident(table)}`;
 

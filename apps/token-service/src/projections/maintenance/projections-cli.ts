@@ -56,7 +56,7 @@ export async function runProjectionsCommand(args: string[], env: Env, print: (li
     if (command === 'rebuild') {
       const report = await rebuildProjections(db, { log: (line) => print(line), range, chunkEvents: pageSize });
       print(
-        `Rebuilt the read tables (${describeRange(report.range)}) from ${report.events} events in ${report.durationMs} ms ` +
+        `Rebuilt the read tables from ${report.events} events (${describeRange(report.range)}) in ${report.durationMs} ms ` +
           `(${report.catchUpRounds} catch-up round(s); tables locked for ${report.lockHeldMs} ms).`,
       );
       return EXIT.ok;

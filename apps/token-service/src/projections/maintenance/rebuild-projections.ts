@@ -3,6 +3,7 @@ import { CreatedRange, describeRange, isWholeHistory, keysInRange, tokensInRange
 import { EventReplay, Snapshot } from './event-replay';
 import {
   LIVE_ONLY_COLUMNS,
+  LIVE_ONLY_ROWS_STILL_MOVING,
   PROJECTION_TABLES,
   cloneTables,
   copiedColumnsOf,
@@ -101,7 +102,10 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
       const initial = await replay.replay(snapshot);
       log(`replayed ${initial} events into ${REBUILD_SCHEMA}`);
       if (wholeHistory) {
+        log('building the secondary indexes (after the load: faster than keeping them up to date row by row)');
+        const indexesStarted = Date.now();
         await createSecondaryIndexes(db, liveSchema, REBUILD_SCHEMA);
+        log(`built the secondary indexes in ${Date.now() - indexesStarted} ms`);
         await copyOwnerAndGrants(db, liveSchema, REBUILD_SCHEMA);
       }
       for (;;) {
@@ -117,6 +121,7 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
       lastSnapshotId = snapshot.id;
       await snapshot.release();
     }
+    if (wholeHistory) await carryOverLiveOnlyColumns(db, liveSchema, false);
 
     for (let attempt = 1; ; attempt++) {
       try {
@@ -173,7 +178,7 @@ async function swapIn(
   // Every command that projected has committed (we waited for its lock); every other one waits
   // for ours. What the last round did not see is replayed here, in this transaction.
   const underLock = await replay.replayWithin(m, lastSnapshotId);
-  await carryOverLiveOnlyColumns(m, liveSchema);
+  await carryOverLiveOnlyColumns(m, liveSchema, true);
   await m.query(`CREATE SCHEMA ${ident(RETIRED_SCHEMA)}`);
   for (const table of PROJECTION_TABLES) {
     await m.query(`ALTER TABLE ${qualified(liveSchema, table)} SET SCHEMA ${ident(RETIRED_SCHEMA)}`);
@@ -213,7 +218,8 @@ async function replaceRange(
     throw new Error('the read tables changed definition during the rebuild (a migration ran); run the rebuild again');
   }
   const underLock = await replay.replayWithin(m, lastSnapshotId);
-  await carryOverLiveOnlyColumns(m, liveSchema);
+  // The staging tables hold the range's rows only: one pass, by primary key, is short.
+  await carryOverLiveOnlyColumns(m, liveSchema, false);
   const liveTokens = qualified(liveSchema, 'waitpoint_tokens');
   // Keys first: a key row is the range's when its token (live, or replayed: a token row may be
   // what is missing) was created in the range.
@@ -241,18 +247,26 @@ async function replaceRange(
 
 /**
  * The live values of the columns no event sets alone (heartbeat deadlines) into the rebuilt
- * tables, under the swap's lock: a rebuild must not move a heartbeating token's deadline back to
- * what its creation said, or the next timer would time it out.
+ * tables: a rebuild must not move a heartbeating token's deadline back to what its creation
+ * said, or the next timer would time it out.
+ *
+ * Twice: first for every row, before the lock (a join over the whole table: seconds per
+ * million tokens, too long to hold the live tables); then under the swap's lock for the rows
+ * whose values can still have moved meanwhile (LIVE_ONLY_ROWS_STILL_MOVING: WAITING tokens,
+ * found by an index). Only rows whose values differ are written.
  */
-async function carryOverLiveOnlyColumns(m: Sql, liveSchema: string): Promise<void> {
+async function carryOverLiveOnlyColumns(m: Sql, liveSchema: string, onlyStillMoving: boolean): Promise<void> {
   for (const table of PROJECTION_TABLES) {
     const columns = LIVE_ONLY_COLUMNS[table];
     if (columns.length === 0) continue;
     const keys = await primaryKeyOf((sql, parameters) => m.query(sql, parameters), liveSchema, table);
+    const tuple = (alias: string) => `(${columns.map((c) => `${alias}.${ident(c)}`).join(', ')})`;
     await m.query(
       `UPDATE ${qualified(REBUILD_SCHEMA, table)} n SET ${columns.map((c) => `${ident(c)} = l.${ident(c)}`).join(', ')}
          FROM ${qualified(liveSchema, table)} l
-        WHERE ${keys.map((column) => `n.${ident(column)} = l.${ident(column)}`).join(' AND ')}`,
+        WHERE ${keys.map((column) => `n.${ident(column)} = l.${ident(column)}`).join(' AND ')}
+          AND ${tuple('n')} IS DISTINCT FROM ${tuple('l')}
+          ${onlyStillMoving ? `AND ${LIVE_ONLY_ROWS_STILL_MOVING[table]('l')}` : ''}`,
     );
   }
 }
