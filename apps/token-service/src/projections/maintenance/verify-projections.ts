@@ -72,7 +72,7 @@ export async function verifyProjections(db: Database, options: VerifyOptions = {
     await db.query(`CREATE SCHEMA ${ident(scratch)}`);
     // Unlogged: the scratch tables are thrown away, so their writes need no WAL.
     await cloneTables(db, liveSchema, scratch, { unlogged: true });
-    const replay = new EventReplay(db, liveSchema, scratch, { range, chunkEvents: Math.max(pageSize, 100), log });
+    const replay = new EventReplay(db, liveSchema, scratch, { range, chunkEvents: options.pageSize, log });
     log(`replaying the events of ${describeRange(range)} into ${scratch}`);
     const events = await replay.replay(snapshot);
     const replayMs = Date.now() - started;
