@@ -1,5 +1,6 @@
 import { parseDuration, tokenStreamId } from '@waitpoints/contracts';
 import { ID_TIME_SLACK_MS, lowestIdAt } from '../token-queries';
+import type { ProjectionTable } from './projection-tables';
 
 /**
  * Which tokens a projections:verify or projections:rebuild covers: those created (the token's
@@ -70,10 +71,26 @@ export function eventsInRange(range: CreatedRange, alias: string): string {
   return conditions.join(' AND ');
 }
 
-/** Key-table rows (alias `alias`, column `token_id`) that belong to a token of `tokensTable` created in the range. */
-export function keysInRange(range: CreatedRange, alias: string, tokensTable: string): string {
+/**
+ * Rows of a read table (alias `alias`) that belong to a token created in the range, each found
+ * by an index: tokens by their id bounds; request keys by their `created_at` (the token's
+ * creation time, which the projection copies); idempotency keys through the token rows of
+ * `tokensTable` in the range (`waitpoint_tokens` names the key it reserved), by primary key.
+ */
+export function rowsInRange(range: CreatedRange, table: ProjectionTable, alias: string, tokensTable: string): string {
   if (isWholeHistory(range)) return 'TRUE';
-  return `EXISTS (SELECT 1 FROM ${tokensTable} r WHERE r.id = ${alias}.token_id AND ${tokensInRange(range, 'r')})`;
+  if (table === 'waitpoint_tokens') return tokensInRange(range, alias);
+  if (table === 'waitpoint_request_keys') {
+    return [
+      range.since ? `${alias}.created_at >= ${at(range.since)}` : undefined,
+      range.until ? `${alias}.created_at < ${at(range.until)}` : undefined,
+    ]
+      .filter((condition) => condition !== undefined)
+      .join(' AND ');
+  }
+  return `EXISTS (SELECT 1 FROM ${tokensTable} r
+                   WHERE r.environment = ${alias}.environment AND r.idempotency_key = ${alias}.idempotency_key
+                     AND r.id = ${alias}.token_id AND ${tokensInRange(range, 'r')})`;
 }
 
 export interface ProjectionsArguments {

@@ -1,5 +1,5 @@
 import type { Database, Sql } from '../../database/database';
-import { CreatedRange, describeRange, isWholeHistory, keysInRange, tokensInRange } from './created-range';
+import { CreatedRange, describeRange, isWholeHistory, rowsInRange } from './created-range';
 import { EventReplay, Snapshot } from './event-replay';
 import {
   LIVE_ONLY_COLUMNS,
@@ -122,6 +122,9 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
       await snapshot.release();
     }
     if (wholeHistory) await carryOverLiveOnlyColumns(db, liveSchema, false);
+    // Statistics of the range's staging tables, so that the statements under the lock join
+    // them to the live tables by primary key instead of scanning those.
+    else for (const table of PROJECTION_TABLES) await db.query(`ANALYZE ${qualified(REBUILD_SCHEMA, table)}`);
 
     for (let attempt = 1; ; attempt++) {
       try {
@@ -220,18 +223,14 @@ async function replaceRange(
   const underLock = await replay.replayWithin(m, lastSnapshotId);
   // The staging tables hold the range's rows only: one pass, by primary key, is short.
   await carryOverLiveOnlyColumns(m, liveSchema, false);
-  const liveTokens = qualified(liveSchema, 'waitpoint_tokens');
-  // Keys first: a key row is the range's when its token (live, or replayed: a token row may be
-  // what is missing) was created in the range.
+  // Keys first: an idempotency key row is the range's when its token row (live, or replayed: a
+  // token row may be what is missing) is. One statement per side, so each joins by index.
   for (const table of ['waitpoint_request_keys', 'waitpoint_idempotency_keys', 'waitpoint_tokens'] as const) {
-    await m.query(
-      `DELETE FROM ${qualified(liveSchema, table)} t
-        WHERE ${
-          table === 'waitpoint_tokens'
-            ? tokensInRange(range, 't')
-            : `(${keysInRange(range, 't', liveTokens)} OR ${keysInRange(range, 't', qualified(REBUILD_SCHEMA, 'waitpoint_tokens'))})`
-        }`,
-    );
+    for (const tokens of table === 'waitpoint_idempotency_keys' ? [liveSchema, REBUILD_SCHEMA] : [liveSchema]) {
+      await m.query(
+        `DELETE FROM ${qualified(liveSchema, table)} t WHERE ${rowsInRange(range, table, 't', qualified(tokens, 'waitpoint_tokens'))}`,
+      );
+    }
   }
   for (const table of PROJECTION_TABLES) {
     const columns = (await copiedColumnsOf(m, liveSchema, table)).map(ident).join(', ');

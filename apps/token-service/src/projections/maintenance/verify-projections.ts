@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../../database/database';
 import { requestKeysKeptSince } from '../request-key-retention';
-import { CreatedRange, describeRange, isWholeHistory, keysInRange, tokensInRange } from './created-range';
+import { CreatedRange, describeRange, isWholeHistory, rowsInRange } from './created-range';
 import { EventReplay, Progress, Snapshot } from './event-replay';
 import {
   LIVE_ONLY_COLUMNS,
@@ -84,9 +84,7 @@ export async function verifyProjections(db: Database, options: VerifyOptions = {
     const tables: TableComparison[] = [];
     for (const table of PROJECTION_TABLES) {
       const rowsOf = (schema: string) => {
-        const conditions = [
-          table === 'waitpoint_tokens' ? tokensInRange(range, 't') : keysInRange(range, 't', qualified(schema, 'waitpoint_tokens')),
-        ];
+        const conditions = [rowsInRange(range, table, 't', qualified(schema, 'waitpoint_tokens'))];
         if (table === 'waitpoint_request_keys' && keptSince) conditions.push(`t.created_at >= '${keptSince.toISOString()}'::timestamptz`);
         return conditions.join(' AND ');
       };
@@ -109,7 +107,7 @@ export async function verifyProjections(db: Database, options: VerifyOptions = {
                     await snapshot.query(
                       `SELECT 1 FROM ${qualified(liveSchema, table)} t
                         WHERE (${primaryKeyColumns(primaryKey)}) = (${key.map((_, i) => `$${i + 1}::text`).join(', ')})
-                          AND NOT ${keysInRange(range, 't', qualified(liveSchema, 'waitpoint_tokens'))}`,
+                          AND NOT ${rowsInRange(range, table, 't', qualified(liveSchema, 'waitpoint_tokens'))}`,
                       key,
                     )
                   ).length > 0,
