@@ -20,12 +20,13 @@ export const LIVE_ONLY_COLUMNS: Record<ProjectionTable, string[]> = {
 };
 
 /**
- * Rows (alias given) whose live-only columns can still move: a heartbeat moves only a WAITING
- * token's deadline. A token that heartbeats and then finishes during a rebuild's last seconds
+ * Rows (alias given) whose live-only columns can still move: a heartbeat moves only the
+ * deadline of a WAITING token created with a heartbeat timeout (found through the partial index
+ * of WAITING tokens). A token that heartbeats and then finishes during a rebuild's last seconds
  * keeps the deadline carried over before the lock; a finished token's deadline times nothing out.
  */
 export const LIVE_ONLY_ROWS_STILL_MOVING: Record<ProjectionTable, (alias: string) => string> = {
-  waitpoint_tokens: (alias) => `${alias}.status = 'WAITING'`,
+  waitpoint_tokens: (alias) => `${alias}.status = 'WAITING' AND ${alias}.heartbeat_timeout_ms IS NOT NULL`,
   waitpoint_idempotency_keys: () => 'FALSE',
   waitpoint_request_keys: () => 'FALSE',
 };
