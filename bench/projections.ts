@@ -10,6 +10,7 @@
  * bench/results/projections-<time>.json with the durations and the load average. The database
  * is dropped at the end, also after a failure. Needs PostgreSQL only.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -106,6 +107,8 @@ async function main() {
       {
         tokens: TOKENS,
         rangeDays: RANGE_DAYS,
+        // The code measured (uncommitted changes, if any, are not named by it).
+        commit: execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' }).trim(),
         seedSeconds,
         loadAverage: { start: loadAtStart, end: loadavg() },
         runs: runs.map((run) => ({ ...run, secondsPerMillionTokens: perMillion(run.seconds) })),

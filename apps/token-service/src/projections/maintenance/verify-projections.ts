@@ -89,6 +89,11 @@ export async function verifyProjections(db: Database, options: VerifyOptions = {
         return conditions.join(' AND ');
       };
       const primaryKey = await primaryKeyOf((sql, parameters) => snapshot.query(sql, parameters), liveSchema, table);
+      // PostgreSQL's estimate of the table's rows (from its statistics, no count): the ETA of a whole-table comparison.
+      const [{ estimate }] = await snapshot.query<{ estimate: number }>(
+        `SELECT greatest(reltuples, 0)::float8 AS estimate FROM pg_class WHERE oid = $1::regclass`,
+        [qualified(liveSchema, table)],
+      );
       tables.push(
         await compareTable({
           table,
@@ -96,6 +101,7 @@ export async function verifyProjections(db: Database, options: VerifyOptions = {
           live: { query: (sql, parameters) => snapshot.query(sql, parameters), schema: liveSchema, where: rowsOf(liveSchema) },
           replayed: { query: (sql, parameters) => db.query(sql, parameters), schema: scratch, where: rowsOf(scratch) },
           pageSize,
+          expectedRows: isWholeHistory(range) ? estimate : 0,
           log,
           // A key reserved in the range and taken over (after it expired) by a token created
           // after the range: the replay of the range alone cannot know; the live row is right.
@@ -151,6 +157,8 @@ async function compareTable(args: {
   live: Side;
   replayed: Side;
   pageSize: number;
+  /** For the ETA; 0 when unknown. */
+  expectedRows: number;
   log: (message: string) => void;
   heldOutsideRange?: (key: string[]) => Promise<boolean>;
 }): Promise<TableComparison> {
@@ -227,7 +235,7 @@ async function compareTable(args: {
       result.unexpected++;
       if (wantsExample()) result.examples.push(`${table} ${describeKey(a.key)}: in the live table, but the events do not produce it`);
     }
-    progress.report(result.liveRows, 'live rows compared');
+    progress.report(result.liveRows, 'live rows compared', result.liveRows, args.expectedRows);
     if (upTo === undefined) break;
     after = upTo;
   }
