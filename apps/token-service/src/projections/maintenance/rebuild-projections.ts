@@ -223,21 +223,30 @@ async function replaceRange(
   const underLock = await replay.replayWithin(m, lastSnapshotId);
   // The staging tables hold the range's rows only: one pass, by primary key, is short.
   await carryOverLiveOnlyColumns(m, liveSchema, false);
-  // Keys first: an idempotency key row is the range's when its token row (live, or replayed: a
-  // token row may be what is missing) is. One statement per side, so each joins by index.
+  // Only rows that differ are written (usually none): fewer writes under the lock, and rows
+  // that were right keep their place. Keys first: an idempotency key row is the range's when its
+  // token row (live, or replayed: a token row may be what is missing) is; one statement per
+  // side, so each joins by index.
   for (const table of ['waitpoint_request_keys', 'waitpoint_idempotency_keys', 'waitpoint_tokens'] as const) {
+    const keys = (await primaryKeyOf((sql, parameters) => m.query(sql, parameters), liveSchema, table)).map(ident);
+    const sameKey = keys.map((column) => `n.${column} = t.${column}`).join(' AND ');
     for (const tokens of table === 'waitpoint_idempotency_keys' ? [liveSchema, REBUILD_SCHEMA] : [liveSchema]) {
       await m.query(
-        `DELETE FROM ${qualified(liveSchema, table)} t WHERE ${rowsInRange(range, table, 't', qualified(tokens, 'waitpoint_tokens'))}`,
+        `DELETE FROM ${qualified(liveSchema, table)} t
+          WHERE ${rowsInRange(range, table, 't', qualified(tokens, 'waitpoint_tokens'))}
+            AND NOT EXISTS (SELECT 1 FROM ${qualified(REBUILD_SCHEMA, table)} n WHERE ${sameKey} AND to_jsonb(n) = to_jsonb(t))`,
       );
     }
   }
   for (const table of PROJECTION_TABLES) {
+    const keys = (await primaryKeyOf((sql, parameters) => m.query(sql, parameters), liveSchema, table)).map(ident);
     const columns = (await copiedColumnsOf(m, liveSchema, table)).map(ident).join(', ');
-    // A key that a token created after the range took over (once it expired) keeps its live row.
+    // A live row with the key is either the same row (kept above) or, for a key, one that a
+    // token created after the range took over once it expired: it stays.
     await m.query(
-      `INSERT INTO ${qualified(liveSchema, table)} (${columns}) SELECT ${columns} FROM ${qualified(REBUILD_SCHEMA, table)}
-       ${table === 'waitpoint_tokens' ? '' : 'ON CONFLICT DO NOTHING'}`,
+      `INSERT INTO ${qualified(liveSchema, table)} (${columns})
+       SELECT ${columns} FROM ${qualified(REBUILD_SCHEMA, table)} n
+        WHERE NOT EXISTS (SELECT 1 FROM ${qualified(liveSchema, table)} t WHERE ${keys.map((column) => `t.${column} = n.${column}`).join(' AND ')})`,
     );
   }
   await m.query(`DROP SCHEMA ${ident(REBUILD_SCHEMA)} CASCADE`);
