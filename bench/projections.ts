@@ -1,5 +1,5 @@
 /**
- * npm run bench:projections -- [--tokens=1000000] [--range-days=1]
+ * npm run bench:projections -- [--tokens=1000000] [--range-days=1] [--runs=verify,verify-range,rebuild,rebuild-range,verify]
  *
  * How long do projections:verify and projections:rebuild take over a long history? Seeds a fresh
  * database with TOKENS tokens over 30 days (bench/scale-seed.ts: the service's event and
@@ -75,7 +75,12 @@ async function main() {
     const since = new Date(now.getTime() - 10 * DAY_MS).toISOString();
     const until = new Date(now.getTime() - (10 - RANGE_DAYS) * DAY_MS).toISOString();
     const range = ['--since', since, '--until', until];
-    for (const command of [['verify'], ['verify', ...range], ['rebuild'], ['rebuild', ...range], ['verify']]) {
+    const all = { verify: ['verify'], 'verify-range': ['verify', ...range], rebuild: ['rebuild'], 'rebuild-range': ['rebuild', ...range] };
+    // --runs=verify,rebuild: a subset, in the order given (the default ends with a second verify).
+    const runNames = (args.get('runs') ?? 'verify,verify-range,rebuild,rebuild-range,verify').split(',');
+    const unknown = runNames.filter((name) => !(name in all));
+    if (unknown.length > 0) throw new Error(`unknown --runs ${unknown.join(', ')}: ${Object.keys(all).join(', ')}`);
+    for (const command of runNames.map((name) => all[name as keyof typeof all])) {
       const label = command.join(' ');
       log(
         `projections ${label} (load average ${loadavg()
