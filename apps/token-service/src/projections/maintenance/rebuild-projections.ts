@@ -106,6 +106,9 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
         const indexesStarted = Date.now();
         await createSecondaryIndexes(db, liveSchema, REBUILD_SCHEMA);
         log(`built the secondary indexes in ${Date.now() - indexesStarted} ms`);
+        // Statistics before the swap: new tables have none until autovacuum gets to them, and the
+        // service's queries (and a verify right after) would be planned blind meanwhile.
+        for (const table of PROJECTION_TABLES) await db.query(`ANALYZE ${qualified(REBUILD_SCHEMA, table)}`);
         await copyOwnerAndGrants(db, liveSchema, REBUILD_SCHEMA);
       }
       for (;;) {
