@@ -53,7 +53,9 @@ export async function seedTokens(client: Client, options: SeedOptions): Promise<
     await client.query(
       `CREATE TEMP TABLE seed ON COMMIT DROP AS
        WITH g AS (
-         SELECT i, to_timestamp(($3::float8 + (i - 1) * ($4::float8 - $3::float8) / $2) / 1000) AS created_at,
+         -- Whole milliseconds, as the service's times are (events carry them as ISO strings with
+         -- milliseconds; a finer time in the row would not match a replay of its events).
+         SELECT i, to_timestamp(floor($3::float8 + (i - 1) * ($4::float8 - $3::float8) / $2) / 1000) AS created_at,
                 ((i::bigint * 2654435761) % 1000003) % 100 AS h
            FROM generate_series($5::int, $6::int) i
        ), t AS (

@@ -1,4 +1,4 @@
-import { EventEnvelope, TokenCreated, TokenView } from '@waitpoints/contracts';
+import { TokenCreated, TokenView } from '@waitpoints/contracts';
 import type { Sql, SqlStatement } from '../database/database';
 
 /**
@@ -9,7 +9,7 @@ import type { Sql, SqlStatement } from '../database/database';
  * `event_type`, `data`) and is composed into other statements as common table expressions:
  * - the event store's append puts it after the INSERT into es_events (`source` = the rows just
  *   appended), so a command's events and their projection commit in one statement;
- * - a replay (projections:rebuild / verify) feeds stored events as `source` (see projectEvents).
+ * - a replay (projections:rebuild / verify) feeds stored events as `source` (see projectStoredEvents).
  *
  * Rule of use: `source` holds at most one event per token and per key (the data-modifying
  * CTEs of one statement cannot see each other's writes). A command decides at most one event,
@@ -101,32 +101,49 @@ export const PROJECTION_CTES = `
  */
 export const PROJECTION_CHECK = `projection_checked`;
 
-/** Most events one replay statement carries. */
-const REPLAY_STATEMENT_EVENTS = 1_000;
+/**
+ * What a replay needs to know of a stored event before projecting it: where it is, and which
+ * token and keys it touches (to cut waves). The event's data stays in the database.
+ */
+export interface StoredEventKeys {
+  globalPosition: string;
+  streamId: string;
+  eventType: string;
+  environment: string | null;
+  idempotencyKey: string | null;
+  requestKey: string | null;
+}
+
+/** Selects StoredEventKeys from `es_events` (alias `e`). */
+export const STORED_EVENT_KEYS = `e.global_position::text AS "globalPosition", e.stream_id AS "streamId", e.event_type AS "eventType",
+  e.data->>'environment' AS environment, e.data->>'idempotencyKey' AS "idempotencyKey",
+  e.data->>'requestIdempotencyKey' AS "requestKey"`;
 
 /**
  * Projects stored events, in their global order, into the tables the session's search_path
  * points at: the replay of projections:rebuild and projections:verify, through the very SQL
  * the live appends compose. Events are cut into waves that hold at most one event per token
- * and per key, each wave one statement, in order.
+ * and per key, each wave one statement, in order. The statement reads the events' data from
+ * `es_events` by position, so it is never shipped to the client and back: a wave of tens of
+ * thousands of events is one set-based INSERT and two UPDATEs. Every event named here is
+ * committed (the caller's snapshot saw it), and events are never changed, so this
+ * transaction reads exactly what that snapshot saw.
  */
-export async function projectEvents(sql: Sql, envelopes: EventEnvelope[]): Promise<void> {
-  for (const wave of projectionWaves(envelopes)) {
-    for (let start = 0; start < wave.length; start += REPLAY_STATEMENT_EVENTS) {
-      await sql.query(replayStatement(wave.slice(start, start + REPLAY_STATEMENT_EVENTS)));
-    }
+export async function projectStoredEvents(sql: Sql, events: StoredEventKeys[]): Promise<void> {
+  for (const wave of projectionWaves(events)) {
+    await sql.query(replayStatement(wave.map((event) => event.globalPosition)));
   }
 }
 
-function replayStatement(envelopes: EventEnvelope[]): SqlStatement {
+function replayStatement(globalPositions: string[]): SqlStatement {
   return {
     // Unnamed: a replay runs under another search_path than the service's statements.
     text: `
       WITH source AS (
-        SELECT * FROM unnest($1::int[], $2::text[], $3::jsonb[]) AS s(stream_version, event_type, data)
+        SELECT e.stream_version, e.event_type, e.data FROM es_events e WHERE e.global_position = ANY($1::bigint[])
       ), ${PROJECTION_CTES}
       SELECT count(*) FROM source CROSS JOIN ${PROJECTION_CHECK}`,
-    values: [envelopes.map((e) => e.streamVersion), envelopes.map((e) => e.type), envelopes.map((e) => JSON.stringify(e.data))],
+    values: [globalPositions],
   };
 }
 
@@ -134,30 +151,30 @@ function replayStatement(envelopes: EventEnvelope[]): SqlStatement {
  * Splits events (in order) into consecutive waves in which no token, idempotency key or
  * request key appears twice; projecting the waves in order equals projecting event by event.
  */
-export function projectionWaves(envelopes: EventEnvelope[]): EventEnvelope[][] {
-  const waves: EventEnvelope[][] = [];
-  let wave: EventEnvelope[] = [];
+export function projectionWaves<E extends StoredEventKeys>(events: E[]): E[][] {
+  const waves: E[][] = [];
+  let wave: E[] = [];
   let keys = new Set<string>();
-  for (const envelope of envelopes) {
-    const touched = keysOf(envelope);
+  for (const event of events) {
+    const touched = keysOf(event);
     if (touched.some((key) => keys.has(key))) {
       waves.push(wave);
       wave = [];
       keys = new Set();
     }
-    wave.push(envelope);
+    wave.push(event);
     for (const key of touched) keys.add(key);
   }
   if (wave.length > 0) waves.push(wave);
   return waves;
 }
 
-function keysOf(envelope: EventEnvelope): string[] {
-  const data = envelope.data as TokenCreated['data'];
-  const keys = [`token:${data.tokenId}`];
-  if (envelope.type === 'TokenCreated') {
-    if (data.idempotencyKey !== undefined) keys.push(`idempotency:${data.environment}:${data.idempotencyKey}`);
-    if (data.requestIdempotencyKey !== undefined) keys.push(`request:${data.environment}:${data.requestIdempotencyKey}`);
+function keysOf(event: StoredEventKeys): string[] {
+  // One stream per token: the stream id names the token.
+  const keys = [`stream:${event.streamId}`];
+  if (event.eventType === 'TokenCreated') {
+    if (event.idempotencyKey !== null) keys.push(`idempotency:${event.environment}:${event.idempotencyKey}`);
+    if (event.requestKey !== null) keys.push(`request:${event.environment}:${event.requestKey}`);
   }
   return keys;
 }

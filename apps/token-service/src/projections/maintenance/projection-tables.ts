@@ -19,6 +19,18 @@ export const LIVE_ONLY_COLUMNS: Record<ProjectionTable, string[]> = {
   waitpoint_request_keys: [],
 };
 
+/**
+ * Rows (alias given) whose live-only columns can still move: a heartbeat moves only the
+ * deadline of a WAITING token created with a heartbeat timeout (found through the partial index
+ * of WAITING tokens). A token that heartbeats and then finishes during a rebuild's last seconds
+ * keeps the deadline carried over before the lock; a finished token's deadline times nothing out.
+ */
+export const LIVE_ONLY_ROWS_STILL_MOVING: Record<ProjectionTable, (alias: string) => string> = {
+  waitpoint_tokens: (alias) => `${alias}.status = 'WAITING' AND ${alias}.heartbeat_timeout_ms IS NOT NULL`,
+  waitpoint_idempotency_keys: () => 'FALSE',
+  waitpoint_request_keys: () => 'FALSE',
+};
+
 export const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 export const qualified = (schema: string, table: string) => `${ident(schema)}.${ident(table)}`;
 
@@ -58,13 +70,14 @@ export async function definitionOf(sql: Sql, schema: string): Promise<string> {
 
 /**
  * Empty copies of the live tables in `target`, with the same column definitions, constraint
- * and index names. `withIndexes: false` leaves out the indexes that back no constraint (build
- * them after a bulk load with `createSecondaryIndexes`).
+ * and index names, but without the indexes that back no constraint (build them after a bulk
+ * load with `createSecondaryIndexes`). `unlogged`: for tables that are thrown away, not
+ * swapped in (they skip the WAL, and a crash empties them).
  */
-export async function cloneTables(sql: Sql, liveSchema: string, target: string): Promise<void> {
+export async function cloneTables(sql: Sql, liveSchema: string, target: string, options: { unlogged?: boolean } = {}): Promise<void> {
   for (const table of PROJECTION_TABLES) {
     await sql.query(
-      `CREATE TABLE ${qualified(target, table)} (LIKE ${qualified(liveSchema, table)}
+      `CREATE ${options.unlogged ? 'UNLOGGED ' : ''}TABLE ${qualified(target, table)} (LIKE ${qualified(liveSchema, table)}
          INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMMENTS)`,
     );
     // Primary keys and unique constraints: the projection's ON CONFLICT clauses need them during the replay.
@@ -118,6 +131,16 @@ export async function copyOwnerAndGrants(sql: Sql, liveSchema: string, target: s
       );
     }
   }
+}
+
+/** The columns a row can be copied by (INSERT … SELECT): all but generated and dropped ones, in table order. */
+export async function copiedColumnsOf(sql: Sql, schema: string, table: string): Promise<string[]> {
+  const rows: { column: string }[] = await sql.query(
+    `SELECT attname AS column FROM pg_attribute
+      WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum`,
+    [qualified(schema, table)],
+  );
+  return rows.map((r) => r.column);
 }
 
 /** The primary key columns of a table, in key order. */

@@ -3,14 +3,23 @@ import { ConfigError, Env } from '@waitpoints/contracts';
 import { pendingMigrations } from '@waitpoints/platform';
 import { loadTokenServiceConfig } from '../../config';
 import { Database, knownMigrationNames, MIGRATIONS_TABLE } from '../../database/database';
+import { describeRange, parseProjectionsArguments } from './created-range';
+import { REPLAY_CHUNK_EVENTS } from './event-replay';
 import { rebuildProjections } from './rebuild-projections';
-import { formatVerifyReport, verifyProjections } from './verify-projections';
+import { formatVerifyReport, VERIFY_PAGE_ROWS, verifyProjections } from './verify-projections';
 
-const USAGE = `Usage: npm run projections:rebuild | npm run projections:verify
-  (or: node dist/apps/token-service/src/projections/maintenance/projections-cli.js rebuild|verify)
+const USAGE = `Usage: npm run projections:rebuild -- [options] | npm run projections:verify -- [options]
+  (or: node dist/apps/token-service/src/projections/maintenance/projections-cli.js rebuild|verify [options])
 
   rebuild  Replay the event store into fresh read tables and swap them in (safe while token-services run).
   verify   Replay the event store into scratch tables and compare them with the live read tables.
+
+Options (both commands):
+  --since <time>     only tokens created at or after: ISO 8601 (2026-11-01, 2026-11-01T12:00:00Z)
+                     or a duration before now (7d, 12h, 1w2d)
+  --until <time>     only tokens created before: ISO 8601
+  --page-size <n>    rows per comparison page and events per replay chunk (default ${VERIFY_PAGE_ROWS} / ${REPLAY_CHUNK_EVENTS})
+  With --since/--until, verify compares and rebuild replaces only those tokens (and their keys).
 
 Reads DATABASE_URL (and REQUEST_KEY_RETENTION) like the token-service. Exit codes: 0 done (verify: tables match),
 1 verify found differences, 2 could not run.`;
@@ -19,11 +28,16 @@ export const EXIT = { ok: 0, different: 1, failed: 2 } as const;
 
 /** The maintenance commands on the token-service's read tables; returns the exit code. */
 export async function runProjectionsCommand(args: string[], env: Env, print: (line: string) => void): Promise<number> {
-  const command = args[0];
-  if (command !== 'rebuild' && command !== 'verify') {
+  if (args[0] === undefined || args.includes('--help') || args.includes('-h')) {
     print(USAGE);
-    return command === '--help' || command === '-h' ? EXIT.ok : EXIT.failed;
+    return args[0] === undefined ? EXIT.failed : EXIT.ok;
   }
+  const parsed = parseProjectionsArguments(args, new Date());
+  if (!parsed.ok) {
+    print(`${parsed.error}\n\n${USAGE}`);
+    return EXIT.failed;
+  }
+  const { command, range, pageSize } = parsed.value;
   let databaseUrl: string;
   let requestKeyRetentionMs: number | undefined;
   try {
@@ -40,14 +54,14 @@ export async function runProjectionsCommand(args: string[], env: Env, print: (li
       return EXIT.failed;
     }
     if (command === 'rebuild') {
-      const report = await rebuildProjections(db, { log: (line) => print(line) });
+      const report = await rebuildProjections(db, { log: (line) => print(line), range, chunkEvents: pageSize });
       print(
-        `Rebuilt the read tables from ${report.events} events in ${report.durationMs} ms ` +
+        `Rebuilt the read tables from ${report.events} events (${describeRange(report.range)}) in ${report.durationMs} ms ` +
           `(${report.catchUpRounds} catch-up round(s); tables locked for ${report.lockHeldMs} ms).`,
       );
       return EXIT.ok;
     }
-    const report = await verifyProjections(db, { log: (line) => print(line), requestKeyRetentionMs });
+    const report = await verifyProjections(db, { log: (line) => print(line), requestKeyRetentionMs, range, pageSize });
     print(formatVerifyReport(report));
     return report.consistent ? EXIT.ok : EXIT.different;
   } catch (error) {
