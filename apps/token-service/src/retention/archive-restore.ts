@@ -1,6 +1,5 @@
 import type { Database } from '../database/database';
-import { toEnvelope, EventRow } from '../event-store/event-store';
-import { projectEvents } from '../projections/token-projection';
+import { projectStoredEvents, STORED_EVENT_KEYS, StoredEventKeys } from '../projections/token-projection';
 import { EventArchive, prefixOfPeriod } from './event-archive';
 
 export interface RestoreReport {
@@ -27,15 +26,14 @@ export async function restorePeriod(db: Database, archive: EventArchive, period:
   for (const manifest of await archive.manifests(prefixOfPeriod(period))) {
     const events = await archive.readSegment(manifest);
     await db.transaction(async (sql) => {
-      const inserted = await sql.query<EventRow>(
+      const inserted = await sql.query<{ global_position: string }>(
         `INSERT INTO es_events (global_position, transaction_id, stream_id, stream_version, event_id, event_type,
                                 schema_version, data, metadata, recorded_at)
          OVERRIDING SYSTEM VALUE
          SELECT * FROM unnest($1::bigint[], $2::xid8[], $3::text[], $4::int[], $5::uuid[], $6::text[], $7::int[],
                               $8::jsonb[], $9::jsonb[], $10::timestamptz[])
          ON CONFLICT DO NOTHING
-         RETURNING global_position::text AS global_position, stream_id, stream_version, event_id, event_type,
-                   schema_version, data, metadata, recorded_at`,
+         RETURNING global_position::text AS global_position`,
         [
           events.map((e) => e.global_position),
           events.map((e) => e.transaction_id),
@@ -49,9 +47,13 @@ export async function restorePeriod(db: Database, archive: EventArchive, period:
           events.map((e) => e.recorded_at),
         ],
       );
-      // Projected in their original global order: the order the projection saw them in live.
-      const envelopes = inserted.sort((a, b) => (BigInt(a.global_position) < BigInt(b.global_position) ? -1 : 1)).map(toEnvelope);
-      await projectEvents(sql, envelopes);
+      // Projected in their original global order (the order the projection saw them in live),
+      // by the replay that projections:rebuild uses.
+      const loaded = await sql.query<StoredEventKeys>(
+        `SELECT ${STORED_EVENT_KEYS} FROM es_events e WHERE e.global_position = ANY($1::bigint[]) ORDER BY e.global_position`,
+        [inserted.map((row) => row.global_position)],
+      );
+      await projectStoredEvents(sql, loaded);
       report.loaded += inserted.length;
       report.skipped += events.length - inserted.length;
     });
