@@ -5,6 +5,7 @@
  *
  * --scenario=pass (default) [--finished=1000000] [--rate=500] [--baseline=20] [--after=10]
  *                           [--archive=true|false] [--batch=1000] [--port=3930]
+ *                           [--probe=15] [--probe-rates=400,300,250,200,150,100]
  *   Seeds a fresh database (bench/scale-seed.ts: 30 days of history, 10 % WAITING) with enough
  *   tokens that about FINISHED of them are finished more than an hour ago, starts the compiled
  *   services over it with TOKEN_RETENTION=off (so they do not run a pass themselves), and sends
@@ -12,7 +13,9 @@
  *   planned time whatever the earlier ones do; latency counts from the planned time):
  *     30 % create, 20 % complete (of a token created in this run; a create when none is left),
  *     35 % retrieve (a random seeded token that retention does not remove), 15 % list first page.
- *   After BASELINE seconds it runs the retention pass as an operator would (`npm run
+ *   RATE is first probed for PROBE (15) seconds; if its p99 is 50 ms or more, or a request fails,
+ *   the lower PROBE_RATES (400,300,250,200,150,100) are tried in turn and the first that passes is
+ *   used (or the last tried). After BASELINE seconds it runs the retention pass as an operator would (`npm run
  *   retention:run`, the compiled retention-cli, a process of its own) on the same database with
  *   TOKEN_RETENTION=1h and ARCHIVE_DIR a temporary directory (unless --archive=false), keeps the
  *   load going until the pass ends, then AFTER more seconds. Reports tokens removed per minute,
@@ -263,6 +266,8 @@ async function scenarioPass() {
   const baselineSeconds = Number(args.get('baseline') ?? 20);
   const afterSeconds = Number(args.get('after') ?? 10);
   const warmupSeconds = Number(args.get('warmup') ?? 5);
+  const probeSeconds = Number(args.get('probe') ?? 15);
+  const probeRates = (args.get('probe-rates') ?? '400,300,250,200,150,100').split(',').map(Number);
   const withArchive = args.get('archive') !== 'false';
   const batch = args.get('batch') ?? '1000';
   const port = Number(args.get('port') ?? 3930);
@@ -309,8 +314,30 @@ async function scenarioPass() {
       if (slot < 17) return { kind: 'retrieve', run: () => http.get(`/${keptIds[(i * 7919) % keptIds.length]}`) };
       return { kind: 'list', run: () => http.get('?page[size]=20') };
     };
-    log(`  services up (TOKEN_RETENTION=off); warm-up ${warmupSeconds} s, baseline ${baselineSeconds} s at ${rate}/s`);
-    const loop = new OpenLoop(rate, mix);
+    // The rate: RATE if the system sustains it (p99 < 50 ms, nothing failed), else the highest of
+    // the lower probe rates that it does (or the lowest tried), each probed for PROBE seconds.
+    const probes: (ReturnType<typeof summarize> & { rate: number })[] = [];
+    let chosen = rate;
+    if (probeSeconds > 0) {
+      const warm = new OpenLoop(Math.min(rate, 100), mix);
+      await sleep(warmupSeconds * 1000);
+      await warm.stop();
+      for (const candidate of [rate, ...probeRates.filter((r) => r < rate)]) {
+        const probe = new OpenLoop(candidate, mix);
+        await sleep(probeSeconds * 1000);
+        await probe.stop();
+        const summary = { rate: candidate, ...summarize(probe.samples, probeSeconds) };
+        probes.push(summary);
+        log(
+          `  probe ${candidate}/s: p50 ${summary.p50} p99 ${summary.p99} max ${summary.max} ms, ${summary.failed} failed, load ${load().join(' ')}`,
+        );
+        chosen = candidate;
+        if (summary.p99 < 50 && summary.failed === 0) break;
+        await sleep(3_000);
+      }
+    }
+    log(`  services up (TOKEN_RETENTION=off); warm-up ${warmupSeconds} s, baseline ${baselineSeconds} s at ${chosen}/s`);
+    const loop = new OpenLoop(chosen, mix);
     await sleep((warmupSeconds + baselineSeconds) * 1000);
     const passStartedAt = loop.now();
     const loadAtPass = load();
@@ -392,6 +419,7 @@ async function scenarioPass() {
         mix: '30% create, 20% complete (of tokens created in the run), 35% retrieve (seeded tokens the pass keeps), 15% list first page (20)',
       },
       seedSeconds,
+      probes,
       removable: Number(removable),
       removed,
       passSeconds: Math.round(passSeconds * 10) / 10,
