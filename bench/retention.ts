@@ -374,7 +374,9 @@ async function scenarioPass() {
       `SELECT count(*) AS left FROM waitpoint_tokens WHERE status <> 'WAITING' AND completed_at < now() - $1::interval`,
       [retention],
     );
-    const removed = Number(removable) - Number(left);
+    // The CLI's own count (it also removes what crossed the cutoff during the pass); else the difference of the counts.
+    const removedByCount = Number(removable) - Number(left);
+    const removed = Number(/Removed (\d+) tokens/.exec(output)?.[1] ?? removedByCount);
     const passSeconds = (passEndedAt - passStartedAt) / 1000;
     const warm = warmupSeconds * 1000;
     const baseline = summarize(
@@ -422,6 +424,7 @@ async function scenarioPass() {
       probes,
       removable: Number(removable),
       removed,
+      removedByCount,
       passSeconds: Math.round(passSeconds * 10) / 10,
       tokensPerMinute: Math.round(removed / (passSeconds / 60)),
       retentionCliOutput: output.trim(),
