@@ -39,6 +39,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { parseDuration } from '@waitpoints/contracts';
 import { ensureDatabaseExists } from '@waitpoints/platform';
 import { migrationSource } from '../apps/token-service/src/database/database';
 import { seedTokens, skipSeededEventsInOutbox } from './scale-seed';
@@ -517,6 +518,24 @@ async function scenarioFlat() {
       const middle = at(half);
       const last = samples[samples.length - 1];
       const rows = (s: (typeof samples)[number]) => Object.values(s.tables).reduce((n, t) => n + (t.rows ?? 0), 0);
+      // After the first retention window (retention + two intervals): growth in its first half vs its second, rows' range.
+      const settled = () => {
+        const from = (parseDuration(retention)! + 2 * parseDuration(interval)!) / 60_000;
+        const after = samples.filter((s) => s.minute >= from);
+        if (after.length < 3) return undefined;
+        const mid = after[Math.floor((after.length - 1) / 2)];
+        const end = after[after.length - 1];
+        const counts = after.map(rows);
+        return {
+          fromMinute: after[0].minute,
+          midMinute: mid.minute,
+          toMinute: end.minute,
+          firstHalfMB: Math.round((mid.totalBytes - after[0].totalBytes) / 104_857.6) / 10,
+          secondHalfMB: Math.round((end.totalBytes - mid.totalBytes) / 104_857.6) / 10,
+          rowsMin: Math.min(...counts),
+          rowsMax: Math.max(...counts),
+        };
+      };
       return {
         scenario: 'flat',
         date: new Date().toISOString(),
@@ -541,6 +560,7 @@ async function scenarioFlat() {
               halfAtMinute: middle.minute,
             }
           : undefined,
+        afterFirstWindow: settled(),
         load: summarize(loop.samples, loop.now() / 1000),
         samples,
       };
