@@ -23,13 +23,16 @@
  *   after, disk (pg_total_relation_size) and row counts before and after, and archive bytes.
  *
  * --scenario=flat [--minutes=30] [--retention=5m] [--interval=1m] [--tokens-per-second=50]
- *                 [--complete-after=1] [--sample=30] [--port=3931]
+ *                 [--complete-after=1] [--sample=30] [--vacuum=auto|<seconds>] [--port=3931]
  *   A fresh, empty database; the services run with TOKEN_RETENTION, RETENTION_INTERVAL and
  *   ARCHIVE_DIR (temporary); an open-loop load creates TOKENS_PER_SECOND tokens/s and completes
  *   each COMPLETE_AFTER seconds later. Every SAMPLE seconds: total size of the hot tables
  *   (es_events, waitpoint_tokens, the two key tables, scheduler_timers), their row counts, and the
- *   archive's size. Reports growth in the second half vs the first. The JSON is rewritten at every
- *   sample, so an interrupted run keeps what it measured.
+ *   archive's size. Reports growth in the second half vs the first, and after the first retention
+ *   window. Deleted rows' space is reused once vacuum marks it free: with the server's autovacuum
+ *   off (this project's CI configuration), the bench VACUUMs the hot tables every 60 s
+ *   (--vacuum=auto; a number of seconds, or 0 for none). The JSON is rewritten at every sample,
+ *   so an interrupted run keeps what it measured.
  *
  * Results: bench/results/retention-<scenario>-<time>.json. Needs `npm run build` (the script
  * runs it), PostgreSQL and NATS (see support.ts).
@@ -482,6 +485,26 @@ async function scenarioFlat() {
     });
     const http = client(system);
     const databaseUrl = system.databaseUrl;
+    // Deleted rows' space is reused only once vacuum has marked it free. A server with autovacuum
+    // off (this project's CI configuration) gets a plain VACUUM of the hot tables every VACUUM
+    // seconds instead (--vacuum=auto: 60 s when autovacuum is off, none when on; --vacuum=0: none).
+    const [{ autovacuum }] = await query<{ autovacuum: string }>(databaseUrl, `SELECT current_setting('autovacuum') AS autovacuum`);
+    const vacuumArg = args.get('vacuum') ?? 'auto';
+    const vacuumSeconds = vacuumArg === 'auto' ? (autovacuum === 'on' ? 0 : 60) : Number(vacuumArg);
+    const vacuums: number[] = [];
+    const vacuumStartedAt = Date.now();
+    const vacuumTimer =
+      vacuumSeconds > 0
+        ? setInterval(() => {
+            void query(databaseUrl, `VACUUM ${HOT_TABLES.join(', ')}`).then(
+              () => vacuums.push(Math.round(((Date.now() - vacuumStartedAt) / 60_000) * 100) / 100),
+              (error: Error) => log(`  VACUUM failed: ${error.message}`),
+            );
+          }, vacuumSeconds * 1000)
+        : undefined;
+    log(
+      `  server autovacuum ${autovacuum}; ${vacuumSeconds > 0 ? `VACUUM of the hot tables every ${vacuumSeconds} s` : 'no VACUUM by the bench'}`,
+    );
     // Every second request a create, every other a complete of a token created COMPLETE_AFTER ago.
     const createdAt: number[] = [];
     let completed = 0;
@@ -550,6 +573,7 @@ async function scenarioFlat() {
           sampleSeconds,
           mix: 'create + complete (of a token created COMPLETE_AFTER ago); when none is due, a retrieve of the newest',
         },
+        vacuum: { serverAutovacuum: autovacuum, benchVacuumEverySeconds: vacuumSeconds, atMinutes: vacuums },
         ranMinutes: samples.length ? last.minute : 0,
         growth: samples.length
           ? {
@@ -586,6 +610,7 @@ async function scenarioFlat() {
       await sleep(Math.min(sampleSeconds * 1000, end - Date.now()));
     }
     await loop.stop();
+    clearInterval(vacuumTimer);
     const final = result();
     writeResult(file, final);
     log(
