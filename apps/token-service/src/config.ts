@@ -47,6 +47,12 @@ export interface TokenServiceConfig {
   retentionBatchSize: number;
   /** Time between two retention passes (`RETENTION_INTERVAL`); a pass loops at once while its batches are full. */
   retentionIntervalMs: number;
+  /**
+   * Most tokens a pass removes per second (`RETENTION_MAX_RATE`; 0: as fast as it can). Batches
+   * are spaced to keep under it, so that a pass catching up on a large backlog shares the
+   * database with live commands instead of taking it over.
+   */
+  retentionMaxRate: number;
 }
 
 /**
@@ -188,6 +194,7 @@ export function loadTokenServiceConfig(env: Env = process.env): TokenServiceConf
     archiveDir: readArchiveDir(read),
     retentionBatchSize: read.integer('RETENTION_BATCH_SIZE', 1_000, 1, 10_000),
     retentionIntervalMs: readRetentionInterval(read),
+    retentionMaxRate: read.integer('RETENTION_MAX_RATE', 2_000, 0, 1_000_000),
   };
   const requestTimeoutMs = config.nats.requestTimeoutMs;
   config.readStatementTimeoutMs = read.integer('READ_STATEMENT_TIMEOUT_MS', Math.floor(requestTimeoutMs * 0.8), 1, 120_000);

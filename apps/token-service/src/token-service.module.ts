@@ -77,6 +77,7 @@ class TokenServiceLifecycle implements OnApplicationBootstrap, OnApplicationShut
         outboxSubscriberId: relay.subscriberId,
         batchSize: config.retentionBatchSize,
         intervalMs: config.retentionIntervalMs,
+        maxRate: config.retentionMaxRate,
         archive: config.archiveDir === undefined ? undefined : new EventArchive(new FileSystemArchiveStore(config.archiveDir)),
         clock,
         metrics,

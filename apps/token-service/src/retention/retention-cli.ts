@@ -18,7 +18,7 @@ const USAGE = `Usage:
                                              if missing) and project them; events already there are skipped
   (or: node dist/apps/token-service/src/retention/retention-cli.js run | find <tokenId> | load <period> …)
 
-Reads DATABASE_URL, TOKEN_RETENTION, RETENTION_BATCH_SIZE, ARCHIVE_DIR and NATS_SUBJECT_PREFIX (the outbox
+Reads DATABASE_URL, TOKEN_RETENTION, RETENTION_BATCH_SIZE, RETENTION_MAX_RATE, ARCHIVE_DIR and NATS_SUBJECT_PREFIX (the outbox
 checkpoint) like the token-service. Exit codes: 0 done, 1 nothing found (find), 2 could not run.`;
 
 export const EXIT = { ok: 0, notFound: 1, failed: 2 } as const;
@@ -102,6 +102,7 @@ async function run(config: TokenServiceConfig, archive: EventArchive | undefined
       outboxSubscriberId: `jetstream:${config.nats.subjectPrefix}`,
       batchSize: config.retentionBatchSize,
       intervalMs: config.retentionIntervalMs,
+      maxRate: config.retentionMaxRate,
       archive,
       clock: systemClock,
     };

@@ -35,7 +35,9 @@ describe('retention through the running system', () => {
 
   it('says at start what retention does', () => {
     expect(logs.find((line) => String(line.msg).startsWith('token retention:'))[0]?.msg).toMatch(
-      new RegExp(`removed 30d after they finished, checked every 1m in batches of 1000; their events are archived to ${archiveDir} first`),
+      new RegExp(
+        `removed 30d after they finished, checked every 1m in batches of 1000, at most 2000 tokens/s; their events are archived to ${archiveDir} first`,
+      ),
     );
   });
 

@@ -248,6 +248,24 @@ describe('token retention (finished tokens leave the hot tables after TOKEN_RETE
     }
   });
 
+  it('spaces its batches to stay under the most tokens per second (RETENTION_MAX_RATE)', async () => {
+    const finished: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const tokenId = await create();
+      await finish(tokenId, 'COMPLETED');
+      finished.push(tokenId);
+    }
+    clock.advance(DAY + 1_000);
+    await publishEverything();
+
+    // 30 tokens in batches of 10 at most 100 a second: at least 0.2 s between the first batch and the last.
+    const pass = await retention({ batchSize: 10, maxRate: 100 }).runPass();
+
+    expect(pass.removed).toBeGreaterThanOrEqual(30);
+    expect(pass.durationMs).toBeGreaterThanOrEqual(200);
+    for (const tokenId of finished) expect(await isGone(tokenId)).toBe(true);
+  });
+
   it("an instance's memory of a token it saw waiting expires before the token can be removed: no append to removed history", async () => {
     // Instance A creates the token and remembers it WAITING; instance B finishes it. Without the
     // expiry, A would append a completion at version 2 to a stream whose events were removed.

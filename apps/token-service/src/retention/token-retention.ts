@@ -20,6 +20,8 @@ export interface TokenRetentionOptions {
   outboxSubscriberId: string;
   batchSize: number;
   intervalMs: number;
+  /** Most tokens removed per second (0 or unset: no pacing); batches are spaced to stay under it. */
+  maxRate?: number;
   /** Where removed tokens' events are written first; without it they are removed without a copy. */
   archive?: EventArchive;
   clock: Clock;
@@ -98,11 +100,13 @@ export class TokenRetention {
           if (retentionMs === undefined) continue;
           const cutoff = new Date(now.getTime() - retentionMs);
           while (!this.stopping) {
+            const batchStartedAt = Date.now();
             const batch = await this.removeBatch(client, environment, cutoff);
             removed += batch.removed;
             archived += batch.archived;
             this.options.metrics?.recordRetentionBatch(environment, batch.removed, batch.archived);
             if (batch.candidates < this.options.batchSize) break;
+            await this.paceAfter(batch.removed, batchStartedAt);
           }
         }
         return { ran: true, removed, archived };
@@ -113,6 +117,13 @@ export class TokenRetention {
     const durationMs = Date.now() - started;
     if (report.ran) this.options.metrics?.recordRetentionPass(durationMs / 1000);
     return { ...report, durationMs };
+  }
+
+  /** Waits out what is left of the time `removed` tokens take at the most rate (maxRate). */
+  private async paceAfter(removed: number, startedAt: number): Promise<void> {
+    if (!this.options.maxRate) return;
+    const wait = startedAt + (removed / this.options.maxRate) * 1000 - Date.now();
+    if (wait > 0 && !this.stopping) await new Promise((resolve) => setTimeout(resolve, wait));
   }
 
   /**
@@ -184,13 +195,16 @@ export class TokenRetention {
 }
 
 /** What retention does, said once at start. */
-export function describeRetention(options: Pick<TokenRetentionOptions, 'policy' | 'archive' | 'batchSize' | 'intervalMs'>): string {
+export function describeRetention(
+  options: Pick<TokenRetentionOptions, 'policy' | 'archive' | 'batchSize' | 'intervalMs' | 'maxRate'>,
+): string {
   const format = (ms: number | undefined) => (ms === undefined ? 'kept forever' : asDuration(ms));
   const overrides = [...options.policy.overrides].map(([environment, ms]) => `${environment}: ${format(ms)}`).join(', ');
   const what =
     `token retention: finished tokens are removed ${format(options.policy.defaultMs)} after they finished` +
     (overrides ? ` (${overrides})` : '') +
-    `, checked every ${asDuration(options.intervalMs)} in batches of ${options.batchSize}`;
+    `, checked every ${asDuration(options.intervalMs)} in batches of ${options.batchSize}` +
+    (options.maxRate ? `, at most ${options.maxRate} tokens/s` : '');
   return options.archive
     ? `${what}; their events are archived to ${options.archive.store.location} first`
     : `${what}; without ARCHIVE_DIR, retention only removes finished tokens and keeps no copy`;
