@@ -30,6 +30,23 @@ const HOUR_MS = 3_600_000;
 export const EXACT_STATUS_COUNT_LIMIT = 10_000;
 
 /**
+ * Counts that took at least this long to compute (ms) are reused for up to STATS_REUSE_MS: at
+ * millions of tokens an environment's counts cost tens of milliseconds of database work, and
+ * every open overview asks for them every few seconds. Cheaper counts (a small history, as in
+ * tests and most deployments' first months) are computed afresh on every request.
+ */
+export const STATS_SLOW_MS = 20;
+/** How long slow counts are reused (the overview shows the time they were taken: `at`). */
+export const STATS_REUSE_MS = 2_000;
+
+interface RecentStats {
+  result: Promise<TokenStatsResult>;
+  /** When the computation started, and how long it took (undefined while it runs). */
+  startedAt: number;
+  tookMs?: number;
+}
+
+/**
  * What the ops dashboard reads besides the token list: one token's full history from the
  * event store, and an environment's counts from the read table. Both are environment-scoped.
  */
@@ -51,7 +68,28 @@ export class TokenInsights {
     return { tokenId: query.tokenId, events: events.map(withOutputPreview) };
   }
 
-  async stats(query: TokenStatsQuery): Promise<TokenStatsResult> {
+  private readonly recentStats = new Map<string, RecentStats>();
+
+  /**
+   * An environment's counts. Requests that arrive while they are being counted share that
+   * count; a count that was slow is reused for STATS_REUSE_MS (see STATS_SLOW_MS).
+   */
+  stats(query: TokenStatsQuery): Promise<TokenStatsResult> {
+    const now = this.clock.now().getTime();
+    const recent = this.recentStats.get(query.environment);
+    if (recent && (recent.tookMs === undefined || (recent.tookMs >= STATS_SLOW_MS && now - recent.startedAt < STATS_REUSE_MS))) {
+      return recent.result;
+    }
+    const entry: RecentStats = { startedAt: now, result: this.countNow(query) };
+    this.recentStats.set(query.environment, entry);
+    entry.result.then(
+      () => (entry.tookMs = this.clock.now().getTime() - now),
+      () => this.recentStats.get(query.environment) === entry && this.recentStats.delete(query.environment),
+    );
+    return entry.result;
+  }
+
+  private async countNow(query: TokenStatsQuery): Promise<TokenStatsResult> {
     const now = this.clock.now();
     const hourAgo = new Date(now.getTime() - HOUR_MS);
     const m = this.db.reads;
