@@ -15,6 +15,12 @@ import { Database } from '../database/database';
 import { readStreams } from '../event-store/event-store';
 import { lowestIdAt } from './token-queries';
 
+/** Counts that read many index entries: a status beyond the exact limit, or a busy last hour. */
+function countsAreLarge(result: TokenStatsResult): boolean {
+  const lastHour = Object.values(result.lastHour).reduce((sum, n) => sum + n, 0);
+  return (result.estimated?.length ?? 0) > 0 || lastHour >= EXACT_STATUS_COUNT_LIMIT;
+}
+
 /** Outputs longer than this are cut in the timeline; the full output is read with qry.token.get. */
 export const HISTORY_OUTPUT_PREVIEW_CHARS = 16_384;
 
@@ -30,20 +36,19 @@ const HOUR_MS = 3_600_000;
 export const EXACT_STATUS_COUNT_LIMIT = 10_000;
 
 /**
- * Counts that took at least this long to compute (ms) are reused for up to STATS_REUSE_MS: at
- * millions of tokens an environment's counts cost tens of milliseconds of database work, and
- * every open overview asks for them every few seconds. Cheaper counts (a small history, as in
- * tests and most deployments' first months) are computed afresh on every request.
+ * Counts over a large history are reused for this long (ms): an environment with a status
+ * beyond EXACT_STATUS_COUNT_LIMIT, or a last hour of more tokens than that, costs tens of
+ * milliseconds of database work per count, and every open overview asks every few seconds.
+ * Smaller counts (most deployments' first months, and the tests) are computed afresh on every
+ * request. The overview shows when its counts were taken (`at`).
  */
-export const STATS_SLOW_MS = 20;
-/** How long slow counts are reused (the overview shows the time they were taken: `at`). */
 export const STATS_REUSE_MS = 2_000;
 
 interface RecentStats {
   result: Promise<TokenStatsResult>;
-  /** When the computation started, and how long it took (undefined while it runs). */
+  /** When the computation started; whether its result may be reused (undefined while it runs). */
   startedAt: number;
-  tookMs?: number;
+  reusable?: boolean;
 }
 
 /**
@@ -72,18 +77,18 @@ export class TokenInsights {
 
   /**
    * An environment's counts. Requests that arrive while they are being counted share that
-   * count; a count that was slow is reused for STATS_REUSE_MS (see STATS_SLOW_MS).
+   * count; counts over a large history are reused for STATS_REUSE_MS.
    */
   stats(query: TokenStatsQuery): Promise<TokenStatsResult> {
     const now = this.clock.now().getTime();
     const recent = this.recentStats.get(query.environment);
-    if (recent && (recent.tookMs === undefined || (recent.tookMs >= STATS_SLOW_MS && now - recent.startedAt < STATS_REUSE_MS))) {
+    if (recent && (recent.reusable === undefined || (recent.reusable && now - recent.startedAt < STATS_REUSE_MS))) {
       return recent.result;
     }
     const entry: RecentStats = { startedAt: now, result: this.countNow(query) };
     this.recentStats.set(query.environment, entry);
     entry.result.then(
-      () => (entry.tookMs = this.clock.now().getTime() - now),
+      (result) => (entry.reusable = countsAreLarge(result)),
       () => this.recentStats.get(query.environment) === entry && this.recentStats.delete(query.environment),
     );
     return entry.result;
