@@ -43,9 +43,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { parseDuration } from '@waitpoints/contracts';
-import { ensureDatabaseExists } from '@waitpoints/platform';
-import { migrationSource } from '../apps/token-service/src/database/database';
-import { seedTokens, skipSeededEventsInOutbox } from './scale-seed';
+import { seededDatabase } from './seeded-database';
 import { BenchSystem, benchSystemName, deleteJetStreamState, startBenchSystem } from './support';
 
 const args = new Map(
@@ -218,32 +216,7 @@ function client(system: BenchSystem) {
   };
 }
 
-async function seededDatabase(name: string, tokens: number) {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/waitpoints_${name}`;
-  await ensureDatabaseExists(url.toString());
-  const source = migrationSource(url.toString());
-  await source.initialize();
-  try {
-    await source.runMigrations({ transaction: 'each' });
-  } finally {
-    await source.destroy();
-  }
-  const pg = new Client({ connectionString: url.toString() });
-  await pg.connect();
-  try {
-    const started = Date.now();
-    await seedTokens(pg, {
-      environment: ENVIRONMENT,
-      tokens,
-      onProgress: (seeded) => seeded % 500_000 === 0 && log(`  seeded ${seeded.toLocaleString('en-US')}`),
-    });
-    await skipSeededEventsInOutbox(pg, `jetstream:${name}`);
-    return { url: url.toString(), seedSeconds: (Date.now() - started) / 1000 };
-  } finally {
-    await pg.end();
-  }
-}
+const seeded = (name: string, tokens: number) => seededDatabase({ adminUrl: ADMIN_URL, name, tokens, environment: ENVIRONMENT, log });
 
 async function dropDatabase(name: string) {
   await query(ADMIN_URL, `DROP DATABASE IF EXISTS "waitpoints_${name}" WITH (FORCE)`).catch(() => undefined);
@@ -282,7 +255,7 @@ async function scenarioPass() {
   const archiveDir = mkdtempSync(join(tmpdir(), 'waitpoints-retention-bench-'));
   let system: BenchSystem | undefined;
   try {
-    const { url, seedSeconds } = await seededDatabase(name, tokens);
+    const { url, seedSeconds } = await seeded(name, tokens);
     const [{ removable }] = await query<{ removable: string }>(
       url,
       `SELECT count(*) AS removable FROM waitpoint_tokens WHERE status <> 'WAITING' AND completed_at < now() - $1::interval`,

@@ -22,9 +22,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { Client } from 'pg';
-import { ensureDatabaseExists } from '@waitpoints/platform';
-import { migrationSource } from '../apps/token-service/src/database/database';
-import { COMMON_TAGS, rareTag, seedTokens, skipSeededEventsInOutbox } from './scale-seed';
+import { COMMON_TAGS, rareTag } from './scale-seed';
+import { seededDatabase } from './seeded-database';
 import { BenchSystem, benchSystemName, deleteJetStreamState, startBenchSystem } from './support';
 
 const args = new Map(
@@ -91,32 +90,7 @@ async function measure(request: (i: number) => Promise<Response>, limit = Infini
   return { requests: latencies.length, failed, perSecond: Math.round(latencies.length / seconds), ...percentiles(latencies) };
 }
 
-async function seededDatabase(name: string, tokens: number): Promise<{ url: string; seedSeconds: number }> {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/waitpoints_${name}`;
-  await ensureDatabaseExists(url.toString());
-  const source = migrationSource(url.toString());
-  await source.initialize();
-  try {
-    await source.runMigrations({ transaction: 'each' });
-  } finally {
-    await source.destroy();
-  }
-  const client = new Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    const started = Date.now();
-    await seedTokens(client, {
-      environment: ENVIRONMENT,
-      tokens,
-      onProgress: (seeded) => seeded % 500_000 === 0 && log(`  seeded ${seeded.toLocaleString('en-US')}`),
-    });
-    await skipSeededEventsInOutbox(client, `jetstream:${name}`);
-    return { url: url.toString(), seedSeconds: (Date.now() - started) / 1000 };
-  } finally {
-    await client.end();
-  }
-}
+const seeded = (name: string, tokens: number) => seededDatabase({ adminUrl: ADMIN_URL, name, tokens, environment: ENVIRONMENT, log });
 
 async function diskOf(databaseUrl: string, tokens: number): Promise<SizeResult['disk']> {
   const client = new Client({ connectionString: databaseUrl });
@@ -157,7 +131,7 @@ async function measureSize(tokens: number): Promise<SizeResult> {
   log(`${tokens.toLocaleString('en-US')} tokens: seeding database waitpoints_${name}`);
   let system: BenchSystem | undefined;
   try {
-    const { url, seedSeconds } = await seededDatabase(name, tokens);
+    const { url, seedSeconds } = await seeded(name, tokens);
     const disk = await diskOf(url, tokens);
     log(`  seeded in ${seedSeconds.toFixed(1)} s; starting the services`);
     const startedAt = Date.now();
