@@ -167,6 +167,13 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
   }
 }
 
+/** Locks the live projection tables in `mode`, waiting at most lockTimeoutMs; returns when the lock was taken. */
+async function lockLiveTables(m: Sql, liveSchema: string, mode: 'ACCESS EXCLUSIVE' | 'EXCLUSIVE', lockTimeoutMs: number): Promise<number> {
+  await m.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+  await m.query(`LOCK TABLE ${PROJECTION_TABLES.map((table) => qualified(liveSchema, table)).join(', ')} IN ${mode} MODE`);
+  return Date.now();
+}
+
 async function swapIn(
   m: Sql,
   replay: EventReplay,
@@ -175,9 +182,7 @@ async function swapIn(
   lastSnapshotId: string,
   lockTimeoutMs: number,
 ): Promise<{ underLock: number; lockHeldMs: number }> {
-  await m.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-  await m.query(`LOCK TABLE ${PROJECTION_TABLES.map((table) => qualified(liveSchema, table)).join(', ')} IN ACCESS EXCLUSIVE MODE`);
-  const lockedAt = Date.now();
+  const lockedAt = await lockLiveTables(m, liveSchema, 'ACCESS EXCLUSIVE', lockTimeoutMs);
   if ((await definitionOf(m, liveSchema)) !== definition) {
     throw new Error('the read tables changed definition during the rebuild (a migration ran); run the rebuild again');
   }
@@ -217,9 +222,7 @@ async function replaceRange(
   lockTimeoutMs: number,
   range: CreatedRange,
 ): Promise<{ underLock: number; lockHeldMs: number }> {
-  await m.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
-  await m.query(`LOCK TABLE ${PROJECTION_TABLES.map((table) => qualified(liveSchema, table)).join(', ')} IN EXCLUSIVE MODE`);
-  const lockedAt = Date.now();
+  const lockedAt = await lockLiveTables(m, liveSchema, 'EXCLUSIVE', lockTimeoutMs);
   if ((await definitionOf(m, liveSchema)) !== definition) {
     throw new Error('the read tables changed definition during the rebuild (a migration ran); run the rebuild again');
   }
