@@ -42,6 +42,12 @@ export interface SchedulerConfig {
    * transaction per event into one per linger; deadlines are learned that much later.
    */
   ingestLingerMs: number;
+  /**
+   * The same while only events that end tokens wait (`SCHEDULER_INGEST_FORGET_LINGER_MS`):
+   * forgetting a timer is never urgent (a timer that fires for a finished token is answered
+   * "already finished"), so completions are written in fewer, larger transactions.
+   */
+  ingestForgetLingerMs: number;
   ingestMaxAckPending: number;
   /** HTTP listener for /metrics, /health, /ready (`SCHEDULER_METRICS_PORT`, `SCHEDULER_METRICS_HOST`). */
   ops: OpsEndpointConfig;
@@ -74,6 +80,7 @@ export function loadSchedulerConfig(env: Env = process.env): SchedulerConfig {
     catchUpRatePerSecond: read.integer('SCHEDULER_CATCH_UP_RATE', 5_000, 1, 1_000_000),
     ingestBatchSize: read.integer('SCHEDULER_INGEST_BATCH_SIZE', 1_000, 1, 10_000),
     ingestLingerMs: read.integer('SCHEDULER_INGEST_LINGER_MS', 20, 0, 1_000),
+    ingestForgetLingerMs: read.integer('SCHEDULER_INGEST_FORGET_LINGER_MS', 200, 0, 5_000),
     ingestMaxAckPending: read.integer('SCHEDULER_INGEST_MAX_ACK_PENDING', 20_000, 1, 1_000_000),
     ops: readOpsEndpoint(read, 'SCHEDULER_', DEFAULT_SCHEDULER_METRICS_PORT),
     logLevel: readLogLevel(read),

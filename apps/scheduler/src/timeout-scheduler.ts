@@ -60,6 +60,7 @@ export class TimeoutScheduler {
         consumerName: config.consumerName,
         batchSize: config.ingestBatchSize,
         lingerMs: config.ingestLingerMs,
+        forgetLingerMs: config.ingestForgetLingerMs,
         maxAckPending: config.ingestMaxAckPending,
       },
       store,

@@ -1,20 +1,27 @@
-import { safeEqual } from './secrets';
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+const digestOf = (key: string) => createHash('sha256').update(key).digest();
 
 /**
  * Secret keys → environments. Lookup compares against every key in constant time, so the
- * answer's timing says nothing about how close a guess was.
+ * answer's timing says nothing about how close a guess was: each side is a SHA-256 digest (equal
+ * length whatever the key's), the configured keys' digests made once here, the presented key's
+ * once per request.
  */
 export class ApiKeyRegistry {
   private readonly entries: [string, string][];
+  private readonly digests: [Buffer, string][];
 
   constructor(keys: Map<string, string>) {
     this.entries = [...keys.entries()];
+    this.digests = this.entries.map(([key, environment]) => [digestOf(key), environment]);
   }
 
   environmentOf(presentedKey: string): string | undefined {
+    const presented = digestOf(presentedKey);
     let found: string | undefined;
-    for (const [key, environment] of this.entries) {
-      if (safeEqual(key, presentedKey)) found = environment;
+    for (const [digest, environment] of this.digests) {
+      if (timingSafeEqual(digest, presented)) found = environment;
     }
     return found;
   }

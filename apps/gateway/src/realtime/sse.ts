@@ -7,6 +7,16 @@ export interface SseMessage {
   data: string;
 }
 
+function framesOf(messages: SseMessage[]): string {
+  let frames = '';
+  for (const message of messages) {
+    if (message.id !== undefined) frames += `id: ${message.id}\n`;
+    if (message.event !== undefined) frames += `event: ${message.event}\n`;
+    frames += `data: ${message.data}\n\n`;
+  }
+  return frames;
+}
+
 /** One open `text/event-stream` response. */
 export class SseStream {
   private closed = false;
@@ -22,22 +32,21 @@ export class SseStream {
     return this.closed;
   }
 
-  send(message: SseMessage): void {
-    if (this.closed) return;
-    let frame = '';
-    if (message.id !== undefined) frame += `id: ${message.id}\n`;
-    if (message.event !== undefined) frame += `event: ${message.event}\n`;
-    frame += `data: ${message.data}\n\n`;
-    this.response.write(frame);
+  /** Several messages go out in one write. */
+  send(...messages: SseMessage[]): void {
+    if (this.closed || messages.length === 0) return;
+    this.response.write(framesOf(messages));
   }
 
   comment(text: string): void {
     if (!this.closed) this.response.write(`: ${text}\n\n`);
   }
 
-  end(): void {
+  /** Ends the stream, after the given last messages (written together with the end). */
+  end(...lastMessages: SseMessage[]): void {
     if (this.closed) return;
-    this.response.end();
+    if (lastMessages.length > 0) this.response.end(framesOf(lastMessages));
+    else this.response.end();
     this.markClosed();
   }
 

@@ -9,7 +9,7 @@ import { TokenLinks } from '../tokens/token-links';
 import { TokenApiController } from '../tokens/token-request';
 import { toRetrievedToken } from '../tokens/token.presenter';
 import { TokenServiceClient } from '../transport/token-service.client';
-import { SseConnections, SseStream } from './sse';
+import { SseConnections, SseMessage } from './sse';
 import { TokenEventFeed } from './token-event-feed';
 import { TokenFollower, isFinished } from './token-follower';
 import { TokenReaderGuard } from './token-reader.guard';
@@ -54,14 +54,16 @@ export class TokenEventsController {
 
     const stream = this.connections.open(response);
     stream.onClose(() => follower.close());
+    // Signed once per stream: the callback URL never changes, and every event carries it.
+    const callbackUrl = this.links.callbackUrl(current.id);
+    const tokenEvent = (view: TokenView) => this.tokenEvent(view, callbackUrl);
     // The client already holds exactly this version after a reconnect; anything else is news.
-    if (current.version !== lastSeen) this.send(stream, current);
-    if (isFinished(current)) return this.finish(stream, current);
+    const news = current.version !== lastSeen ? [tokenEvent(current)] : [];
+    if (isFinished(current)) return stream.end(...news, endEvent(current));
+    stream.send(...news);
     follower.follow({
-      changed: (view) => {
-        this.send(stream, view);
-        if (isFinished(view)) this.finish(stream, view);
-      },
+      // The last state and the `end` event leave in one write, with the end of the response.
+      changed: (view) => (isFinished(view) ? stream.end(tokenEvent(view), endEvent(view)) : stream.send(tokenEvent(view))),
       failed: (error) => {
         stream.comment(`could not read the token again (${(error as Error).message ?? error}); reconnect to resume`);
         stream.end();
@@ -69,16 +71,14 @@ export class TokenEventsController {
     });
   }
 
-  private send(stream: SseStream, view: TokenView): void {
-    const token = toRetrievedToken(view, { url: this.links.callbackUrl(view.id), triggerSdk: false });
-    stream.send({ id: String(view.version), event: 'token', data: JSON.stringify(token) });
-  }
-
-  private finish(stream: SseStream, view: TokenView): void {
-    stream.send({ event: 'end', data: JSON.stringify({ status: view.status }) });
-    stream.end();
+  private tokenEvent(view: TokenView, callbackUrl: string): SseMessage {
+    const token = toRetrievedToken(view, { url: callbackUrl, triggerSdk: false });
+    return { id: String(view.version), event: 'token', data: JSON.stringify(token) };
   }
 }
+
+/** The last event of a finished token's stream. */
+const endEvent = (view: TokenView): SseMessage => ({ event: 'end', data: JSON.stringify({ status: view.status }) });
 
 /** `Last-Event-ID` (what EventSource sends on reconnect), or `?lastEventId=` for hand-made clients. */
 function lastEventIdOf(request: Request): number {

@@ -1,6 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { AckPolicy, ConsumerMessages, DeliverPolicy, JsMsg, NatsConnection, connect, nanos } from 'nats';
-import { BEFORE_FIRST_EVENT, EventEnvelope, eventStreamName, eventSubjects, OutboxPosition } from '@waitpoints/contracts';
+import {
+  BEFORE_FIRST_EVENT,
+  EVENT_TYPE_HEADER,
+  EventEnvelope,
+  eventStreamName,
+  eventSubjects,
+  OutboxPosition,
+} from '@waitpoints/contracts';
 import { alreadyCaughtUp, catchUpFromEventStore, positionOf } from '@waitpoints/contracts/nats/event-store-catch-up';
 import type { TimerStore } from '../database/timer-store';
 import type { SchedulerMetrics } from '../metrics';
@@ -25,6 +32,8 @@ export interface DeadlineIngestOptions {
   maxAckPending: number;
   /** Wait this long for more events before writing (0: only for the rest of the current burst). */
   lingerMs?: number;
+  /** The same while every event waiting to be written ends a token (default: lingerMs). */
+  forgetLingerMs?: number;
   /** Redelivery delay of a batch whose database write failed. */
   retryDelayMs?: number;
 }
@@ -47,6 +56,12 @@ export interface IngestListener {
  */
 const ACK_WAIT_MS = 10_000;
 const PULL_EXPIRES_MS = 10_000;
+
+/** Whether a message may set a deadline: a creation or an extension (or a message that does not say what it holds). */
+function setsDeadline(message: JsMsg): boolean {
+  const type = message.headers?.get(EVENT_TYPE_HEADER);
+  return !type || type === 'TokenCreated' || type === 'TokenDeadlineExtended';
+}
 
 /**
  * Learns deadlines from the token events on JetStream through a durable pull consumer that
@@ -211,31 +226,56 @@ export class DeadlineIngest {
     }
   }
 
-  /** Called for each message as it arrives; the write waits for the rest of this burst. */
+  /**
+   * Called for each message as it arrives. The write waits for more: `lingerMs` when the buffer
+   * holds an event that sets a deadline (the timer must exist before it is due), the longer
+   * `forgetLingerMs` while it holds only events that end tokens (a timer left for a few hundred
+   * milliseconds more can only fire a timeout that the token-service answers "already finished").
+   */
   private receive(message: JsMsg): void {
     this.buffer.push(message);
-    if (!this.writing) this.writing = this.writeBuffered();
+    const linger = setsDeadline(message) ? (this.options.lingerMs ?? 0) : (this.options.forgetLingerMs ?? this.options.lingerMs ?? 0);
+    if (!this.writing) this.writing = this.writeBuffered(linger);
     else if (this.buffer.length >= this.options.batchSize) this.endLinger?.();
+    else this.lingerAtMost(linger);
   }
 
   private endLinger?: () => void;
+  private lingerUntil = 0;
+  private cancelLingerTimer?: () => void;
 
-  private async writeBuffered(): Promise<void> {
-    const lingerMs = this.options.lingerMs ?? 0;
+  private async writeBuffered(lingerMs: number): Promise<void> {
     await new Promise<void>((resolve) => {
-      if (lingerMs <= 0) return void setImmediate(resolve);
-      const timer = setTimeout(() => this.endLinger?.(), lingerMs);
       this.endLinger = () => {
-        clearTimeout(timer);
+        this.cancelLingerTimer?.();
+        this.cancelLingerTimer = undefined;
         this.endLinger = undefined;
         resolve();
       };
+      this.lingerAtMost(lingerMs);
     });
     while (this.buffer.length > 0 && this.running) {
       const batch = this.buffer.splice(0, this.options.batchSize);
       await this.write(batch);
     }
     this.writing = undefined;
+  }
+
+  /** Ends the current linger within `ms` (0: after the rest of this burst), unless it ends sooner already. */
+  private lingerAtMost(ms: number): void {
+    const end = this.endLinger;
+    if (!end) return;
+    const until = performance.now() + ms;
+    if (this.cancelLingerTimer && until >= this.lingerUntil) return;
+    this.cancelLingerTimer?.();
+    this.lingerUntil = until;
+    if (ms <= 0) {
+      const immediate = setImmediate(end);
+      this.cancelLingerTimer = () => clearImmediate(immediate);
+    } else {
+      const timer = setTimeout(end, ms);
+      this.cancelLingerTimer = () => clearTimeout(timer);
+    }
   }
 
   private async write(batch: JsMsg[]): Promise<void> {
