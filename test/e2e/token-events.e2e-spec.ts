@@ -3,6 +3,7 @@
  * from JetStream. Driven over real HTTP against the started system.
  */
 import { connect } from 'nats';
+import { TokenCommandSubjects, toInternalTokenId } from '@waitpoints/contracts';
 import { TokenEventFeed } from '../../apps/gateway/src/realtime/token-event-feed';
 import { RunningSystem, TEST_KEYS, startSystem } from '../support/system';
 import { TEST_NATS_URL } from '../support/services';
@@ -31,6 +32,14 @@ async function createToken(body: Record<string, unknown> = { timeout: '1h' }) {
   expect(response.status).toBe(200);
   return { ...((await response.json()) as { id: string; url: string }), publicAccessToken: response.headers.get('x-trigger-jwt')! };
 }
+
+/** A cancel command as the gateway sends it over NATS. */
+const cancelCommand = (tokenId: string) => ({
+  environment: 'dev',
+  tokenId,
+  reason: 'behind the gateway',
+  metadata: { correlationId: 'token-events-spec', actor: { type: 'operator' } },
+});
 
 const eventsUrl = (id: string, query = '') => `${system.tokensUrl}/${id}/events${query}`;
 const tokenOf = (event: { data: string }) => JSON.parse(event.data);
@@ -102,6 +111,68 @@ describe('the token event stream', () => {
     }
     controller.abort();
     expect((text.match(/: heartbeat\n\n/g) ?? []).length).toBeGreaterThanOrEqual(2);
+  });
+
+  describe('opened right after the create, as wait.forToken does', () => {
+    it("starts from the create's answer, exactly what a retrieve answers, without reading the token", async () => {
+      const feed = system.gateway.get(TokenEventFeed);
+      const token = await createToken({ timeout: '1h', tags: ['fresh'], idempotencyKey: `fresh-${Date.now()}` });
+      expect(feed.createdView('dev', toInternalTokenId(token.id))).toBeDefined();
+      const stream = await openEventStream(eventsUrl(token.id), devKey);
+      const first = await stream.next();
+      expect(first).toMatchObject({ event: 'token', lastEventId: '1' });
+      expect(tokenOf(first!)).toEqual(await api.retrieve(token.id));
+
+      await api.complete(token.id, 'ok');
+      const [changed, end] = await stream.rest();
+      expect(tokenOf(changed)).toEqual(await api.retrieve(token.id));
+      expect(end).toMatchObject({ event: 'end', data: '{"status":"COMPLETED"}' });
+      expect(feed.createdView('dev', toInternalTokenId(token.id))).toBeUndefined();
+    });
+
+    it('reads the token again once this gateway changed it: the stream starts from the completion', async () => {
+      const token = await createToken();
+      await api.complete(token.id, 'at once');
+      const events = await (await openEventStream(eventsUrl(token.id), devKey)).rest();
+      expect(events.map((e) => [e.event, e.lastEventId])).toEqual([
+        ['token', '2'],
+        ['end', '2'],
+      ]);
+    });
+
+    it("forgets the create's answer at the token's first other event, whoever caused it", async () => {
+      const feed = system.gateway.get(TokenEventFeed);
+      const token = await createToken();
+      const internalId = toInternalTokenId(token.id);
+      expect(feed.createdView('dev', internalId)?.status).toBe('WAITING');
+      // Cancelled behind this gateway's back, as through another gateway: straight over NATS.
+      const nc = await connect({ servers: TEST_NATS_URL });
+      try {
+        const subject = `${system.subjectPrefix}.${TokenCommandSubjects.cancel}`;
+        const reply = await nc.request(
+          subject,
+          JSON.stringify({ pattern: subject, id: 'behind-the-gateway', data: cancelCommand(internalId) }),
+          {
+            timeout: 5_000,
+          },
+        );
+        expect(reply.json()).toMatchObject({ response: { ok: true, value: { status: 'CANCELLED' } } });
+      } finally {
+        await nc.close();
+      }
+      await eventually('the feed forgot the view', async () => (feed.createdView('dev', internalId) === undefined ? true : undefined));
+      const events = await (await openEventStream(eventsUrl(token.id), devKey)).rest();
+      expect(events.map((e) => [e.event, e.lastEventId])).toEqual([
+        ['token', '2'],
+        ['end', '2'],
+      ]);
+    });
+
+    it('never answers for another environment', async () => {
+      const feed = system.gateway.get(TokenEventFeed);
+      const token = await createToken();
+      expect(feed.createdView('prod', toInternalTokenId(token.id))).toBeUndefined();
+    });
   });
 
   describe('reconnecting with Last-Event-ID', () => {

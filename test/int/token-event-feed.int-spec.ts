@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { JetStreamClient, NatsConnection, connect } from 'nats';
-import { EventEnvelope } from '@waitpoints/contracts';
+import { EventEnvelope, TokenView } from '@waitpoints/contracts';
 import { eventStreamConfig } from '@waitpoints/contracts/nats/event-stream';
 import { TokenEventFeed } from '../../apps/gateway/src/realtime/token-event-feed';
 import { eventually } from '../support/scheduler';
@@ -111,6 +111,42 @@ describe('the token event feed', () => {
     stopFirst();
     stopAll();
     expect(feed.stats.listeners).toBe(1);
+  });
+
+  describe('the views of tokens this gateway just created (an event stream opened after the create starts from them)', () => {
+    const view = (tokenId: string) =>
+      ({ id: tokenId, status: 'WAITING', version: 1, createdAt: new Date().toISOString() }) as unknown as TokenView;
+    const publishCompletion = async (tokenId: string) => {
+      const event = { ...envelope(tokenId), type: 'TokenCompleted', streamVersion: 2 } as EventEnvelope;
+      await js.publish(`${prefix}.evt.token.completed.dev.${tokenId}`, JSON.stringify(event), { msgID: event.eventId });
+    };
+    const delivered = async (tokenId: string) => {
+      // A listener on another token sees every later message only after this one: wait for a marker behind it.
+      const marker = `marker-${tokenId}`;
+      let seen = false;
+      const stop = feed.subscribe(marker, () => (seen = true));
+      await publish(marker);
+      await eventually('the feed delivered up to the marker', async () => (seen ? true : undefined));
+      stop();
+    };
+
+    it("keeps a created token's view through its own creation event, forgets it at the next event", async () => {
+      feed.rememberCreated('dev', view('fresh-1'));
+      await publish('fresh-1');
+      await delivered('fresh-1');
+      expect(feed.createdView('dev', 'fresh-1')).toMatchObject({ id: 'fresh-1', version: 1 });
+      expect(feed.createdView('prod', 'fresh-1')).toBeUndefined();
+      await publishCompletion('fresh-1');
+      await delivered('fresh-1b');
+      expect(feed.createdView('dev', 'fresh-1')).toBeUndefined();
+    });
+
+    it('does not remember a create answered after the feed already carried a later event of the token', async () => {
+      await publishCompletion('raced-1');
+      await delivered('raced-1');
+      feed.rememberCreated('dev', view('raced-1'));
+      expect(feed.createdView('dev', 'raced-1')).toBeUndefined();
+    });
   });
 
   it('misses nothing across a restart of the NATS server, in order', async () => {

@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { AckPolicy, connect, ConsumerEvents, ConsumerMessages, DeliverPolicy, JsMsg, Msg, nanos, NatsConnection, Subscription } from 'nats';
-import { EventEnvelope, eventStreamName, liveEventSubjects, NATS_MSG_ID_HEADER } from '@waitpoints/contracts';
+import { LRUCache } from 'lru-cache';
+import { EVENT_KIND, EventEnvelope, eventStreamName, liveEventSubjects, NATS_MSG_ID_HEADER, TokenView } from '@waitpoints/contracts';
 import { consumeSpan } from '@waitpoints/platform';
 
 /**
@@ -32,6 +33,19 @@ const FEED_PROGRESS_CHECK_MS = 3_000;
  * is behind: 50,000 ids cover that at thousands of events per second.
  */
 const RECENT_EVENT_IDS = 50_000;
+
+/**
+ * Tokens whose create this gateway answered lately, remembered as the create answered them, so an
+ * event stream opened right after the create (what `wait.forToken` does) starts from that view
+ * instead of asking the token-service. Short-lived: a waiter subscribes within milliseconds.
+ */
+const CREATED_VIEWS = 10_000;
+const CREATED_VIEW_TTL_MS = 10_000;
+/** Tokens that had an event other than their creation, remembered long enough to cover a create answer still on its way. */
+const CHANGED_TOKENS = 50_000;
+
+/** The kind segment of a creation's subject (`….token.created.<environment>.<id>`). */
+const CREATED_KIND = EVENT_KIND.TokenCreated;
 
 export type TokenEventListener = (event: EventEnvelope) => void;
 
@@ -85,6 +99,8 @@ export class TokenEventFeed {
   private readonly everyToken = new Set<TokenEventListener>();
   private readonly streamName: string;
   private readonly filterSubject: string;
+  private readonly tokenSubjectBase: string;
+  private readonly liveTokenSubjectBase: string;
   private connection?: NatsConnection;
   private messages?: ConsumerMessages;
   private running = false;
@@ -94,6 +110,11 @@ export class TokenEventFeed {
   private receivedCount = 0;
   private receivedLiveCount = 0;
   private readonly recentEventIds = new Set<string>();
+  private readonly createdViews = new LRUCache<string, { environment: string; view: TokenView }>({
+    max: CREATED_VIEWS,
+    ttl: CREATED_VIEW_TTL_MS,
+  });
+  private readonly changedTokens = new LRUCache<string, true>({ max: CHANGED_TOKENS });
   private liveSubscription?: Subscription;
   /** The stream sequence after the last event delivered: where a replacement consumer starts. */
   private nextSequence = 1;
@@ -106,6 +127,8 @@ export class TokenEventFeed {
   constructor(private readonly options: TokenEventFeedOptions) {
     this.streamName = eventStreamName(options.subjectPrefix);
     this.filterSubject = `${options.subjectPrefix}.evt.token.>`;
+    this.tokenSubjectBase = `${options.subjectPrefix}.evt.token.`;
+    this.liveTokenSubjectBase = `${options.subjectPrefix}.live.token.`;
   }
 
   /** Connects in the background; `whenLive` tells when listeners can rely on the feed. */
@@ -132,6 +155,32 @@ export class TokenEventFeed {
       const timer = setTimeout(() => done(false), timeoutMs);
       this.liveWaiters.push(onLive);
     });
+  }
+
+  /**
+   * Remembers the view a create answered (a new token, not an idempotent replay of an earlier one),
+   * while the feed is live. Not when the feed already carried an event of the token other than
+   * its creation: then the view is already old.
+   */
+  rememberCreated(environment: string, view: TokenView): void {
+    if (!this.isLive || view.version !== 1 || this.changedTokens.has(view.id)) return;
+    this.createdViews.set(view.id, { environment, view });
+  }
+
+  /**
+   * The state of a token this gateway created lately, if nothing has happened to it since: the
+   * feed forgets a remembered view at the first event of the token other than its creation, so a
+   * view returned here is current up to every event this feed has delivered. A caller that
+   * subscribed to the token first misses nothing: every later event reaches its listener.
+   */
+  createdView(environment: string, tokenId: string): TokenView | undefined {
+    const remembered = this.createdViews.get(tokenId);
+    return remembered?.environment === environment ? remembered.view : undefined;
+  }
+
+  /** A command is about to change the token: its remembered view may soon be old. */
+  forgetCreated(tokenId: string): void {
+    this.createdViews.delete(tokenId);
   }
 
   /** Listens to one token's events (bare id, without `waitpoint_`). Returns the unsubscribe. */
@@ -177,6 +226,7 @@ export class TokenEventFeed {
     await this.messages?.close().catch(() => undefined);
     this.messages = undefined;
     this.isLive = false;
+    this.createdViews.clear();
     await this.deleteConsumer();
     await this.connection?.drain().catch(() => undefined);
     this.connection = undefined;
@@ -368,32 +418,35 @@ export class TokenEventFeed {
   private dispatch(message: JsMsg): void {
     this.receivedCount++;
     if (message.seq >= this.nextSequence) this.nextSequence = message.seq + 1;
-    this.deliver(
-      message.subject,
-      message.headers?.get(NATS_MSG_ID_HEADER),
-      () => message.json<EventEnvelope>(),
-      `#${message.seq}`,
-      message.headers,
-    );
+    this.deliver(message.subject, message, () => message.json<EventEnvelope>(), `#${message.seq}`, true);
   }
 
   private dispatchLive(message: Msg): void {
     this.receivedLiveCount++;
-    this.deliver(message.subject, message.headers?.get(NATS_MSG_ID_HEADER), () => message.json<EventEnvelope>(), '(live)');
+    this.deliver(message.subject, message, () => message.json<EventEnvelope>(), '(live)', false);
   }
 
-  /** Hands one copy of an event to its listeners, unless the other copy already was. */
+  /**
+   * Hands one copy of an event to its listeners, unless the other copy already was. A message
+   * of a token nobody listens to is dropped before its headers or body are read.
+   */
   private deliver(
     subject: string,
-    eventId: string | undefined,
+    message: { headers?: { get(key: string): string } },
     parse: () => EventEnvelope,
     where: string,
-    headers?: { get(key: string): string },
+    traced: boolean,
   ): void {
-    if (eventId && this.alreadyDelivered(eventId)) return;
     const tokenId = subject.slice(subject.lastIndexOf('.') + 1);
+    if (!this.isCreation(subject)) {
+      // Whatever happened to the token, a view remembered from its create is no longer current.
+      this.changedTokens.set(tokenId, true);
+      this.createdViews.delete(tokenId);
+    }
     const listeners = this.byToken.get(tokenId);
     if (!listeners && this.everyToken.size === 0) return;
+    const eventId = message.headers?.get(NATS_MSG_ID_HEADER);
+    if (eventId && this.alreadyDelivered(eventId)) return;
     let envelope: EventEnvelope;
     try {
       envelope = parse();
@@ -402,7 +455,7 @@ export class TokenEventFeed {
       return;
     }
     // Only an event someone waits for is traced: the wake-up joins the trace of the command that stored it.
-    consumeSpan(`wake ${envelope.type}`, envelope, headers, () => {
+    consumeSpan(`wake ${envelope.type}`, envelope, traced ? message.headers : undefined, () => {
       for (const listener of [...(listeners ?? []), ...this.everyToken]) {
         try {
           listener(envelope);
@@ -411,6 +464,12 @@ export class TokenEventFeed {
         }
       }
     });
+  }
+
+  /** Whether a subject (`<prefix>.evt.token.<kind>.…` or `<prefix>.live.token.<kind>.…`) carries a creation. */
+  private isCreation(subject: string): boolean {
+    const kindAt = (subject.startsWith(this.liveTokenSubjectBase) ? this.liveTokenSubjectBase : this.tokenSubjectBase).length;
+    return subject.startsWith(CREATED_KIND, kindAt) && subject.charAt(kindAt + CREATED_KIND.length) === '.';
   }
 
   /** True for the second copy of an event; remembers the first (the oldest ids are forgotten). */

@@ -44,7 +44,13 @@ export class TokenEventsController {
       throw ApiError.unavailable('Realtime token events are unavailable: the gateway is not following JetStream yet; try again shortly');
     }
     const { environment } = request.auth;
-    const follower = new TokenFollower(this.feed, tokenId, () => this.tokenService.getToken({ environment, tokenId }));
+    const follower = new TokenFollower(
+      this.feed,
+      tokenId,
+      () => this.tokenService.getToken({ environment, tokenId }),
+      // Opened right after this gateway created the token: its state is the create's answer.
+      () => this.feed.createdView(environment, tokenId),
+    );
     const current = await follower.open();
     if (isFinished(current) && lastSeen >= current.version) {
       follower.close();

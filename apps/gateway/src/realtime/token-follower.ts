@@ -34,13 +34,15 @@ export class TokenFollower {
     private readonly feed: Pick<TokenEventFeed, 'subscribe'>,
     private readonly tokenId: string,
     private readonly readToken: () => Promise<TokenView>,
+    /** The current state when the caller knows it without a read (TokenEventFeed.createdView); asked after subscribing. */
+    private readonly knownView: () => TokenView | undefined = () => undefined,
   ) {}
 
-  /** Subscribes, then reads the current state. A failed read (e.g. not found) is thrown. */
+  /** Subscribes, then reads the current state (unless known). A failed read (e.g. not found) is thrown. */
   async open(): Promise<TokenView> {
     this.unsubscribe = this.feed.subscribe(this.tokenId, (event) => this.receive(event));
     try {
-      this.view = await this.readToken();
+      this.view = this.knownView() ?? (await this.readToken());
     } catch (error) {
       this.close();
       throw error;

@@ -34,6 +34,7 @@ import { NatsUnreachableError } from '@waitpoints/contracts/nats/prefixed-transp
 import { currentCorrelationId, inSpan, secondsSince, SpanKind, TRACEPARENT_HEADER, traceparentOf } from '@waitpoints/platform';
 import { ApiError } from '../http/api-error';
 import { GatewayMetrics } from '../ops/gateway-metrics';
+import { TokenEventFeed } from '../realtime/token-event-feed';
 import { DEFAULT_COALESCER_OPTIONS, RequestCoalescer } from './request-coalescer';
 
 export const TOKEN_SERVICE_TRANSPORT = Symbol('TokenServiceTransport');
@@ -62,6 +63,7 @@ export class TokenServiceClient implements OnApplicationShutdown {
     private readonly metrics: GatewayMetrics,
     @Inject(JETSTREAM_REPLICAS) private readonly jetStreamReplicas: number,
     @Optional() @Inject(NATS_REQUEST_BATCH_SIZE) batchSize = DEFAULT_COALESCER_OPTIONS.maxRequests,
+    @Optional() private readonly feed?: TokenEventFeed,
   ) {
     this.coalescer = new RequestCoalescer(
       (subject, payload) =>
@@ -77,21 +79,32 @@ export class TokenServiceClient implements OnApplicationShutdown {
   }
 
   createToken = (command: CreateTokenCommand) => this.request<CreateTokenResult>(TokenCommandSubjects.create, command);
-  cancelToken = (command: CancelTokenCommand) => this.request<TokenTransitionResult>(TokenCommandSubjects.cancel, command);
-  rejectToken = (command: RejectTokenCommand) => this.request<TokenTransitionResult>(TokenCommandSubjects.reject, command);
-  extendToken = (command: ExtendTokenCommand) => this.request<TokenTransitionResult>(TokenCommandSubjects.extend, command);
-  heartbeatToken = (command: HeartbeatTokenCommand) => this.request<HeartbeatTokenResult>(TokenCommandSubjects.heartbeat, command);
+  cancelToken = (command: CancelTokenCommand) => this.change<TokenTransitionResult>(TokenCommandSubjects.cancel, command);
+  rejectToken = (command: RejectTokenCommand) => this.change<TokenTransitionResult>(TokenCommandSubjects.reject, command);
+  extendToken = (command: ExtendTokenCommand) => this.change<TokenTransitionResult>(TokenCommandSubjects.extend, command);
+  heartbeatToken = (command: HeartbeatTokenCommand) => this.change<HeartbeatTokenResult>(TokenCommandSubjects.heartbeat, command);
   listTokens = (query: ListTokensQuery) => this.request<ListTokensResult>(TokenQuerySubjects.list, query);
-  timeoutToken = (command: TimeoutTokenCommand) => this.request<TokenTransitionResult>(TokenCommandSubjects.timeout, command);
+  timeoutToken = (command: TimeoutTokenCommand) => this.change<TokenTransitionResult>(TokenCommandSubjects.timeout, command);
   tokenHistory = (query: TokenHistoryQuery) => this.request<TokenHistoryResult>(TokenQuerySubjects.history, query);
   tokenStats = (query: TokenStatsQuery) => this.request<TokenStatsResult>(TokenQuerySubjects.stats, query);
   approvalToken = (query: ApprovalTokenQuery) => this.request<TokenView>(TokenQuerySubjects.approval, query);
 
   async completeToken(command: CompleteTokenCommand): Promise<TokenTransitionResult> {
-    if (!needsOffload(command.output)) return this.request(TokenCommandSubjects.complete, command);
+    if (!needsOffload(command.output)) return this.change(TokenCommandSubjects.complete, command);
     const { output, ...rest } = command;
     const outputRef = await this.withOutputStore((store) => store.upload(output));
-    return this.request(TokenCommandSubjects.complete, { ...rest, outputRef });
+    const offloaded = { ...rest, outputRef };
+    return this.change(TokenCommandSubjects.complete, offloaded);
+  }
+
+  /**
+   * A command that may change a token: the view this gateway remembers from the token's create
+   * is forgotten first, so an event stream opened after the answer reads the token afresh
+   * (read-your-writes through this gateway).
+   */
+  private change<T>(subject: string, command: Pick<CompleteTokenCommand, 'tokenId'>): Promise<T> {
+    this.feed?.forgetCreated(command.tokenId);
+    return this.request<T>(subject, command);
   }
 
   async getToken(query: GetTokenQuery): Promise<TokenView> {

@@ -4,6 +4,7 @@ import { AuthenticatedRequest, SecretKeyGuard } from '../../auth/auth.guards';
 import { PublicAccessTokens } from '../../auth/public-access-token';
 import { RequestBodyPipe } from '../../http/request-validation';
 import { TokenRouteDocs } from '../../openapi/route-docs';
+import { TokenEventFeed } from '../../realtime/token-event-feed';
 import { TokenServiceClient } from '../../transport/token-service.client';
 import { TokenLinks } from '../token-links';
 import { TokenApiController, TokenPost, requestMetadata } from '../token-request';
@@ -22,6 +23,7 @@ export class CreateTokenHttpController {
     private readonly tokenService: TokenServiceClient,
     private readonly links: TokenLinks,
     private readonly publicTokens: PublicAccessTokens,
+    private readonly feed: TokenEventFeed,
   ) {}
 
   @TokenPost('', TokenRouteDocs.create(), SecretKeyGuard)
@@ -39,6 +41,8 @@ export class CreateTokenHttpController {
       metadata: requestMetadata(request),
     });
     const { token, isCached } = await this.tokenService.createToken(command);
+    // The event stream a waiter opens next starts from this view (an idempotent replay's token may have changed since).
+    if (!isCached) this.feed.rememberCreated(environment, token);
     response.setHeader('x-trigger-jwt', this.publicTokens.issueForToken(environment, token.id));
     response.setHeader('x-trigger-jwt-claims', JSON.stringify({ sub: environment, pub: true }));
     return {
