@@ -16,6 +16,7 @@ import { CorrelationInterceptor } from './http/correlation.interceptor';
 import { requestLogging, requestMetrics } from './http/request-logging';
 import { applyRequestTimeouts } from './http/request-timeouts';
 import { securityHeaders } from './http/security-headers';
+import { weakEtag } from './http/etag';
 import { setUpApiDocs } from './openapi/api-docs';
 import { MAX_OUTPUT_BODY_BYTES } from './tokens/token-output';
 import { APPROVAL_PAGE_ROUTE, approvalFormBody } from './tokens/approval-page/approval-page.http';
@@ -78,6 +79,7 @@ export async function createGateway(config: GatewayConfig, options: GatewayOptio
   });
   app.useLogger(app.get(NestPinoLogger));
   app.set('query parser', 'simple');
+  app.set('etag', weakEtag);
   app.disable('x-powered-by');
   app.use(securityHeaders(config.publicUrl));
   app.use(correlationIdMiddleware);

@@ -61,7 +61,8 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [
-        // Requests are logged by the pino-http middleware app.ts installs first; Nest's Logger writes through it.
+        // Requests are logged by the middleware app.ts installs first (http/request-logging.ts), which
+        // sets req.log; Nest's Logger writes through it (useExisting: no pino-http middleware of its own).
         LoggerModule.forRoot({ pinoHttp: { logger }, useExisting: true }),
         TerminusModule.forRoot({ errorLogStyle: 'json' }),
       ],

@@ -1,6 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 
-const digestOf = (key: string) => createHash('sha256').update(key).digest();
+/** One-shot hashing: a Hash object per call costs several times the hashing itself. */
+const digestOf = (key: string) => hash('sha256', key, 'buffer');
 
 /**
  * Secret keys → environments. Lookup compares against every key in constant time, so the

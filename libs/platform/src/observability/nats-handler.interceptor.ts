@@ -50,7 +50,6 @@ export class NatsHandlerInterceptor implements NestInterceptor {
     return new Observable((subscriber) =>
       withTraceContext(traced?.context, () =>
         runWithCorrelation(correlationId, this.logger, () => {
-          const log = this.logger.child({ correlationId });
           return next
             .handle()
             .pipe(
@@ -59,13 +58,13 @@ export class NatsHandlerInterceptor implements NestInterceptor {
                   const seconds = secondsSince(startedAt);
                   const outcome = outcomeOf(reply);
                   this.durations.observe({ subject, outcome }, seconds);
-                  log.debug({ subject, outcome, durationMs: Math.round(seconds * 1000) }, `handled ${subject}`);
+                  this.logger.debug({ correlationId, subject, outcome, durationMs: Math.round(seconds * 1000) }, `handled ${subject}`);
                   traced?.span.setAttribute('waitpoints.outcome', outcome);
                   endSpan(traced?.span);
                 },
                 error: (error: unknown) => {
                   this.durations.observe({ subject, outcome: 'exception' }, secondsSince(startedAt));
-                  log.error({ subject, err: error }, `handler of ${subject} failed`);
+                  this.logger.error({ correlationId, subject, err: error }, `handler of ${subject} failed`);
                   endSpan(traced?.span, error);
                 },
               }),
