@@ -1,4 +1,5 @@
 import { MissingCredentialsError } from './errors';
+import { fetchEventStream } from './event-stream-fetch';
 
 export interface ClientOptions {
   /** Where the gateway listens, e.g. `http://localhost:3000`. */
@@ -18,6 +19,8 @@ export interface ResolvedClientOptions {
   secretKey: string;
   maxAttempts: number;
   fetch: typeof fetch;
+  /** Opens an event stream: the given `fetch`, or else a connection of its own (see fetchEventStream). */
+  fetchEventStream: (url: string, init: { headers: Record<string, string>; signal: AbortSignal }) => Promise<Response>;
 }
 
 export const DEFAULT_BASE_URL = 'http://localhost:3000';
@@ -41,5 +44,11 @@ export function resolveClientOptions(
   }
   const maxAttempts = options.maxAttempts ?? 3;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError('maxAttempts must be a whole number of at least 1');
-  return { baseURL, secretKey, maxAttempts, fetch: options.fetch ?? globalThis.fetch.bind(globalThis) };
+  return {
+    baseURL,
+    secretKey,
+    maxAttempts,
+    fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+    fetchEventStream: options.fetch ?? fetchEventStream,
+  };
 }

@@ -43,12 +43,13 @@ async function follow<T>(
   for (;;) {
     signal?.throwIfAborted();
     const connection = new AbortController();
-    const abortConnection = () => connection.abort(signal!.reason);
-    signal?.addEventListener('abort', abortConnection, { once: true });
+    // Not a listener on the caller's signal: an application often passes one signal to thousands
+    // of waits, and each listener added to it is checked against all the others.
+    const connectionSignal = signal ? AbortSignal.any([signal, connection.signal]) : connection.signal;
     try {
       const headers = http.headers({ accept: 'text/event-stream' });
       if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-      const response = await http.options.fetch(http.url(`${tokenPath(id)}/events`), { headers, signal: connection.signal });
+      const response = await http.options.fetchEventStream(http.url(`${tokenPath(id)}/events`), { headers, signal: connectionSignal });
       if (response.status === 204) {
         // Nothing newer than what we saw: only possible if our state is stale; ask plainly.
         const { body } = await http.request<WireToken>(tokenPath(id), { signal });
@@ -74,7 +75,6 @@ async function follow<T>(
       if (error instanceof ApiError && !isRetryableStatus(error.status)) throw error;
       // Network failure or 5xx: keep trying, the token is still worth waiting for.
     } finally {
-      signal?.removeEventListener('abort', abortConnection);
       connection.abort();
     }
     await sleep(backoffMs(failures++), signal);
