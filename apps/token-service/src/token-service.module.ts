@@ -187,14 +187,19 @@ export class TokenServiceModule {
         { provide: TokenQueries, useValue: new TokenQueries() },
         {
           provide: JetStreamPublisher,
-          useValue: new JetStreamPublisher({
-            servers: config.nats.servers,
-            subjectPrefix: config.nats.subjectPrefix,
-            replicas: config.jetStreamReplicas,
-            duplicateWindowMs: config.jetStreamDuplicateWindowMs,
-            maxAgeMs: config.jetStreamMaxAgeMs,
-            maxBytes: config.jetStreamMaxBytes,
-          }),
+          useFactory: () => {
+            const publisher = new JetStreamPublisher({
+              servers: config.nats.servers,
+              subjectPrefix: config.nats.subjectPrefix,
+              replicas: config.jetStreamReplicas,
+              duplicateWindowMs: config.jetStreamDuplicateWindowMs,
+              maxAgeMs: config.jetStreamMaxAgeMs,
+              maxBytes: config.jetStreamMaxBytes,
+            });
+            // A commit's live announcements leave with the reply that follows it, in one write.
+            natsServer.publishBeforeEachReply((connection) => publisher.sendAnnouncements(connection));
+            return publisher;
+          },
         },
         {
           provide: OutboxRelay,

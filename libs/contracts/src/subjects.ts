@@ -109,10 +109,8 @@ export function liveEventSubjects(prefix: string = DEFAULT_SUBJECT_PREFIX) {
     /** Every live token event (the gateways' feeds). */
     all: `${base}.>`,
     of: (kind: TokenEventKind, environment: string, tokenId: string) => `${base}.${kind}.${environment}.${tokenId}`,
-    /** A commit with nothing announced (creations, large outputs): only a wake for the leading outbox relay. */
+    /** A commit by an instance that does not lead the outbox relay: the leader's wake-up. */
     commit: `${prefix}.live.commit`,
-    /** Every announcement (the outbox relay wakes on each). */
-    any: `${prefix}.live.>`,
   };
 }
 

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { connect, headers, JetStreamClient, NatsConnection } from 'nats';
+import { connect, headers, JetStreamClient, MsgHdrs, NatsConnection } from 'nats';
 import { LargeOutputStore, needsOffload } from '@waitpoints/contracts/nats/output-store';
 import { describeEventStreamLimits, EventStreamLimits, eventStreamConfig } from '@waitpoints/contracts/nats/event-stream';
 import {
@@ -34,6 +34,9 @@ export class JetStreamPublisher {
   private largeOutputs?: LargeOutputStore;
   private readonly subjects;
   private readonly liveSubjects;
+  /** Live copies of committed events, waiting for the reply they go out with (see announce). */
+  private readonly announcements: { subject: string; payload?: string; headers?: MsgHdrs }[] = [];
+  private unrepliedAnnouncements?: NodeJS.Immediate;
   readonly streamName: string;
 
   constructor(private readonly options: JetStreamOptions) {
@@ -50,9 +53,8 @@ export class JetStreamPublisher {
       waitOnFirstConnect: true,
       // Every publish is a request for its PubAck; a stack captured per publish is pure overhead.
       noAsyncTraces: true,
-      // This instance's own announcements are not delivered back to it (onAnnounced): its relay
-      // is woken directly after each commit. Without it, every announced event cost this
-      // process one more message to receive and parse.
+      // This instance's own wake-ups are not delivered back to it (onAnnounced): its relay is
+      // woken directly after each commit.
       noEcho: true,
     });
     await this.ensureStream();
@@ -132,50 +134,55 @@ export class JetStreamPublisher {
    * waiters without waiting for the outbox relay's round through JetStream. At most once and
    * best effort (a NATS outage drops it; the JetStream copy follows).
    *
+   * The announcements wait for the command's reply, which follows the commit within
+   * microseconds, and leave on the reply's connection just before it (`sendAnnouncements`), so
+   * the two go out in one socket write instead of two; a commit that no reply follows (none
+   * today) has them sent at the end of the event loop turn.
+   *
    * Not announced: a creation (nobody can be waiting for a token before its create is answered:
    * the event stream reads the token first) and an event whose output must go through the object
-   * store. Those reach the gateways through JetStream only; when this instance's outbox relay is
-   * not the leader, a bare `commit` announcement wakes the leader for them.
+   * store. Those reach the gateways through JetStream only. An instance whose outbox relay is not
+   * the leader also sends a bare `commit` wake-up, which is all the leader listens to.
    */
   announce(envelopes: EventEnvelope[], { wakeLeader }: { wakeLeader: boolean }): void {
-    const connection = this.connection;
-    if (!connection || connection.isClosed()) return;
-    let unannounced = false;
     for (const envelope of envelopes) {
-      if (envelope.type === 'TokenCreated' || needsOffload((envelope.data as { output?: string }).output)) {
-        unannounced = true;
-        continue;
-      }
+      if (envelope.type === 'TokenCreated' || needsOffload((envelope.data as { output?: string }).output)) continue;
       const data = envelope.data as { environment: string; tokenId: string };
       const h = headers();
       h.set(NATS_MSG_ID_HEADER, envelope.eventId);
       h.set(EVENT_TYPE_HEADER, envelope.type);
+      this.announcements.push({
+        subject: this.liveSubjects.of(EVENT_KIND[envelope.type], data.environment, data.tokenId),
+        payload: JSON.stringify(envelope),
+        headers: h,
+      });
+    }
+    if (wakeLeader) this.announcements.push({ subject: this.liveSubjects.commit });
+    if (this.announcements.length > 0) this.unrepliedAnnouncements ??= setImmediate(() => this.sendAnnouncements());
+  }
+
+  /** Publishes the announcements waiting, on `connection` (the one a reply is about to leave on). */
+  sendAnnouncements(connection: NatsConnection | undefined = this.connection): void {
+    clearImmediate(this.unrepliedAnnouncements);
+    this.unrepliedAnnouncements = undefined;
+    const waiting = this.announcements.splice(0);
+    if (!connection || connection.isClosed()) return;
+    for (const { subject, payload, headers: h } of waiting) {
       try {
-        connection.publish(this.liveSubjects.of(EVENT_KIND[envelope.type], data.environment, data.tokenId), JSON.stringify(envelope), {
-          headers: h,
-        });
+        connection.publish(subject, payload, h ? { headers: h } : undefined);
       } catch {
         // Reconnecting or draining: the JetStream copy will carry the event.
       }
     }
-    if (unannounced && wakeLeader) this.publishQuietly(this.liveSubjects.commit);
   }
 
   /**
-   * Calls `wake` whenever another token-service instance announces a commit (the outbox relay's
-   * wake-up). The connection has `noEcho`, so this instance's own announcements never arrive here.
+   * Calls `wake` whenever another token-service instance commits while it does not lead the
+   * outbox relay (the leader's wake-up; its own commits wake it directly).
    */
   onAnnounced(wake: () => void): () => void {
-    const subscription = this.connection?.subscribe(this.liveSubjects.any, { callback: () => wake() });
+    const subscription = this.connection?.subscribe(this.liveSubjects.commit, { callback: () => wake() });
     return () => subscription?.unsubscribe();
-  }
-
-  private publishQuietly(subject: string): void {
-    try {
-      this.connection?.publish(subject);
-    } catch {
-      // the relay's poll is the safety net
-    }
   }
 
   /**

@@ -9,11 +9,31 @@ import type { Msg, NatsConnection } from 'nats';
 type NatsTransportOptions = NonNullable<NatsOptions['options']>;
 
 export class PrefixedNatsServer extends ServerNats {
+  private beforeReply?: (connection: NatsConnection) => void;
+
   constructor(
     private readonly prefix: string,
     options: NatsTransportOptions,
   ) {
     super(options);
+  }
+
+  /**
+   * Runs `hook` right before each reply is published, with the connection the reply leaves on:
+   * whatever the hook publishes there goes out in the same socket write as the reply.
+   */
+  publishBeforeEachReply(hook: (connection: NatsConnection) => void): void {
+    this.beforeReply = hook;
+  }
+
+  override getPublisher(...args: Parameters<ServerNats['getPublisher']>): (response: unknown) => unknown {
+    const publish = super.getPublisher(...args);
+    const hook = this.beforeReply;
+    if (!hook || !args[0].reply) return publish;
+    return (response) => {
+      hook(this.unwrap<NatsConnection>());
+      return publish(response);
+    };
   }
 
   override addHandler(
