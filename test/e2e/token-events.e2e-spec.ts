@@ -114,6 +114,18 @@ describe('the token event stream', () => {
   });
 
   describe('opened right after the create, as wait.forToken does', () => {
+    it.each([
+      ['a heartbeat token', { timeout: '1h', heartbeatTimeout: '5m' }],
+      ['a token with an approval page', { timeout: '1h', approval: { title: 'Ship it?', commentRequired: true } }],
+    ])("starts %s from the create's answer, exactly what a retrieve answers", async (_kind, body) => {
+      const token = await createToken(body);
+      expect(system.gateway.get(TokenEventFeed).createdView('dev', toInternalTokenId(token.id))).toBeDefined();
+      const stream = await openEventStream(eventsUrl(token.id), devKey);
+      const first = await stream.next();
+      stream.close();
+      expect(tokenOf(first!)).toEqual(await api.retrieve(token.id));
+    });
+
     it("starts from the create's answer, exactly what a retrieve answers, without reading the token", async () => {
       const feed = system.gateway.get(TokenEventFeed);
       const token = await createToken({ timeout: '1h', tags: ['fresh'], idempotencyKey: `fresh-${Date.now()}` });
