@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 
 /**
@@ -13,6 +13,8 @@ export interface ArchiveStore {
   get(key: string): Promise<Buffer>;
   /** Every key that starts with `prefix`, sorted. */
   list(prefix: string): Promise<string[]>;
+  /** Removes the object under `key` (no error when there is none). */
+  delete(key: string): Promise<void>;
   /** Where the store is, for logs and reports. */
   readonly location: string;
 }
@@ -78,6 +80,19 @@ export class FileSystemArchiveStore implements ArchiveStore {
     };
     await walk(this.pathOf(base));
     return keys.sort();
+  }
+
+  async delete(key: string): Promise<void> {
+    const path = this.pathOf(key);
+    await rm(path, { force: true });
+    // Empty directories of the layout go with their last object (never the archive's own root).
+    for (let directory = dirname(path); directory.startsWith(`${this.location}${sep}`); directory = dirname(directory)) {
+      try {
+        await rmdir(directory);
+      } catch {
+        break; // not empty (or already gone): its parents are not empty either
+      }
+    }
   }
 
   private pathOf(key: string): string {

@@ -73,6 +73,19 @@ export function prefixOfPeriod(period: string): string {
   return `${PREFIX}${year}/${month}/${day}/${hour === undefined ? '' : `${hour}/`}`;
 }
 
+/** What `EventArchive.prune` removed (or, in a dry run, would remove). */
+export interface PruneReport {
+  /** The periods removed whole, as `2026-11-30T14` (UTC hours of finish). */
+  periods: string[];
+  segments: number;
+  events: number;
+  bytes: number;
+  /** Objects deleted, manifests and segments together (0 in a dry run). */
+  deleted: number;
+}
+
+const PERIOD_KEY = /^events\/(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\//;
+
 /** The archive failed to write or verify a segment: nothing of the batch may be deleted. */
 export class ArchiveWriteError extends Error {}
 
@@ -170,6 +183,43 @@ export class EventArchive {
       manifests.push(manifest);
     }
     return manifests;
+  }
+
+  /**
+   * Removes the periods (UTC hours of finish) that ended at or before `before`, whole: the
+   * archive's own retention, for deployments that keep archived history for a limited time.
+   * Each period's manifests go first, so a segment stops being part of the archive before its
+   * data goes; then every other object of the period, including a segment an interrupted write
+   * or prune left without its manifest. Periods that end after `before` are not touched, so a
+   * period still being written to is never pruned when `before` is in the past.
+   */
+  async prune(before: Date, { dryRun = false }: { dryRun?: boolean } = {}): Promise<PruneReport> {
+    const byPeriod = new Map<string, string[]>();
+    for (const key of await this.store.list(PREFIX)) {
+      const match = PERIOD_KEY.exec(key);
+      if (!match) continue;
+      const [, year, month, day, hour] = match;
+      if (Date.UTC(+year, +month - 1, +day, +hour + 1) > before.getTime()) continue;
+      const period = `${year}-${month}-${day}T${hour}`;
+      byPeriod.set(period, [...(byPeriod.get(period) ?? []), key]);
+    }
+    const report: PruneReport = { periods: [...byPeriod.keys()].sort(), segments: 0, events: 0, bytes: 0, deleted: 0 };
+    for (const period of report.periods) {
+      const keys = byPeriod.get(period)!;
+      const manifestKeys = keys.filter((key) => key.endsWith(MANIFEST_SUFFIX));
+      for (const key of manifestKeys) {
+        const manifest = JSON.parse((await this.store.get(key)).toString('utf8')) as SegmentManifest;
+        report.segments++;
+        report.events += manifest.eventCount;
+        report.bytes += manifest.bytes;
+      }
+      if (dryRun) continue;
+      for (const key of [...manifestKeys, ...keys.filter((key) => !key.endsWith(MANIFEST_SUFFIX))]) {
+        await this.store.delete(key);
+        report.deleted++;
+      }
+    }
+    return report;
   }
 
   /**

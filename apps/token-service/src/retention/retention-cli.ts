@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { ConfigError, Env } from '@waitpoints/contracts';
+import { ConfigError, Env, parseDuration, parseIsoDate } from '@waitpoints/contracts';
 import { pendingMigrations } from '@waitpoints/platform';
 import { systemClock } from '../commands/clock';
 import { loadTokenServiceConfig, retentionIsOff, TokenServiceConfig } from '../config';
@@ -16,7 +16,10 @@ const USAGE = `Usage:
                                              Load a period's archived events (2026-11-30, or 2026-11-30T14 for an hour)
                                              into es_events of a database (default DATABASE_URL; created and migrated
                                              if missing) and project them; events already there are skipped
-  (or: node dist/apps/token-service/src/retention/retention-cli.js run | find <tokenId> | load <period> …)
+  npm run archive:prune -- --before <when> [--dry-run]
+                                             Remove the archive's periods (UTC hours of finish) that ended before <when>:
+                                             a UTC day or time (2026-01-01, 2026-01-01T12:00:00Z) or an age (365d = a year ago)
+  (or: node dist/apps/token-service/src/retention/retention-cli.js run | find <tokenId> | load <period> | prune …)
 
 Reads DATABASE_URL, TOKEN_RETENTION, RETENTION_BATCH_SIZE, RETENTION_MAX_RATE, ARCHIVE_DIR and NATS_SUBJECT_PREFIX (the outbox
 checkpoint) like the token-service. Exit codes: 0 done, 1 nothing found (find), 2 could not run.`;
@@ -26,7 +29,7 @@ export const EXIT = { ok: 0, notFound: 1, failed: 2 } as const;
 /** The retention and archive commands; returns the exit code. */
 export async function runRetentionCommand(args: string[], env: Env, print: (line: string) => void): Promise<number> {
   const [command, ...rest] = args;
-  if (command !== 'run' && command !== 'find' && command !== 'load') {
+  if (command !== 'run' && command !== 'find' && command !== 'load' && command !== 'prune') {
     print(USAGE);
     return command === '--help' || command === '-h' ? EXIT.ok : EXIT.failed;
   }
@@ -44,6 +47,7 @@ export async function runRetentionCommand(args: string[], env: Env, print: (line
       print('ARCHIVE_DIR is not set: there is no archive to read.');
       return EXIT.failed;
     }
+    if (command === 'prune') return await prune(archive, rest, print);
     if (command === 'find') {
       const tokenId = rest[0]?.replace(/^waitpoint_/, '');
       if (!tokenId) {
@@ -78,6 +82,34 @@ export async function runRetentionCommand(args: string[], env: Env, print: (line
     print(`${command} failed: ${(error as Error).message}`);
     return EXIT.failed;
   }
+}
+
+/** `archive:prune`: the archive's own retention, whole periods at a time. */
+async function prune(archive: EventArchive, args: string[], print: (line: string) => void): Promise<number> {
+  const index = args.indexOf('--before');
+  const before = index >= 0 ? cutoffOf(args[index + 1]) : undefined;
+  if (!before) {
+    print(`prune needs --before <when>: a UTC day or time (2026-01-01, 2026-01-01T12:00:00Z) or an age (365d).\n\n${USAGE}`);
+    return EXIT.failed;
+  }
+  const dryRun = args.includes('--dry-run');
+  const report = await archive.prune(before, { dryRun });
+  const what = `${report.periods.length} hour(s) of finished tokens before ${before.toISOString()}: ${report.segments} segment(s), ${report.events} events, ${report.bytes} bytes`;
+  if (report.periods.length > 0) print(`from ${report.periods[0]} to ${report.periods[report.periods.length - 1]}`);
+  print(
+    dryRun
+      ? `Would remove ${what} (dry run: nothing removed).`
+      : `Removed ${what} (${report.deleted} objects) from ${archive.store.location}.`,
+  );
+  return EXIT.ok;
+}
+
+/** `2026-01-01`, `2026-01-01T12:00:00Z` or an age such as `365d` (that long before now). */
+function cutoffOf(value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const age = parseDuration(value);
+  if (age !== undefined) return new Date(Date.now() - age);
+  return parseIsoDate(value);
 }
 
 function databaseUrlArgument(args: string[]): string | undefined {

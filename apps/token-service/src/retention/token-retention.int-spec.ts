@@ -329,6 +329,7 @@ describe('token retention (finished tokens leave the hot tables after TOKEN_RETE
         put: () => Promise.reject(new Error('disk full')),
         get: () => Promise.reject(new Error('no such object')),
         list: () => Promise.resolve([]),
+        delete: () => Promise.reject(new Error('disk full')),
       };
       const failures: number[] = [];
       const metrics = {
@@ -358,6 +359,7 @@ describe('token retention (finished tokens leave the hot tables after TOKEN_RETE
         put: (key, body) => disk.put(key, body.subarray(0, body.length - 1)),
         get: (key) => disk.get(key),
         list: (p) => disk.list(p),
+        delete: (key) => disk.delete(key),
       };
 
       await expect(retention({ archive: new EventArchive(lossy) }).runPass()).rejects.toThrow(/does not match its manifest/);
