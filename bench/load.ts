@@ -126,7 +126,14 @@ async function main() {
 
 // ---------------------------------------------------------------- through the gateway
 
+/** Tokens a retrieve run picks from when nothing was created or completed before it (`--only retrieve`). */
+const TOKENS_TO_RETRIEVE = 1000;
+
 async function topUpWaitingTokens(system: BenchSystem, scenario: Scenario, connections: number) {
+  if (scenario === 'retrieve' && waiting.length + finished.length === 0) {
+    await autocannon({ ...createRequest(system), connections: 64, amount: TOKENS_TO_RETRIEVE });
+    return;
+  }
   if (scenario !== 'complete') return;
   // Enough for a generous guess of the complete rate; creating more costs less than running dry.
   const needed =
@@ -286,6 +293,10 @@ async function sql(pool: Pool, scenario: Scenario, connections: number, seconds:
     list: () =>
       pool.query(`SELECT ${TOKEN_VIEW_COLUMNS} FROM waitpoint_tokens WHERE environment = $1 ORDER BY id DESC LIMIT $2`, [environment, 26]),
   };
+  if (scenario === 'retrieve' && ceilingWaiting.length + ceilingFinished.length === 0) {
+    // Tokens to read (`--only retrieve`): without them every SELECT would look up no id at all.
+    await runFor(TOKENS_TO_RETRIEVE, connections, once.create);
+  }
   if (scenario === 'complete') {
     // Waiting tokens to complete, made with the create statement outside the measurement.
     const needed = Math.round(1.5 * Math.max(lastCeilingRate.create ?? 0, lastCeilingRate.complete ?? 0, 2000) * seconds) + connections;
