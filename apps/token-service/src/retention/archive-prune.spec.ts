@@ -38,6 +38,15 @@ beforeEach(async () => {
 
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+describe('finding a token in the archive', () => {
+  it('gives each event once, even when a failed pass archived its token twice', async () => {
+    // The first pass wrote its segment, then failed before its delete committed; the next archived the token again.
+    await archiveToken('01aaaa', '2026-01-01T10:15:00Z', 1);
+    expect((await keys()).filter((key) => key.endsWith('.manifest.json') && key.includes('01aaaa-01aaaa'))).toHaveLength(2);
+    expect((await archive.find('01aaaa')).map((event) => event.global_position)).toEqual(['1']);
+  });
+});
+
 describe('pruning the archive (its own retention, whole hours of finish at a time)', () => {
   it('removes the hours that ended before the cutoff, and only those', async () => {
     const report = await archive.prune(new Date('2026-01-01T11:30:00Z'));

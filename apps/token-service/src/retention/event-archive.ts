@@ -229,12 +229,16 @@ export class EventArchive {
    */
   async find(tokenId: string): Promise<ArchivedEvent[]> {
     const streamId = tokenStreamId(tokenId);
-    const found: ArchivedEvent[] = [];
+    // By event id: a pass that archived a batch and then failed before its delete committed
+    // archives the same tokens again in its next segment, so an event can be in two segments.
+    const found = new Map<string, ArchivedEvent>();
     for (const manifest of await this.manifests(PREFIX, (key) => keyMayHold(key, tokenId))) {
       if (tokenId < manifest.firstTokenId || tokenId > manifest.lastTokenId) continue;
-      found.push(...(await this.readSegment(manifest)).filter((event) => event.stream_id === streamId));
+      for (const event of await this.readSegment(manifest)) {
+        if (event.stream_id === streamId) found.set(event.event_id, event);
+      }
     }
-    return found.sort((a, b) => compareBigint(a.global_position, b.global_position));
+    return [...found.values()].sort((a, b) => compareBigint(a.global_position, b.global_position));
   }
 }
 
