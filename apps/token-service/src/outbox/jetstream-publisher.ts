@@ -53,9 +53,6 @@ export class JetStreamPublisher {
       waitOnFirstConnect: true,
       // Every publish is a request for its PubAck; a stack captured per publish is pure overhead.
       noAsyncTraces: true,
-      // This instance's own wake-ups are not delivered back to it (onAnnounced): its relay is
-      // woken directly after each commit.
-      noEcho: true,
     });
     await this.ensureStream();
     this.largeOutputs = await LargeOutputStore.open(this.connection, this.options.subjectPrefix, this.options.replicas);

@@ -167,11 +167,28 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
   }
 }
 
-/** Locks the live projection tables in `mode`, waiting at most lockTimeoutMs; returns when the lock was taken. */
-async function lockLiveTables(m: Sql, liveSchema: string, mode: 'ACCESS EXCLUSIVE' | 'EXCLUSIVE', lockTimeoutMs: number): Promise<number> {
+/**
+ * The start of a rebuild's last step: locks the live tables in `mode`, checks that no migration
+ * changed them meanwhile, and replays, in this transaction, what the last round did not see.
+ * Every command that projected has committed (we waited for its lock); every other one waits for ours.
+ */
+async function lockAndCatchUp(
+  m: Sql,
+  replay: EventReplay,
+  liveSchema: string,
+  definition: string,
+  lastSnapshotId: string,
+  lockTimeoutMs: number,
+  mode: 'ACCESS EXCLUSIVE' | 'EXCLUSIVE',
+): Promise<{ lockedAt: number; underLock: number }> {
+  // Waits at most lockTimeoutMs for the lock.
   await m.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
   await m.query(`LOCK TABLE ${PROJECTION_TABLES.map((table) => qualified(liveSchema, table)).join(', ')} IN ${mode} MODE`);
-  return Date.now();
+  const lockedAt = Date.now();
+  if ((await definitionOf(m, liveSchema)) !== definition) {
+    throw new Error('the read tables changed definition during the rebuild (a migration ran); run the rebuild again');
+  }
+  return { lockedAt, underLock: await replay.replayWithin(m, lastSnapshotId) };
 }
 
 async function swapIn(
@@ -182,13 +199,15 @@ async function swapIn(
   lastSnapshotId: string,
   lockTimeoutMs: number,
 ): Promise<{ underLock: number; lockHeldMs: number }> {
-  const lockedAt = await lockLiveTables(m, liveSchema, 'ACCESS EXCLUSIVE', lockTimeoutMs);
-  if ((await definitionOf(m, liveSchema)) !== definition) {
-    throw new Error('the read tables changed definition during the rebuild (a migration ran); run the rebuild again');
-  }
-  // Every command that projected has committed (we waited for its lock); every other one waits
-  // for ours. What the last round did not see is replayed here, in this transaction.
-  const underLock = await replay.replayWithin(m, lastSnapshotId);
+  const { lockedAt, underLock } = await lockAndCatchUp(
+    m,
+    replay,
+    liveSchema,
+    definition,
+    lastSnapshotId,
+    lockTimeoutMs,
+    'ACCESS EXCLUSIVE',
+  );
   await carryOverLiveOnlyColumns(m, liveSchema, true);
   await m.query(`CREATE SCHEMA ${ident(RETIRED_SCHEMA)}`);
   for (const table of PROJECTION_TABLES) {
@@ -222,11 +241,7 @@ async function replaceRange(
   lockTimeoutMs: number,
   range: CreatedRange,
 ): Promise<{ underLock: number; lockHeldMs: number }> {
-  const lockedAt = await lockLiveTables(m, liveSchema, 'EXCLUSIVE', lockTimeoutMs);
-  if ((await definitionOf(m, liveSchema)) !== definition) {
-    throw new Error('the read tables changed definition during the rebuild (a migration ran); run the rebuild again');
-  }
-  const underLock = await replay.replayWithin(m, lastSnapshotId);
+  const { lockedAt, underLock } = await lockAndCatchUp(m, replay, liveSchema, definition, lastSnapshotId, lockTimeoutMs, 'EXCLUSIVE');
   // The staging tables hold the range's rows only: one pass, by primary key, is short.
   await carryOverLiveOnlyColumns(m, liveSchema, false);
   // Only rows that differ are written (usually none): fewer writes under the lock, and rows
