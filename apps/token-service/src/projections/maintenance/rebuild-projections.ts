@@ -133,8 +133,8 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
       try {
         const swapped = await db.transaction((m) =>
           wholeHistory
-            ? swapIn(m, replay, liveSchema, definition, lastSnapshotId, lockTimeoutMs)
-            : replaceRange(m, replay, liveSchema, definition, lastSnapshotId, lockTimeoutMs, range),
+            ? swapIn(m, { replay, liveSchema, definition, lastSnapshotId, lockTimeoutMs })
+            : replaceRange(m, { replay, liveSchema, definition, lastSnapshotId, lockTimeoutMs }, range),
         );
         log(
           `${wholeHistory ? 'swapped in' : 'replaced the range'} after ${attempt} lock attempt(s); ` +
@@ -167,6 +167,16 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
   }
 }
 
+/** What a rebuild's last step (swapIn, replaceRange) works with. */
+interface LastStep {
+  replay: EventReplay;
+  liveSchema: string;
+  /** The live tables' definition when the rebuild began (a migration meanwhile aborts it). */
+  definition: string;
+  lastSnapshotId: string;
+  lockTimeoutMs: number;
+}
+
 /**
  * The start of a rebuild's last step: locks the live tables in `mode`, checks that no migration
  * changed them meanwhile, and replays, in this transaction, what the last round did not see.
@@ -174,11 +184,7 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
  */
 async function lockAndCatchUp(
   m: Sql,
-  replay: EventReplay,
-  liveSchema: string,
-  definition: string,
-  lastSnapshotId: string,
-  lockTimeoutMs: number,
+  { replay, liveSchema, definition, lastSnapshotId, lockTimeoutMs }: LastStep,
   mode: 'ACCESS EXCLUSIVE' | 'EXCLUSIVE',
 ): Promise<{ lockedAt: number; underLock: number }> {
   // Waits at most lockTimeoutMs for the lock.
@@ -191,23 +197,9 @@ async function lockAndCatchUp(
   return { lockedAt, underLock: await replay.replayWithin(m, lastSnapshotId) };
 }
 
-async function swapIn(
-  m: Sql,
-  replay: EventReplay,
-  liveSchema: string,
-  definition: string,
-  lastSnapshotId: string,
-  lockTimeoutMs: number,
-): Promise<{ underLock: number; lockHeldMs: number }> {
-  const { lockedAt, underLock } = await lockAndCatchUp(
-    m,
-    replay,
-    liveSchema,
-    definition,
-    lastSnapshotId,
-    lockTimeoutMs,
-    'ACCESS EXCLUSIVE',
-  );
+async function swapIn(m: Sql, step: LastStep): Promise<{ underLock: number; lockHeldMs: number }> {
+  const { liveSchema } = step;
+  const { lockedAt, underLock } = await lockAndCatchUp(m, step, 'ACCESS EXCLUSIVE');
   await carryOverLiveOnlyColumns(m, liveSchema, true);
   await m.query(`CREATE SCHEMA ${ident(RETIRED_SCHEMA)}`);
   for (const table of PROJECTION_TABLES) {
@@ -232,16 +224,9 @@ async function swapIn(
  * reads go on), replays what the last round did not see, then replaces the range's rows of
  * each table with the replayed ones, in one transaction.
  */
-async function replaceRange(
-  m: Sql,
-  replay: EventReplay,
-  liveSchema: string,
-  definition: string,
-  lastSnapshotId: string,
-  lockTimeoutMs: number,
-  range: CreatedRange,
-): Promise<{ underLock: number; lockHeldMs: number }> {
-  const { lockedAt, underLock } = await lockAndCatchUp(m, replay, liveSchema, definition, lastSnapshotId, lockTimeoutMs, 'EXCLUSIVE');
+async function replaceRange(m: Sql, step: LastStep, range: CreatedRange): Promise<{ underLock: number; lockHeldMs: number }> {
+  const { liveSchema } = step;
+  const { lockedAt, underLock } = await lockAndCatchUp(m, step, 'EXCLUSIVE');
   // The staging tables hold the range's rows only: one pass, by primary key, is short.
   await carryOverLiveOnlyColumns(m, liveSchema, false);
   // Only rows that differ are written (usually none): fewer writes under the lock, and rows
