@@ -758,6 +758,18 @@ describe('POST /api/v1/waitpoints/tokens/:id/complete', () => {
       expect(JSON.parse((await retrieve(token.id)).output)).toEqual(data);
     });
 
+    it('returns every large output intact when many are retrieved at once (more than one batch reply holds)', async () => {
+      // Retrieves that arrive together travel to the token-service in one message; answers
+      // that would not fit its reply come back on their own.
+      const tokens = await Promise.all(Array.from({ length: 8 }, () => createToken()));
+      const blobs = tokens.map((_, i) => `${i}`.repeat(200 * KiB));
+      for (const [i, token] of tokens.entries()) expect((await complete(token.id, { data: blobs[i] })).status).toBe(200);
+      const retrieved = await Promise.all([...tokens, ...tokens].map((token) => retrieve(token.id)));
+      expect(retrieved.map((token) => JSON.parse(token.output) === blobs[tokens.findIndex((t) => t.id === token.id)])).toEqual(
+        new Array(16).fill(true),
+      );
+    });
+
     // Beyond what one NATS message carries, an output travels through the JetStream object
     // store: it is stored and read back intact, and the event stream keeps flowing.
     it.each([

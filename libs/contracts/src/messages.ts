@@ -4,6 +4,7 @@ import type { TimeoutSpec } from './duration';
 import type { RpcReply } from './rpc';
 import type { EventEnvelope } from './events';
 import type { OutboxPosition } from './outbox-position';
+import { TokenQuerySubjects } from './subjects';
 
 /** Who asked for a change; stored in every event's metadata. */
 export interface Actor {
@@ -138,17 +139,42 @@ export interface TokenTransitionResult {
 
 // ---- Several requests in one message (TokenRequestBatchSubject) ----
 
+/**
+ * Queries that may travel in a batch: their replies are small in practice (one token, one
+ * page), and the token-service keeps the whole batch reply under BATCH_REPLY_BUDGET_BYTES by
+ * answering `sendAlone` for a query whose reply would not fit.
+ */
+export const BATCHABLE_QUERY_SUBJECTS: readonly string[] = [TokenQuerySubjects.get, TokenQuerySubjects.list, TokenQuerySubjects.approval];
+
+/** Most bytes of JSON a batch reply carries: well under NATS' default 1 MiB max_payload. */
+export const BATCH_REPLY_BUDGET_BYTES = 512 * 1024;
+
 export interface TokenRequestBatch {
   /**
-   * Each `subject` is a command of TokenCommandSubjects but timeout-batch (relative,
-   * no prefix). Queries are not accepted: their replies could outgrow one NATS message.
+   * Each `subject` is a command of TokenCommandSubjects but timeout-batch, or one of
+   * BATCHABLE_QUERY_SUBJECTS (relative, no prefix).
    */
   requests: { subject: string; payload: unknown }[];
 }
 
-/** One reply per request, in request order, each exactly what its own subject would answer. */
+/**
+ * In a batch reply, in place of a query's answer: it would have taken the reply past
+ * BATCH_REPLY_BUDGET_BYTES (or this subject cannot be batched here). The query was only read,
+ * never applied: the sender sends it again on its own subject.
+ */
+export interface SendAlone {
+  ok: false;
+  sendAlone: true;
+}
+
+export const SEND_ALONE: SendAlone = { ok: false, sendAlone: true };
+
+/**
+ * One reply per request, in request order, each exactly what its own subject would answer,
+ * or SEND_ALONE for a query.
+ */
 export interface TokenRequestBatchReply {
-  replies: RpcReply<unknown>[];
+  replies: (RpcReply<unknown> | SendAlone)[];
 }
 
 // ---- Queries (gateway → token-service) ----

@@ -1,4 +1,11 @@
-import { TokenCommandSubjects, TokenQuerySubjects, TokenRequestBatch, TokenRequestBatchSubject } from '@waitpoints/contracts';
+import {
+  ErrorCode,
+  SEND_ALONE,
+  TokenCommandSubjects,
+  TokenQuerySubjects,
+  TokenRequestBatch,
+  TokenRequestBatchSubject,
+} from '@waitpoints/contracts';
 import { DEFAULT_COALESCER_OPTIONS, RequestCoalescer, worstCaseBytes } from './request-coalescer';
 
 interface Sent {
@@ -52,14 +59,74 @@ describe('RequestCoalescer', () => {
     ]);
   });
 
-  it('never batches queries: their replies can be far larger than the request', async () => {
+  it('batches the small queries (a token, a page) with the commands; never the others (an output chunk, history, counts)', async () => {
     const service = fakeService();
     const coalescer = new RequestCoalescer(service.send);
     await Promise.all([
       coalescer.request(TokenQuerySubjects.get, { tokenId: 'a' }),
       coalescer.request(TokenQuerySubjects.list, { tokenId: 'b' }),
+      coalescer.request(TokenCommandSubjects.complete, complete('c')),
+      coalescer.request(TokenQuerySubjects.outputChunk, { tokenId: 'd' }),
+      coalescer.request(TokenQuerySubjects.history, { tokenId: 'e' }),
+      coalescer.request(TokenQuerySubjects.stats, { tokenId: 'f' }),
     ]);
-    expect(service.sent.map((s) => s.subject)).toEqual([TokenQuerySubjects.get, TokenQuerySubjects.list]);
+    expect(service.sent.map((s) => s.subject)).toEqual([
+      TokenQuerySubjects.outputChunk,
+      TokenQuerySubjects.history,
+      TokenQuerySubjects.stats,
+      TokenRequestBatchSubject,
+    ]);
+    expect(service.sent[3].payload.requests.map((r: Sent) => r.subject)).toEqual([
+      TokenQuerySubjects.get,
+      TokenQuerySubjects.list,
+      TokenCommandSubjects.complete,
+    ]);
+  });
+
+  it('sends a query again alone when the batch reply had no room for its answer', async () => {
+    const sent: Sent[] = [];
+    const send = async (subject: string, payload: any) => {
+      sent.push({ subject, payload });
+      if (subject !== TokenRequestBatchSubject) return { ok: true, value: `alone ${payload.tokenId}` };
+      return { replies: payload.requests.map((r: Sent, i: number) => (i === 0 ? { ok: true, value: r.payload.tokenId } : SEND_ALONE)) };
+    };
+    const coalescer = new RequestCoalescer(send);
+    const replies = await Promise.all([
+      coalescer.request(TokenQuerySubjects.get, { tokenId: 'a' }),
+      coalescer.request(TokenQuerySubjects.get, { tokenId: 'b' }),
+    ]);
+    expect(replies).toEqual([
+      { ok: true, value: 'a' },
+      { ok: true, value: 'alone b' },
+    ]);
+    expect(sent.map((s) => s.subject)).toEqual([TokenRequestBatchSubject, TokenQuerySubjects.get]);
+  });
+
+  it('sends a query again alone when a token-service from before batched queries refused it (a rolling upgrade)', async () => {
+    const sent: Sent[] = [];
+    const refusal = { ok: false, error: { code: ErrorCode.ValidationFailed, message: 'qry.token.get cannot be sent in a batch' } };
+    const send = async (subject: string, payload: any) => {
+      sent.push({ subject, payload });
+      if (subject !== TokenRequestBatchSubject) return { ok: true, value: `alone ${payload.tokenId}` };
+      return { replies: payload.requests.map((r: Sent) => (r.subject === TokenQuerySubjects.get ? refusal : { ok: true, value: 'done' })) };
+    };
+    const coalescer = new RequestCoalescer(send);
+    const replies = await Promise.all([
+      coalescer.request(TokenQuerySubjects.get, { tokenId: 'a' }),
+      coalescer.request(TokenCommandSubjects.complete, complete('b')),
+    ]);
+    expect(replies).toEqual([
+      { ok: true, value: 'alone a' },
+      { ok: true, value: 'done' },
+    ]);
+  });
+
+  it('never sends a command twice: a command answered "send alone" fails', async () => {
+    const send = async (subject: string, payload: any) =>
+      subject === TokenRequestBatchSubject ? { replies: payload.requests.map(() => SEND_ALONE) } : { ok: true, value: 'twice' };
+    const coalescer = new RequestCoalescer(send);
+    const outcomes = await Promise.allSettled(['a', 'b'].map((id) => coalescer.request(TokenCommandSubjects.complete, complete(id))));
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
   });
 
   it('sends a command with a large output alone, and splits batches that would outgrow a NATS message', async () => {

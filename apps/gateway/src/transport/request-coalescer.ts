@@ -1,4 +1,13 @@
-import { RpcReply, TokenCommandSubjects, TokenRequestBatch, TokenRequestBatchReply, TokenRequestBatchSubject } from '@waitpoints/contracts';
+import {
+  BATCHABLE_QUERY_SUBJECTS,
+  ErrorCode,
+  RpcReply,
+  SendAlone,
+  TokenCommandSubjects,
+  TokenRequestBatch,
+  TokenRequestBatchReply,
+  TokenRequestBatchSubject,
+} from '@waitpoints/contracts';
 
 export type SendRequest = (subject: string, payload: object) => Promise<unknown>;
 
@@ -21,9 +30,10 @@ export const DEFAULT_COALESCER_OPTIONS: CoalescerOptions = {
 };
 
 /**
- * Only commands go together: their replies are as small as their requests (a token view
- * without output, or a status). A query's reply can be far larger than the query (a page,
- * an output), so queries always travel alone.
+ * Commands go together: their replies are as small as their requests (a token view without
+ * output, or a status), so the request's worst case bounds both. So do the small queries (one
+ * token, one page): their replies are not bounded by the query, so the token-service keeps the
+ * batch's reply within its budget and answers `sendAlone` for a query that would not fit.
  */
 const BATCHABLE_SUBJECTS = new Set<string>([
   TokenCommandSubjects.create,
@@ -32,7 +42,20 @@ const BATCHABLE_SUBJECTS = new Set<string>([
   TokenCommandSubjects.reject,
   TokenCommandSubjects.extend,
   TokenCommandSubjects.heartbeat,
+  ...BATCHABLE_QUERY_SUBJECTS,
 ]);
+
+/**
+ * A query the token-service did not answer in the batch: its reply would not fit (SendAlone),
+ * or the token-service predates batched queries and refused it (it answers every query in a
+ * batch with "… cannot be sent in a batch"), as during a rolling upgrade.
+ */
+function mustSendAlone(subject: string, reply: RpcReply<unknown> | SendAlone): boolean {
+  // Only a query is ever sent twice: it changes nothing. A command's reply is always its own.
+  if (!BATCHABLE_QUERY_SUBJECTS.includes(subject)) return false;
+  if ('sendAlone' in reply) return reply.sendAlone === true;
+  return !reply.ok && reply.error.code === ErrorCode.ValidationFailed && reply.error.message.endsWith('cannot be sent in a batch');
+}
 
 /** Ids, metadata, dates and JSON syntax of a command or of its reply. */
 const FIXED_BYTES = 1024;
@@ -61,8 +84,8 @@ interface Queued {
 }
 
 /**
- * Sends the token-service commands that arrive in the same turn of the event loop as one
- * NATS message (TokenRequestBatchSubject) and hands each caller its own reply. A request
+ * Sends the token-service commands and small queries that arrive in the same turn of the event
+ * loop as one NATS message (TokenRequestBatchSubject) and hands each caller its own reply. A request
  * alone in its turn goes out unchanged on its own subject, so an idle gateway adds no delay
  * and no envelope; under load, one NATS round trip serves many HTTP requests.
  * A failure of the batch message (timeout, no responders) is each request's failure.
@@ -122,7 +145,12 @@ export class RequestCoalescer {
           for (const entry of batch) entry.reject(error);
           return;
         }
-        batch.forEach((entry, i) => entry.resolve(replies[i]));
+        batch.forEach((entry, i) => {
+          const reply = replies[i];
+          if (mustSendAlone(entry.subject, reply)) this.sendBatch([entry]);
+          else if ('sendAlone' in reply) entry.reject(new Error('the token service asked for a command to be sent again'));
+          else entry.resolve(reply);
+        });
       },
       (error) => {
         for (const entry of batch) entry.reject(error);

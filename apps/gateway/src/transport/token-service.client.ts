@@ -149,8 +149,11 @@ export class TokenServiceClient implements OnApplicationShutdown {
     const traceparent = traceparentOf();
     if (traceparent === undefined) return payload;
     const metadata = (payload as { metadata?: object }).metadata;
-    const carried =
-      typeof metadata === 'object' && metadata !== null ? { ...payload, metadata: { ...metadata, traceparent } } : { ...payload };
+    // In the metadata too: a request that travels in a batch message has no headers of its own.
+    const carried = {
+      ...payload,
+      metadata: typeof metadata === 'object' && metadata !== null ? { ...metadata, traceparent } : { traceparent },
+    };
     this.traceContexts.set(carried, traceparent);
     return carried;
   }

@@ -1,9 +1,11 @@
 import { firstValueFrom, timeout } from 'rxjs';
 import {
+  BATCH_REPLY_BUDGET_BYTES,
   CompleteTokenCommand,
   CreateTokenCommand,
   ErrorCode,
   RpcReply,
+  SEND_ALONE,
   TokenCommandSubjects,
   TokenQuerySubjects,
   TokenRequestBatchReply,
@@ -16,7 +18,7 @@ import { tokenApi, withDatabase } from '../../../../test/support/scheduler';
 
 /**
  * rpc.token.batch and the batched writes behind it: each command is decided and answered as
- * if it had come alone, however many share a message and a write statement.
+ * if it had come alone, however many share a message and a write statement; so is each small query.
  */
 describe('several commands in one message', () => {
   let system: RunningSystem;
@@ -63,29 +65,60 @@ describe('several commands in one message', () => {
       return rows as { event_type: string; output: string | null }[];
     });
 
-  it('answers each command in order, exactly as its own subject would, a failure only for its own command', async () => {
+  it('answers each request in order, exactly as its own subject would, a failure only for its own request', async () => {
     const api = tokenApi(system);
     const waiting = internal((await api.create({ timeout: '1h' })).id);
+    const other = internal((await api.create({ timeout: '1h', tags: ['other'] })).id);
     const replies = await sendBatch([
       { subject: TokenCommandSubjects.create, payload: create(['first']) },
       { subject: TokenCommandSubjects.complete, payload: complete(waiting, '"done"') },
       { subject: TokenCommandSubjects.complete, payload: complete('01JZZZZZZZZZZZZZZZZZZZZZZZ', '"lost"') },
-      { subject: TokenQuerySubjects.get, payload: { environment: 'dev', tokenId: waiting } },
+      { subject: TokenQuerySubjects.get, payload: { environment: 'dev', tokenId: other } },
+      { subject: TokenQuerySubjects.get, payload: { environment: 'dev', tokenId: '01JZZZZZZZZZZZZZZZZZZZZZZZ' } },
+      { subject: TokenQuerySubjects.list, payload: { environment: 'dev', tags: ['other'], pageSize: 10 } },
+      { subject: TokenQuerySubjects.stats, payload: { environment: 'dev' } },
       { subject: TokenCommandSubjects.create, payload: create(['second']) },
     ]);
 
-    expect(replies).toHaveLength(5);
-    const [created, completed, unknown, query, createdToo] = replies as RpcReply<any>[];
+    expect(replies).toHaveLength(8);
+    const [created, completed, unknown, got, notFound, listed, stats, createdToo] = replies as RpcReply<any>[];
     expect(created).toMatchObject({ ok: true, value: { isCached: false, token: { status: 'WAITING', tags: ['first'] } } });
     expect(completed).toEqual({ ok: true, value: { tokenId: waiting, status: 'COMPLETED', changed: true } });
     expect(unknown).toMatchObject({ ok: false, error: { code: ErrorCode.TokenNotFound } });
-    expect(query).toMatchObject({ ok: false, error: { code: ErrorCode.ValidationFailed } });
+    expect(got).toMatchObject({ ok: true, value: { id: other, status: 'WAITING', tags: ['other'] } });
+    expect(notFound).toMatchObject({ ok: false, error: { code: ErrorCode.TokenNotFound } });
+    expect(listed).toMatchObject({ ok: true, value: { tokens: [{ id: other }] } });
+    // The dashboard's counts can be large to compute and to answer: never in a batch.
+    expect(stats).toMatchObject({
+      ok: false,
+      error: { code: ErrorCode.ValidationFailed, message: expect.stringMatching(/cannot be sent in a batch$/) },
+    });
     expect(createdToo).toMatchObject({ ok: true, value: { token: { status: 'WAITING', tags: ['second'] } } });
 
     const retrieved = await api.retrieve(waiting);
     expect(retrieved).toMatchObject({ status: 'COMPLETED', output: '"done"' });
     const newToken = (created as { ok: true; value: { token: { id: string } } }).value.token.id;
     expect(await eventsOf(newToken)).toEqual([{ event_type: 'TokenCreated', output: null }]);
+  });
+
+  it('keeps its reply under the budget: a query whose answer would not fit is answered "send alone"', async () => {
+    const api = tokenApi(system);
+    const tokenId = internal((await api.create({ timeout: '1h' })).id);
+    const output = JSON.stringify('x'.repeat(200_000)); // about 200 KB per reply: two fit in 512 KiB, three do not
+    await api.complete(tokenId, 'x'.repeat(200_000));
+    const get = { subject: TokenQuerySubjects.get, payload: { environment: 'dev', tokenId } };
+    const cancel = { subject: TokenCommandSubjects.cancel, payload: { environment: 'dev', tokenId, metadata } };
+    const replies = (await sendBatch([get, get, get, cancel, get])) as any[];
+
+    expect(replies.slice(0, 2)).toEqual([
+      expect.objectContaining({ ok: true, value: expect.objectContaining({ output }) }),
+      expect.objectContaining({ ok: true, value: expect.objectContaining({ output }) }),
+    ]);
+    expect(replies[2]).toEqual(SEND_ALONE);
+    // A command is answered whatever the budget: it has been applied (here: refused, the token is finished).
+    expect(replies[3]).toMatchObject({ ok: false, error: { code: ErrorCode.TokenAlreadyFinished } });
+    expect(replies[4]).toEqual(SEND_ALONE);
+    expect(Buffer.byteLength(JSON.stringify({ replies }))).toBeLessThan(BATCH_REPLY_BUDGET_BYTES);
   });
 
   it('racing commands on one token in one batch: the first wins, the others change nothing, one terminal event', async () => {

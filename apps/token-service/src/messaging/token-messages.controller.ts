@@ -2,6 +2,8 @@ import { Controller, Logger } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
   ApprovalTokenQuery,
+  BATCH_REPLY_BUDGET_BYTES,
+  BATCHABLE_QUERY_SUBJECTS,
   CancelTokenCommand,
   CompleteTokenCommand,
   CreateTokenCommand,
@@ -13,6 +15,7 @@ import {
   ListTokensQuery,
   OutputChunkQuery,
   RpcReply,
+  SEND_ALONE,
   TimeoutTokenCommand,
   TimeoutTokensCommand,
   TimeoutTokensResult,
@@ -137,13 +140,15 @@ export class TokenMessagesController {
   }
 
   /**
-   * Each command answered as its own subject would answer it; together they share write
-   * batches. Queries are refused: their replies could outgrow one NATS message.
+   * Each command and query answered as its own subject would answer it; the commands share
+   * write batches. The reply stays within BATCH_REPLY_BUDGET_BYTES: a query whose answer would
+   * take it past is answered SEND_ALONE instead (the sender asks again on the query's subject).
    */
   @MessagePattern(TokenRequestBatchSubject)
   async batch(@Payload() batch: TokenRequestBatch): Promise<TokenRequestBatchReply> {
     const requests = Array.isArray(batch?.requests) ? batch.requests : [];
-    return { replies: await Promise.all(requests.map((request) => this.handleTraced(request?.subject, request?.payload))) };
+    const replies = await Promise.all(requests.map((request) => this.handleTraced(request?.subject, request?.payload)));
+    return { replies: withinReplyBudget(requests, replies) };
   }
 
   /**
@@ -180,6 +185,12 @@ export class TokenMessagesController {
         return this.heartbeat(payload as HeartbeatTokenCommand);
       case TokenCommandSubjects.timeout:
         return this.timeout(payload as TimeoutTokenCommand);
+      case TokenQuerySubjects.get:
+        return this.get(payload as GetTokenQuery);
+      case TokenQuerySubjects.list:
+        return this.list(payload as ListTokensQuery);
+      case TokenQuerySubjects.approval:
+        return this.approvalToken(payload as ApprovalTokenQuery);
       default:
         return Promise.resolve(
           rpcError({ code: ErrorCode.ValidationFailed, message: `${String(subject).slice(0, 100)} cannot be sent in a batch` }),
@@ -213,4 +224,19 @@ export class TokenMessagesController {
       return rpcError({ code: ErrorCode.Internal, message: 'The token service failed to handle the request' });
     }
   }
+}
+
+/**
+ * The replies of a batch in order, each query's replaced by SEND_ALONE once the reply would
+ * outgrow BATCH_REPLY_BUDGET_BYTES. A command's reply is always kept: it has been applied, and
+ * the sender bounded it with the command's own size.
+ */
+function withinReplyBudget(requests: { subject: string }[], replies: RpcReply<unknown>[]): TokenRequestBatchReply['replies'] {
+  let bytes = 0;
+  return replies.map((reply, i) => {
+    const size = Buffer.byteLength(JSON.stringify(reply));
+    if (bytes + size > BATCH_REPLY_BUDGET_BYTES && BATCHABLE_QUERY_SUBJECTS.includes(requests[i]?.subject)) return SEND_ALONE;
+    bytes += size;
+    return reply;
+  });
 }
