@@ -1,6 +1,8 @@
 import { connect } from 'nats';
 import { Client } from 'pg';
-import { eventStreamName, NATS_MSG_ID_HEADER, tokenStreamId } from '@waitpoints/contracts';
+import { EventEnvelope, eventStreamName, NATS_MSG_ID_HEADER, tokenStreamId } from '@waitpoints/contracts';
+import { FileSystemArchiveStore } from '../../../apps/token-service/src/retention/archive-store';
+import { ArchivedEvent, EventArchive } from '../../../apps/token-service/src/retention/event-archive';
 import { sleep, step } from './processes';
 import type { SteadyLoad } from './steady-load';
 
@@ -22,13 +24,22 @@ export interface AuditResult {
   jetStreamMessages: number;
   /** Acknowledged completions of tokens that had already timed out (a 200 that changes nothing). */
   completionsAfterTimeout: number;
+  /**
+   * With an archive: archived events that differ from another copy of themselves (in the
+   * archive, in es_events, or as JetStream carried them), and removed tokens that had not
+   * finished. Counted as lost: history that is not what was stored.
+   */
+  archiveMismatches: string[];
+  /** Tokens whose history retention removed from es_events (found only in the archive). */
+  removedTokens: number;
+  archivedEvents: number;
 }
 
-export const lostCount = (a: AuditResult) => a.lostWrites.length + a.eventsMissingFromJetStream.length;
+export const lostCount = (a: AuditResult) => a.lostWrites.length + a.eventsMissingFromJetStream.length + a.archiveMismatches.length;
 export const duplicatedCount = (a: AuditResult) =>
   a.duplicateJetStreamMessages.length + a.unknownJetStreamMessages.length + a.tokensWithSeveralTerminalEvents.length;
 
-const TERMINAL = ['TokenCompleted', 'TokenTimedOut', 'TokenCancelled'];
+const TERMINAL = ['TokenCompleted', 'TokenTimedOut', 'TokenCancelled', 'TokenRejected'];
 /** PostgreSQL and this process read the same host clock; the slack covers rounding only. */
 const CLOCK_SLACK_MS = 5;
 
@@ -67,17 +78,21 @@ export async function waitForOutbox(databaseUrl: string, natsUrl: string, subjec
  * from the stream leader, with no consumer: after a cluster node died, creating a consumer could
  * time out (NATS may place it on the dead peer), and an ordered consumer's resets could stall.
  */
-export async function readEventStream(natsUrl: string, streamName: string): Promise<{ msgId?: string; eventId: string }[]> {
+export async function readEventStream(
+  natsUrl: string,
+  streamName: string,
+): Promise<{ msgId?: string; eventId: string; envelope: EventEnvelope }[]> {
   const nc = await connect({ servers: natsUrl.split(','), timeout: 5000 });
   try {
     const jsm = await nc.jetstreamManager();
     const { state } = await jsm.streams.info(streamName);
-    const result: { msgId?: string; eventId: string }[] = [];
+    const result: { msgId?: string; eventId: string; envelope: EventEnvelope }[] = [];
     const readOne = async (seq: number) => {
       for (let attempt = 1; ; attempt++) {
         try {
           const message = await jsm.streams.getMessage(streamName, { seq });
-          return { msgId: message.header?.get(NATS_MSG_ID_HEADER), eventId: message.json<{ eventId: string }>().eventId };
+          const envelope = message.json<EventEnvelope>();
+          return { msgId: message.header?.get(NATS_MSG_ID_HEADER), eventId: envelope.eventId, envelope };
         } catch (error) {
           if (/no message found/i.test((error as Error).message)) return undefined; // removed from the stream
           if (attempt >= 3) throw error;
@@ -96,22 +111,47 @@ export async function readEventStream(natsUrl: string, streamName: string): Prom
   }
 }
 
+/** What identifies an event's content: two copies of one event must agree on all of it. */
+const contentOf = (event: { stream_id: string; stream_version: number; event_type: string; data: unknown; metadata?: unknown }) =>
+  JSON.stringify([event.stream_id, Number(event.stream_version), event.event_type, event.data, event.metadata ?? null]);
+
+/**
+ * Every archived event by id, read through the archive's own reader (checksums checked). A
+ * pass that failed after writing its segment archives its tokens again: copies must be equal.
+ */
+export async function readArchive(archiveDir: string): Promise<{ events: Map<string, ArchivedEvent>; mismatches: string[] }> {
+  const archive = new EventArchive(new FileSystemArchiveStore(archiveDir));
+  const events = new Map<string, ArchivedEvent>();
+  const mismatches: string[] = [];
+  for (const manifest of await archive.manifests()) {
+    for (const event of await archive.readSegment(manifest)) {
+      const earlier = events.get(event.event_id);
+      if (earlier && contentOf(earlier) !== contentOf(event)) mismatches.push(`archived twice, differently: ${event.event_id}`);
+      events.set(event.event_id, event);
+    }
+  }
+  return { events, mismatches };
+}
+
 export async function audit(options: {
   databaseUrl: string;
   natsUrl: string;
   subjectPrefix: string;
   load: SteadyLoad;
+  /** ARCHIVE_DIR of a system with retention on: removed tokens are audited from there. */
+  archiveDir?: string;
 }): Promise<AuditResult> {
-  const { databaseUrl, natsUrl, subjectPrefix, load } = options;
+  const { databaseUrl, natsUrl, subjectPrefix, load, archiveDir } = options;
   await step('waiting for the outbox', 75_000, () => waitForOutbox(databaseUrl, natsUrl, subjectPrefix));
   const { events, tokens } = await step('reading the event store', 15_000, () =>
     withDatabase(databaseUrl, async (db) => ({
       events: (
         await db.query(
-          `SELECT event_id::text AS id, stream_id, event_type, (extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_ms
+          `SELECT event_id::text AS id, stream_id, stream_version, event_type, data, metadata,
+                  (extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_ms
            FROM es_events`,
         )
-      ).rows as { id: string; stream_id: string; event_type: string; recorded_ms: number }[],
+      ).rows as StoredEvent[],
       tokens: (await db.query('SELECT id, status, output FROM waitpoint_tokens')).rows as {
         id: string;
         status: string;
@@ -119,6 +159,31 @@ export async function audit(options: {
       }[],
     })),
   );
+
+  // Retention removes finished tokens' events after archiving them: what the event store held
+  // is es_events plus the archive. An event in both (a pass that archived, then failed to
+  // delete) must be the same in both.
+  const archiveMismatches: string[] = [];
+  let removedStreams = new Set<string>();
+  let archivedCount = 0;
+  const archived = archiveDir ? await step('reading the archive', 60_000, () => readArchive(archiveDir)) : undefined;
+  if (archived) {
+    archiveMismatches.push(...archived.mismatches);
+    archivedCount = archived.events.size;
+    const storedById = new Map(events.map((event) => [event.id, event]));
+    const liveStreams = new Set(events.map((event) => event.stream_id));
+    removedStreams = new Set([...archived.events.values()].map((e) => e.stream_id).filter((streamId) => !liveStreams.has(streamId)));
+    for (const event of archived.events.values()) {
+      const stored = storedById.get(event.event_id);
+      if (stored) {
+        if (contentOf(stored) !== contentOf(event)) archiveMismatches.push(`archived ${event.event_id} differs from es_events`);
+      } else if (liveStreams.has(event.stream_id)) {
+        archiveMismatches.push(`${event.stream_id}: ${event.event_type} ${event.event_id} removed while the token's other events stayed`);
+      } else {
+        events.push({ ...event, id: event.event_id, recorded_ms: new Date(event.recorded_at).getTime() });
+      }
+    }
+  }
 
   const typesByStream = new Map<string, string[]>();
   const finishedAt = new Map<string, { type: string; atMs: number }>();
@@ -129,6 +194,19 @@ export async function audit(options: {
     if (TERMINAL.includes(event.event_type)) finishedAt.set(event.stream_id, { type: event.event_type, atMs: Number(event.recorded_ms) });
   }
   const projected = new Map(tokens.map((t) => [t.id, t]));
+  // A removed token's row went with its events: its archived events say what the row said.
+  for (const streamId of removedStreams) {
+    const types = typesByStream.get(streamId) ?? [];
+    const finished = finishedAt.get(streamId);
+    if (!finished) archiveMismatches.push(`${streamId} was removed but had not finished (${types.join(', ')})`);
+    const completed = events.find((e) => e.stream_id === streamId && e.event_type === 'TokenCompleted');
+    const tokenId = streamId.replace(/^token-/, '');
+    projected.set(tokenId, {
+      id: tokenId,
+      status: finished ? 'FINISHED' : 'WAITING',
+      output: (completed?.data as { output?: string } | undefined)?.output ?? null,
+    });
+  }
 
   const lostWrites: string[] = [];
   for (const tokenId of load.ackedCreates.keys()) {
@@ -142,7 +220,7 @@ export async function audit(options: {
     const row = projected.get(tokenId);
     const finished = finishedAt.get(streamId);
     if (finished?.type === 'TokenCompleted') {
-      if (row?.status !== 'COMPLETED' || row.output !== output) {
+      if ((row?.status !== 'COMPLETED' && row?.status !== 'FINISHED') || row.output !== output) {
         lostWrites.push(`complete ${tokenId}: projection says ${row?.status ?? 'nothing'} with output ${row?.output ?? 'none'}, not ours`);
       }
     } else if (finished && finished.atMs <= ackedAt + CLOCK_SLACK_MS && row?.status !== 'WAITING') {
@@ -166,6 +244,18 @@ export async function audit(options: {
       throw new Error(`JetStream message with Nats-Msg-Id ${message.msgId} carries event ${message.eventId}`);
     }
     seen.set(message.eventId, (seen.get(message.eventId) ?? 0) + 1);
+    // The copy JetStream carried is what the event store held when it was published.
+    const copy = archived?.events.get(message.eventId);
+    const { envelope } = message;
+    const published = {
+      stream_id: envelope.streamId,
+      stream_version: envelope.streamVersion,
+      event_type: envelope.type,
+      data: envelope.data,
+      metadata: envelope.metadata,
+    };
+    if (copy && contentOf(copy) !== contentOf(published))
+      archiveMismatches.push(`archived ${message.eventId} differs from its JetStream copy`);
   }
   const storedIds = new Set(events.map((e) => e.id));
   return {
@@ -177,7 +267,20 @@ export async function audit(options: {
     storedEvents: events.length,
     jetStreamMessages: messages.length,
     completionsAfterTimeout,
+    archiveMismatches,
+    removedTokens: removedStreams.size,
+    archivedEvents: archivedCount,
   };
+}
+
+interface StoredEvent {
+  id: string;
+  stream_id: string;
+  stream_version: number;
+  event_type: string;
+  data: unknown;
+  metadata: unknown;
+  recorded_ms: number;
 }
 
 /** Readable summary of what an audit found (first few of each kind). */
@@ -190,7 +293,8 @@ export function describeAudit(result: AuditResult): string {
     part('stored but not on JetStream', result.eventsMissingFromJetStream) +
     part('on JetStream more than once', result.duplicateJetStreamMessages) +
     part('on JetStream but not stored', result.unknownJetStreamMessages) +
-    part('tokens with several terminal events', result.tokensWithSeveralTerminalEvents)
+    part('tokens with several terminal events', result.tokensWithSeveralTerminalEvents) +
+    part('archived history that is not what was stored', result.archiveMismatches)
   );
 }
 

@@ -43,6 +43,11 @@ export class FaultSystem {
     return this.name;
   }
 
+  /** The token-services' ARCHIVE_DIR, when retention archives: the audit reads removed tokens there. */
+  get archiveDir(): string | undefined {
+    return this.options.env?.ARCHIVE_DIR;
+  }
+
   get apps(): AppProcess[] {
     return [this.gateway, ...this.tokenServices, ...this.schedulers].filter(Boolean);
   }

@@ -39,7 +39,7 @@ export async function auditAndReport(
       ? await step('waiting for overdue timeouts', 45_000, () => waitForOverdueTimeouts(system.databaseUrl, 30_000))
       : undefined;
   const result = await step('the audit', 150_000, () =>
-    audit({ databaseUrl: system.databaseUrl, natsUrl, subjectPrefix: system.subjectPrefix, load }),
+    audit({ databaseUrl: system.databaseUrl, natsUrl, subjectPrefix: system.subjectPrefix, load, archiveDir: system.archiveDir }),
   );
   recordFault({
     fault,
@@ -53,6 +53,7 @@ export async function auditAndReport(
       acknowledgedCompletes: load.ackedCompletes.size,
       completionsAfterTimeout: result.completionsAfterTimeout,
       storedEvents: result.storedEvents,
+      ...(system.archiveDir ? { removedTokens: result.removedTokens, archivedEvents: result.archivedEvents } : {}),
       jetStreamMessages: result.jetStreamMessages,
       slowestAnswerMs: load.slowestMs(),
       tokensTimedOut: await countTimedOut(system.databaseUrl),
