@@ -347,6 +347,31 @@ describe('token retention (finished tokens leave the hot tables after TOKEN_RETE
       expect(await eventRows([tokenId])).toHaveLength(2);
     });
 
+    it('gives a batch up when its archive write never finishes: nothing removed, and the next pass archives it', async () => {
+      const tokenId = await create();
+      await finish(tokenId, 'COMPLETED');
+      clock.advance(2 * DAY);
+      await publishEverything();
+      const disk = new FileSystemArchiveStore(archiveDir);
+      // The first read-back never answers (as one was seen to hang); later ones do.
+      let hangs = 1;
+      const hanging: ArchiveStore = {
+        location: disk.location,
+        put: (key, body) => disk.put(key, body),
+        get: (key) => (hangs-- > 0 ? new Promise<Buffer>(() => undefined) : disk.get(key)),
+        list: (p) => disk.list(p),
+        delete: (key) => disk.delete(key),
+      };
+      const archive = new EventArchive(hanging);
+
+      await expect(retention({ archive, archiveWriteDeadlineMs: 200 }).runPass()).rejects.toThrow(/did not finish within 0.2 s/);
+      expect(await eventRows([tokenId])).toHaveLength(2);
+
+      await expect(retention({ archive, archiveWriteDeadlineMs: 200 }).runPass()).resolves.toMatchObject({ removed: 1, archived: 1 });
+      expect(await eventRows([tokenId])).toHaveLength(0);
+      expect((await archive.find(tokenId)).map((event) => event.event_type)).toEqual(['TokenCreated', 'TokenCompleted']);
+    });
+
     it('deletes nothing when a written segment does not read back as written', async () => {
       const tokenId = await create();
       await finish(tokenId, 'COMPLETED');

@@ -24,6 +24,8 @@ export interface TokenRetentionOptions {
   maxRate?: number;
   /** Where removed tokens' events are written first; without it they are removed without a copy. */
   archive?: EventArchive;
+  /** Longest one batch's archive write may take (default ARCHIVE_WRITE_DEADLINE_MS). */
+  archiveWriteDeadlineMs?: number;
   clock: Clock;
   metrics?: RetentionMetrics;
 }
@@ -35,6 +37,15 @@ export interface RetentionPassReport {
   archived: number;
   durationMs: number;
 }
+
+/**
+ * Longest a batch's archive write (segments, fsync, read-back) may take. Past it the batch is
+ * given up with nothing removed, and the pass ends; the next pass archives the tokens again. A
+ * write that never completes must not stop retention for the life of the process: one was
+ * seen to wait forever on a read-back of a segment it had just written (bench:retention,
+ * 2026-12-01: no file operation pending, the promise simply never settled).
+ */
+export const ARCHIVE_WRITE_DEADLINE_MS = 60_000;
 
 /** One pass at a time per database, whichever instance: a session advisory lock (see TokenRetention). */
 const PASS_LOCK = 'waitpoints:token-retention';
@@ -161,8 +172,16 @@ export class TokenRetention {
       [streamIds],
     );
     if (this.options.archive) {
+      const deadlineMs = this.options.archiveWriteDeadlineMs ?? ARCHIVE_WRITE_DEADLINE_MS;
       try {
-        await this.options.archive.write(tokens, events);
+        await withinDeadline(
+          this.options.archive.write(tokens, events),
+          deadlineMs,
+          () =>
+            new ArchiveWriteError(
+              `archiving to ${this.options.archive!.store.location} did not finish within ${deadlineMs / 1000} s (${tokens.length} tokens)`,
+            ),
+        );
       } catch (error) {
         this.options.metrics?.recordArchiveFailure();
         if (error instanceof ArchiveWriteError) {
@@ -333,4 +352,13 @@ function reservedKeys(events: ArchivedEvent[]) {
     }
   }
   return { idempotency, request };
+}
+
+/** `work`, or `late()` as its failure once `ms` have passed without it settling. */
+function withinDeadline<T>(work: Promise<T>, ms: number, late: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(late()), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
