@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { v7 as timeOrderedUuid } from 'uuid';
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import {
@@ -108,7 +108,12 @@ export class TokenCommandHandler {
   private readonly creates: CommandBatcher<CreateTokenCommand, CreateTokenResult>;
   private readonly transitions: CommandBatcher<TransitionRequest, TokenTransitionResult>;
   private readonly heartbeats: CommandBatcher<HeartbeatTokenCommand, HeartbeatTokenResult>;
-  private readonly newEventId: () => string = randomUUID;
+  /**
+   * Event ids are UUIDv7 (RFC 9562: time first, then random): es_events' unique index on
+   * event_id then grows at its right edge like the other indexes, instead of taking each insert
+   * at a random page of an index that, at tens of millions of events, no longer fits in memory.
+   */
+  private readonly newEventId: () => string = timeOrderedUuid;
   private readonly known: LRUCache<string, KnownStream>;
 
   constructor(

@@ -207,7 +207,11 @@ export class TokenQueries {
       params.push(value);
       return `$${params.length}`;
     };
-    if (query.statuses?.length) where.push(`status = ANY(${param(query.statuses)}::text[])`);
+    // One status as an equality, so the walk is the (environment, status, id) index in id order
+    // and reads a page, however far back that status's newest tokens are; with `= ANY` the
+    // planner walks (environment, id) and skips every token of the other statuses on the way.
+    if (query.statuses?.length === 1) where.push(`status = ${param(query.statuses[0])}`);
+    else if (query.statuses?.length) where.push(`status = ANY(${param(query.statuses)}::text[])`);
     if (query.idempotencyKey !== undefined) where.push(`idempotency_key = ${param(query.idempotencyKey)}`);
     const tags = query.tags?.length ? param(query.tags) : undefined;
     if (tags) where.push(`tags && ${tags}::text[]`);
