@@ -1,18 +1,13 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FileSystemArchiveStore } from '../../apps/token-service/src/retention/archive-store';
+import { EventArchive } from '../../apps/token-service/src/retention/event-archive';
 import { FaultSystem } from './support/fault-system';
 import { startPrivateNats } from './support/private-nats';
 import { PrivatePostgres } from './support/private-postgres';
 import { sleep, waitUntil } from './support/processes';
 import { auditAndReport, explained, steadyLoad } from './support/scenario';
-
-/** Files under a directory, at any depth (the archive's manifests, as they appear). */
-function filesUnder(directory: string): string[] {
-  return readdirSync(directory, { recursive: true, withFileTypes: true })
-    .filter((entry) => entry.isFile())
-    .map((entry) => entry.name);
-}
 
 /**
  * Retention at the shortest period it allows (1m), archiving, while the token-service is
@@ -55,7 +50,7 @@ describe('fault: retention removing tokens while the token-service is killed and
     // The first tokens finish after about 2 s; retention takes them a minute later.
     await explained(system, () =>
       waitUntil('retention to archive a first segment', 120_000, async () => {
-        if (!filesUnder(archiveDir).some((name) => name.endsWith('.manifest.json'))) throw new Error('no manifest yet');
+        if ((await new EventArchive(new FileSystemArchiveStore(archiveDir)).manifests()).length === 0) throw new Error('no segment yet');
       }),
     );
 

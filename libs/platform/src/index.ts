@@ -1,3 +1,4 @@
 export * from './postgres';
 export * from './wakeable-sleep';
+export * from './with-timeout';
 export * from './observability';

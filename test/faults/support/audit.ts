@@ -39,7 +39,14 @@ export const lostCount = (a: AuditResult) => a.lostWrites.length + a.eventsMissi
 export const duplicatedCount = (a: AuditResult) =>
   a.duplicateJetStreamMessages.length + a.unknownJetStreamMessages.length + a.tokensWithSeveralTerminalEvents.length;
 
-const TERMINAL = ['TokenCompleted', 'TokenTimedOut', 'TokenCancelled', 'TokenRejected'];
+/** Each terminal event and the status it leaves (what a removed token's row said). */
+const STATUS_AFTER: Record<string, string> = {
+  TokenCompleted: 'COMPLETED',
+  TokenTimedOut: 'TIMED_OUT',
+  TokenCancelled: 'CANCELLED',
+  TokenRejected: 'REJECTED',
+};
+const TERMINAL = Object.keys(STATUS_AFTER);
 /** PostgreSQL and this process read the same host clock; the slack covers rounding only. */
 const CLOCK_SLACK_MS = 5;
 
@@ -186,26 +193,26 @@ export async function audit(options: {
   }
 
   const typesByStream = new Map<string, string[]>();
-  const finishedAt = new Map<string, { type: string; atMs: number }>();
+  const finishedAt = new Map<string, { type: string; atMs: number; output: string | null }>();
   for (const event of events) {
     const types = typesByStream.get(event.stream_id) ?? [];
     types.push(event.event_type);
     typesByStream.set(event.stream_id, types);
-    if (TERMINAL.includes(event.event_type)) finishedAt.set(event.stream_id, { type: event.event_type, atMs: Number(event.recorded_ms) });
+    if (TERMINAL.includes(event.event_type)) {
+      finishedAt.set(event.stream_id, {
+        type: event.event_type,
+        atMs: Number(event.recorded_ms),
+        output: (event.data as { output?: string } | null)?.output ?? null,
+      });
+    }
   }
   const projected = new Map(tokens.map((t) => [t.id, t]));
-  // A removed token's row went with its events: its archived events say what the row said.
+  // A removed token's row went with its events: its terminal event says what the row said.
   for (const streamId of removedStreams) {
-    const types = typesByStream.get(streamId) ?? [];
     const finished = finishedAt.get(streamId);
-    if (!finished) archiveMismatches.push(`${streamId} was removed but had not finished (${types.join(', ')})`);
-    const completed = events.find((e) => e.stream_id === streamId && e.event_type === 'TokenCompleted');
+    if (!finished) archiveMismatches.push(`${streamId} was removed but had not finished (${typesByStream.get(streamId)?.join(', ')})`);
     const tokenId = streamId.replace(/^token-/, '');
-    projected.set(tokenId, {
-      id: tokenId,
-      status: finished ? 'FINISHED' : 'WAITING',
-      output: (completed?.data as { output?: string } | undefined)?.output ?? null,
-    });
+    projected.set(tokenId, { id: tokenId, status: finished ? STATUS_AFTER[finished.type] : 'WAITING', output: finished?.output ?? null });
   }
 
   const lostWrites: string[] = [];
@@ -220,7 +227,7 @@ export async function audit(options: {
     const row = projected.get(tokenId);
     const finished = finishedAt.get(streamId);
     if (finished?.type === 'TokenCompleted') {
-      if ((row?.status !== 'COMPLETED' && row?.status !== 'FINISHED') || row.output !== output) {
+      if (row?.status !== 'COMPLETED' || row.output !== output) {
         lostWrites.push(`complete ${tokenId}: projection says ${row?.status ?? 'nothing'} with output ${row?.output ?? 'none'}, not ours`);
       }
     } else if (finished && finished.atMs <= ackedAt + CLOCK_SLACK_MS && row?.status !== 'WAITING') {

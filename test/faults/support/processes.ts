@@ -3,7 +3,7 @@ import { existsSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 // Relative, not the alias: Jest's globalSetup loads this file without the module mapper.
-import { withTimeout } from '../../../libs/platform/src/observability/health';
+import { withTimeout } from '../../../libs/platform/src/with-timeout';
 
 export const REPO_ROOT = resolve(__dirname, '../../..');
 

@@ -232,6 +232,8 @@ export class TokenMessagesController {
  * the sender bounded it with the command's own size.
  */
 function withinReplyBudget(requests: { subject: string }[], replies: RpcReply<unknown>[]): TokenRequestBatchReply['replies'] {
+  // Commands alone (the usual write batch) are within it by the sender's count: nothing to measure.
+  if (!requests.some((request) => BATCHABLE_QUERY_SUBJECTS.includes(request?.subject))) return replies;
   let bytes = 0;
   return replies.map((reply, i) => {
     const size = Buffer.byteLength(JSON.stringify(reply));

@@ -201,7 +201,9 @@ export class EventArchive {
       const [, year, month, day, hour] = match;
       if (Date.UTC(+year, +month - 1, +day, +hour + 1) > before.getTime()) continue;
       const period = `${year}-${month}-${day}T${hour}`;
-      byPeriod.set(period, [...(byPeriod.get(period) ?? []), key]);
+      const keys = byPeriod.get(period);
+      if (keys) keys.push(key);
+      else byPeriod.set(period, [key]);
     }
     const report: PruneReport = { periods: [...byPeriod.keys()].sort(), segments: 0, events: 0, bytes: 0, deleted: 0 };
     for (const period of report.periods) {

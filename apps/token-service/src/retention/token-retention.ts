@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { PoolClient } from 'pg';
 import { tokenStreamId } from '@waitpoints/contracts';
+import { withTimeout } from '@waitpoints/platform';
 import type { Clock } from '../commands/clock';
 import { retentionOf, TokenRetentionPolicy } from '../config';
 import type { Database, Sql } from '../database/database';
@@ -174,7 +175,7 @@ export class TokenRetention {
     if (this.options.archive) {
       const deadlineMs = this.options.archiveWriteDeadlineMs ?? ARCHIVE_WRITE_DEADLINE_MS;
       try {
-        await withinDeadline(
+        await withTimeout(
           this.options.archive.write(tokens, events),
           deadlineMs,
           () =>
@@ -352,13 +353,4 @@ function reservedKeys(events: ArchivedEvent[]) {
     }
   }
   return { idempotency, request };
-}
-
-/** `work`, or `late()` as its failure once `ms` have passed without it settling. */
-function withinDeadline<T>(work: Promise<T>, ms: number, late: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(late()), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }

@@ -1,18 +1,11 @@
 import type { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import type { NatsConnection } from 'nats';
+import { withTimeout } from '../with-timeout';
 
 /** One readiness check: resolves to terminus' up/down result, never throws. */
 export type ReadinessCheck = (indicators: HealthIndicatorService) => Promise<HealthIndicatorResult>;
 
 const CHECK_TIMEOUT_MS = 2_000;
-
-export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 const reason = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
