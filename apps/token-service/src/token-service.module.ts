@@ -179,9 +179,14 @@ export class TokenServiceModule {
           useFactory:
             (publisher: JetStreamPublisher, outbox: OutboxRelay, metrics: TokenServiceMetrics): CommitListener =>
             (stored, createdAtOf) => {
+              // Before the reply: the announcements leave in its socket write.
               publisher.announce(stored, { wakeLeader: !outbox.isLeader });
-              outbox.wake();
-              metrics.recordCommitted(stored, createdAtOf);
+              // After it: the commit's caller waits for the reply, not for the relay's outbox
+              // read (woken here, it was sent to PostgreSQL ahead of the reply) nor the metrics.
+              setImmediate(() => {
+                outbox.wake();
+                metrics.recordCommitted(stored, createdAtOf);
+              });
             },
         },
         { provide: TokenQueries, useValue: new TokenQueries() },
