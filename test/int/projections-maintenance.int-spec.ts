@@ -2,8 +2,10 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { connect, StringCodec } from 'nats';
+import { Client } from 'pg';
 import { parseDuration } from '@waitpoints/contracts';
 import { DEFAULT_REQUEST_KEY_RETENTION } from '../../apps/token-service/src/config';
+import { RETENTION_PASS_LOCK } from '../../apps/token-service/src/database/advisory-locks';
 import { Database } from '../../apps/token-service/src/database/database';
 import { runProjectionsCommand } from '../../apps/token-service/src/projections/maintenance/projections-cli';
 import { RequestKeyRetention } from '../../apps/token-service/src/projections/request-key-retention';
@@ -106,7 +108,8 @@ describe('projections:rebuild and projections:verify against real PostgreSQL', (
     expect((await run('verify')).code).toBe(0);
   });
 
-  it('rebuild swaps the tables in while tokens are created and completed, losing nothing and failing no request', async () => {
+  /** Runs `work` while 4 clients create and complete tokens; what they created, and what failed. */
+  const underLoad = async <T>(work: () => Promise<T>) => {
     let stop = false;
     const statuses: number[] = [];
     const failures: string[] = [];
@@ -132,10 +135,22 @@ describe('projections:rebuild and projections:verify against real PostgreSQL', (
     };
     const workers = Array.from({ length: 4 }, load);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const rebuilt = await run('rebuild');
+    const result = await work();
     await new Promise((resolve) => setTimeout(resolve, 300));
     stop = true;
     await Promise.all(workers);
+    return { result, created, failures, statuses };
+  };
+
+  const expectAllCompleted = (created: string[]) =>
+    withDatabase(system.databaseUrl, async (db) => {
+      const ids = created.map((id) => id.replace('waitpoint_', ''));
+      const found = await db.query(`SELECT count(*)::int AS n FROM waitpoint_tokens WHERE id = ANY($1) AND status = 'COMPLETED'`, [ids]);
+      expect(found.rows[0].n).toBe(ids.length);
+    });
+
+  it('rebuild swaps the tables in while tokens are created and completed, losing nothing and failing no request', async () => {
+    const { result: rebuilt, created, failures, statuses } = await underLoad(() => run('rebuild'));
 
     expect(rebuilt.code).toBe(0);
     expect(created.length).toBeGreaterThan(10);
@@ -143,11 +158,58 @@ describe('projections:rebuild and projections:verify against real PostgreSQL', (
     expect(statuses.filter((status) => status !== 200)).toEqual([]);
     const verified = await run('verify');
     expect(verified.output).toContain('The read tables match the event store.');
-    await withDatabase(system.databaseUrl, async (db) => {
-      const ids = created.map((id) => id.replace('waitpoint_', ''));
-      const found = await db.query(`SELECT count(*)::int AS n FROM waitpoint_tokens WHERE id = ANY($1) AND status = 'COMPLETED'`, [ids]);
-      expect(found.rows[0].n).toBe(ids.length);
-    });
+    await expectAllCompleted(created);
+  });
+
+  it('rebuild of a range that tokens are being created and completed in compares it before its lock, and loses nothing', async () => {
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const lines: string[] = [];
+    const {
+      result: code,
+      created,
+      failures,
+    } = await underLoad(() =>
+      runProjectionsCommand(['rebuild', '--since', since], { DATABASE_URL: system.databaseUrl }, (line) => lines.push(line)),
+    );
+
+    expect(code).toBe(0);
+    expect(created.length).toBeGreaterThan(10);
+    expect(failures).toEqual([]);
+    // Compared without the lock (tokens that moved since the last catch-up differ, and are
+    // marked); what was committed after that is replayed and replaced under the lock.
+    expect(lines.join('\n')).toMatch(/compared the range with the live tables before locking them: \d+ token\(s\) differ/);
+    expect(lines.join('\n')).toMatch(/replaced the range after \d+ lock attempt\(s\); \d+ events replayed under the lock/);
+    const verified = await run('verify');
+    expect(verified.output).toContain('The read tables match the event store.');
+    await expectAllCompleted(created);
+  });
+
+  it('rebuild waits for a retention pass in progress and holds retention off until it is done', async () => {
+    // A replay cannot bring a removal back: a token removed meanwhile would reappear in the new tables.
+    const pass = new Client({ connectionString: system.databaseUrl });
+    await pass.connect();
+    try {
+      await pass.query(`SELECT pg_advisory_lock(hashtext($1))`, [RETENTION_PASS_LOCK]);
+      const lines: string[] = [];
+      let finished = false;
+      const rebuild = runProjectionsCommand(['rebuild'], { DATABASE_URL: system.databaseUrl }, (line) => lines.push(line)).then((code) => {
+        finished = true;
+        return code;
+      });
+      for (let i = 0; i < 100 && !lines.some((line) => line.includes('a token retention pass is running')); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(lines.join('\n')).toContain('a token retention pass is running; waiting for it to finish');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(finished).toBe(false);
+      await pass.query(`SELECT pg_advisory_unlock(hashtext($1))`, [RETENTION_PASS_LOCK]);
+      expect(await rebuild).toBe(0);
+      // Released with the rebuild: the next pass may run.
+      const [{ locked }] = (await pass.query(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [RETENTION_PASS_LOCK])).rows;
+      expect(locked).toBe(true);
+    } finally {
+      await pass.end();
+    }
   });
 
   it('runs as npm run projections:verify, with the exit code telling the result', async () => {

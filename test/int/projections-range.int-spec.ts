@@ -92,6 +92,8 @@ describe('projections:verify and projections:rebuild with --since/--until, page 
     const rebuilt = await run('rebuild', ...range, ...PAGE);
     expect(rebuilt.output).toMatch(/Rebuilt the read tables from \d+ events \(tokens created from \S+ until \S+\)/);
     expect(rebuilt.output).toContain(`(tokens created from ${since.toISOString()} until ${until.toISOString()})`);
+    // The drifted and the missing row were found before the lock; only their tokens were replaced under it.
+    expect(rebuilt.output).toContain('compared the range with the live tables before locking them: 2 token(s) differ');
     expect(rebuilt.code).toBe(0);
 
     expect((await run('verify', ...range, ...PAGE)).code).toBe(0);

@@ -140,3 +140,5 @@ export interface EventEnvelope<E extends TokenEvent = TokenEvent> {
 }
 
 export const tokenStreamId = (tokenId: string) => `token-${tokenId}`;
+/** The token a stream id names (the inverse of tokenStreamId). */
+export const tokenIdOfStream = (streamId: string) => streamId.slice('token-'.length);

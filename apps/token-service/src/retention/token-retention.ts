@@ -6,6 +6,7 @@ import type { Clock } from '../commands/clock';
 import { retentionOf, TokenRetentionPolicy } from '../config';
 import type { Database, Sql } from '../database/database';
 import { onClient } from '../database/database';
+import { RETENTION_PASS_LOCK } from '../database/advisory-locks';
 import { ARCHIVED_EVENT_COLUMNS, ArchivedEvent, ArchivedToken, ArchiveWriteError, EventArchive } from './event-archive';
 
 /** What a retention pass reports to the metrics (TokenServiceMetrics implements it). */
@@ -48,9 +49,6 @@ export interface RetentionPassReport {
  */
 export const ARCHIVE_WRITE_DEADLINE_MS = 60_000;
 
-/** One pass at a time per database, whichever instance: a session advisory lock (see TokenRetention). */
-const PASS_LOCK = 'waitpoints:token-retention';
-
 /**
  * Removes finished tokens whose finish is older than their environment's retention from the hot
  * tables: their events (es_events), their projection row and their key reservations, archiving
@@ -70,7 +68,8 @@ const PASS_LOCK = 'waitpoints:token-retention';
  * the oldest running transaction: a slow disk would hold up publishing. Work done outside a
  * transaction cannot be divided by row locks, so one instance runs the passes at a time (the
  * others find the lock taken and skip), and each batch's delete is one short transaction that
- * locks only finished rows.
+ * locks only finished rows. A projections rebuild holds the same lock while it runs (a removal
+ * during its replay would come back in its tables), so passes skip until it is done.
  */
 export class TokenRetention {
   private readonly logger = new Logger(TokenRetention.name);
@@ -101,7 +100,9 @@ export class TokenRetention {
     const started = Date.now();
     const report = await this.onOwnConnection(async (client) => {
       const sql = onClient(client);
-      const [{ locked }] = await sql.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [PASS_LOCK]);
+      const [{ locked }] = await sql.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [
+        RETENTION_PASS_LOCK,
+      ]);
       if (!locked) return { ran: false, removed: 0, archived: 0 };
       try {
         let removed = 0;
@@ -123,7 +124,7 @@ export class TokenRetention {
         }
         return { ran: true, removed, archived };
       } finally {
-        await sql.query(`SELECT pg_advisory_unlock(hashtext($1))`, [PASS_LOCK]);
+        await sql.query(`SELECT pg_advisory_unlock(hashtext($1))`, [RETENTION_PASS_LOCK]);
       }
     });
     const durationMs = Date.now() - started;

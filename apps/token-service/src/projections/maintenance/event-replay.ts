@@ -154,9 +154,10 @@ export class EventReplay {
 
   /**
    * Within the caller's transaction: every event (of a token in the range) committed now and
-   * not visible in the snapshot `after` (the rebuild's last step, under its table locks).
+   * not visible in the snapshot `after` (the rebuild's last step, under its table locks). Returns
+   * the events replayed.
    */
-  async replayWithin(sql: Sql, after: string): Promise<number> {
+  async replayWithin(sql: Sql, after: string): Promise<StoredEventKeys[]> {
     const events = await sql.query<StoredEventKeys>(
       `SELECT ${STORED_EVENT_KEYS} FROM es_events e
         WHERE e.transaction_id >= pg_snapshot_xmin($1::pg_snapshot) AND NOT pg_visible_in_snapshot(e.transaction_id, $1::pg_snapshot)
@@ -164,12 +165,12 @@ export class EventReplay {
         ORDER BY e.global_position`,
       [after],
     );
-    if (events.length === 0) return 0;
+    if (events.length === 0) return events;
     const [{ path }] = await sql.query<{ path: string }>(`SELECT current_setting('search_path') AS path`);
     await this.project(sql, events);
     await sql.query(`SELECT set_config('search_path', $1, true)`, [path]);
     this.replayed += events.length;
-    return events.length;
+    return events;
   }
 
   private async project(sql: Sql, events: StoredEventKeys[]): Promise<void> {

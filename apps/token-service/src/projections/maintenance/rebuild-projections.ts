@@ -1,3 +1,5 @@
+import { PROJECTIONS_REBUILD_LOCK, RETENTION_PASS_LOCK } from '../../database/advisory-locks';
+import { tokenIdOfStream } from '@waitpoints/contracts';
 import type { Database, Sql } from '../../database/database';
 import { CreatedRange, describeRange, isWholeHistory, rowsInRange } from './created-range';
 import { EventReplay, Snapshot } from './event-replay';
@@ -18,7 +20,8 @@ import {
 
 export const REBUILD_SCHEMA = 'waitpoints_projection_rebuild';
 const RETIRED_SCHEMA = 'waitpoints_projection_retired';
-const REBUILD_LOCK = 'waitpoints:projections:rebuild';
+/** A range's tokens whose rows the last step replaces (see markTokensToReplace). */
+const TOKENS_TO_REPLACE = 'tokens_to_replace';
 
 export interface RebuildOptions {
   /** Unlocked catch-up rounds before the swap (each replays what was committed during the previous). */
@@ -82,8 +85,18 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
   try {
     const {
       rows: [{ locked }],
-    } = await guard.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [REBUILD_LOCK]);
+    } = await guard.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [PROJECTIONS_REBUILD_LOCK]);
     if (!locked) throw new Error('another projections rebuild is running on this database; wait for it to finish');
+    // No token leaves the hot tables while the rebuild runs: nothing replays a removal, so the
+    // replayed tables would bring back the rows of a token retention removed after the replay
+    // had read its events. Retention passes skip while this is held and resume after.
+    const retentionIdle = await guard.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext($1)) AS locked`, [
+      RETENTION_PASS_LOCK,
+    ]);
+    if (!retentionIdle.rows[0].locked) {
+      log('a token retention pass is running; waiting for it to finish (retention then pauses until the rebuild is done)');
+      await guard.query(`SELECT pg_advisory_lock(hashtext($1))`, [RETENTION_PASS_LOCK]);
+    }
 
     const liveSchema = await liveSchemaOf(db);
     const definition = await definitionOf(db, liveSchema);
@@ -124,10 +137,15 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
       lastSnapshotId = snapshot.id;
       await snapshot.release();
     }
-    if (wholeHistory) await carryOverLiveOnlyColumns(db, liveSchema, false);
-    // Statistics of the range's staging tables, so that the statements under the lock join
-    // them to the live tables by primary key instead of scanning those.
-    else for (const table of PROJECTION_TABLES) await db.query(`ANALYZE ${qualified(REBUILD_SCHEMA, table)}`);
+    await carryOverLiveOnlyColumns(db, liveSchema, 'every row');
+    if (!wholeHistory) {
+      // Statistics of the range's staging tables, so that the statements below join them to the
+      // live tables by primary key instead of scanning those.
+      for (const table of PROJECTION_TABLES) await db.query(`ANALYZE ${qualified(REBUILD_SCHEMA, table)}`);
+      const compared = Date.now();
+      const differing = await markTokensToReplace(db, liveSchema, range);
+      log(`compared the range with the live tables before locking them: ${differing} token(s) differ (${Date.now() - compared} ms)`);
+    }
 
     for (let attempt = 1; ; attempt++) {
       try {
@@ -162,7 +180,7 @@ export async function rebuildProjections(db: Database, options: RebuildOptions =
     await db.query(`DROP SCHEMA IF EXISTS ${ident(REBUILD_SCHEMA)} CASCADE`).catch(() => undefined);
     throw error;
   } finally {
-    await guard.query(`SELECT pg_advisory_unlock(hashtext($1))`, [REBUILD_LOCK]).catch(() => undefined);
+    await guard.query(`SELECT pg_advisory_unlock_all()`).catch(() => undefined);
     guard.release();
   }
 }
@@ -186,7 +204,7 @@ async function lockAndCatchUp(
   m: Sql,
   { replay, liveSchema, definition, lastSnapshotId, lockTimeoutMs }: LastStep,
   mode: 'ACCESS EXCLUSIVE' | 'EXCLUSIVE',
-): Promise<{ lockedAt: number; underLock: number }> {
+): Promise<{ lockedAt: number; underLock: number; replayedTokenIds: string[] }> {
   // Waits at most lockTimeoutMs for the lock.
   await m.query(`SELECT set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
   await m.query(`LOCK TABLE ${PROJECTION_TABLES.map((table) => qualified(liveSchema, table)).join(', ')} IN ${mode} MODE`);
@@ -194,13 +212,14 @@ async function lockAndCatchUp(
   if ((await definitionOf(m, liveSchema)) !== definition) {
     throw new Error('the read tables changed definition during the rebuild (a migration ran); run the rebuild again');
   }
-  return { lockedAt, underLock: await replay.replayWithin(m, lastSnapshotId) };
+  const replayed = await replay.replayWithin(m, lastSnapshotId);
+  return { lockedAt, underLock: replayed.length, replayedTokenIds: [...new Set(replayed.map((event) => tokenIdOfStream(event.streamId)))] };
 }
 
 async function swapIn(m: Sql, step: LastStep): Promise<{ underLock: number; lockHeldMs: number }> {
   const { liveSchema } = step;
   const { lockedAt, underLock } = await lockAndCatchUp(m, step, 'ACCESS EXCLUSIVE');
-  await carryOverLiveOnlyColumns(m, liveSchema, true);
+  await carryOverLiveOnlyColumns(m, liveSchema, 'rows still moving');
   await m.query(`CREATE SCHEMA ${ident(RETIRED_SCHEMA)}`);
   for (const table of PROJECTION_TABLES) {
     await m.query(`ALTER TABLE ${qualified(liveSchema, table)} SET SCHEMA ${ident(RETIRED_SCHEMA)}`);
@@ -219,40 +238,103 @@ async function swapIn(m: Sql, step: LastStep): Promise<{ underLock: number; lock
   return { underLock, lockHeldMs: Date.now() - lockedAt };
 }
 
+type CarryOverRows = 'every row' | 'rows still moving' | { ofTokensIn: string };
+
+/** The column of each read table that names the token a row belongs to. */
+const TOKEN_COLUMN: Record<(typeof PROJECTION_TABLES)[number], string> = {
+  waitpoint_tokens: 'id',
+  waitpoint_idempotency_keys: 'token_id',
+  waitpoint_request_keys: 'token_id',
+};
+
+/**
+ * The live rows of a range that no replayed row equals, per table (`alias` t), and the
+ * replayed rows that no live row equals (alias n): what a range's last step must replace.
+ * Keys first: an idempotency key row is the range's when its token row (live, or replayed: a
+ * token row may be what is missing) is; one statement per side, so each joins by index.
+ */
+function rangeDifferences(liveSchema: string, range: CreatedRange, table: (typeof PROJECTION_TABLES)[number], keys: string[]) {
+  const sameKey = keys.map((column) => `n.${column} = t.${column}`).join(' AND ');
+  const live = qualified(liveSchema, table);
+  const replayed = qualified(REBUILD_SCHEMA, table);
+  return {
+    liveRowsDiffering: (table === 'waitpoint_idempotency_keys' ? [liveSchema, REBUILD_SCHEMA] : [liveSchema]).map(
+      (tokens) =>
+        `${rowsInRange(range, table, 't', qualified(tokens, 'waitpoint_tokens'))}
+         AND NOT EXISTS (SELECT 1 FROM ${replayed} n WHERE ${sameKey} AND to_jsonb(n) = to_jsonb(t))`,
+    ),
+    replayedRowsDiffering: `NOT EXISTS (SELECT 1 FROM ${live} t WHERE ${sameKey} AND to_jsonb(n) = to_jsonb(t))`,
+  };
+}
+
+/**
+ * Before a range's last step, without locks: the tokens of the range whose rows, in any read
+ * table, differ from the replay (the drifted ones, and those that commands moved since the last
+ * catch-up round), into REBUILD_SCHEMA.TOKENS_TO_REPLACE. The last
+ * step compares and replaces only those, and the tokens whose events it replays under its lock,
+ * so the comparison of the whole range (14 s for a day of 333,000 tokens among 10 million)
+ * no longer holds up the service's writes. Nothing else changes a range's rows meanwhile:
+ * events are replayed under the lock, heartbeats are carried over again there, and retention
+ * waits for the rebuild. Returns how many tokens were marked.
+ */
+async function markTokensToReplace(db: Database, liveSchema: string, range: CreatedRange): Promise<number> {
+  const marked = qualified(REBUILD_SCHEMA, TOKENS_TO_REPLACE);
+  await db.query(`CREATE UNLOGGED TABLE ${marked} (token_id text PRIMARY KEY)`);
+  for (const table of PROJECTION_TABLES) {
+    const keys = (await primaryKeyOf((sql, parameters) => db.query(sql, parameters), liveSchema, table)).map(ident);
+    const token = ident(TOKEN_COLUMN[table]);
+    const { liveRowsDiffering, replayedRowsDiffering } = rangeDifferences(liveSchema, range, table, keys);
+    for (const differing of liveRowsDiffering) {
+      await db.query(
+        `INSERT INTO ${marked} SELECT DISTINCT t.${token} FROM ${qualified(liveSchema, table)} t
+          WHERE ${differing} AND t.${token} IS NOT NULL ON CONFLICT DO NOTHING`,
+      );
+    }
+    await db.query(
+      `INSERT INTO ${marked} SELECT DISTINCT n.${token} FROM ${qualified(REBUILD_SCHEMA, table)} n
+        WHERE ${replayedRowsDiffering} AND n.${token} IS NOT NULL ON CONFLICT DO NOTHING`,
+    );
+  }
+  await db.query(`ANALYZE ${marked}`);
+  const [{ count }] = await db.query<{ count: number }>(`SELECT count(*)::int AS count FROM ${marked}`);
+  return count;
+}
+
 /**
  * A range's last step: under EXCLUSIVE locks on the live tables (the service's writes wait,
- * reads go on), replays what the last round did not see, then replaces the range's rows of
- * each table with the replayed ones, in one transaction.
+ * reads go on), replays what the last round did not see, then replaces the rows of the tokens
+ * marked before the lock (markTokensToReplace) and of the tokens just replayed with their
+ * replayed rows, in one transaction.
  */
 async function replaceRange(m: Sql, step: LastStep, range: CreatedRange): Promise<{ underLock: number; lockHeldMs: number }> {
   const { liveSchema } = step;
-  const { lockedAt, underLock } = await lockAndCatchUp(m, step, 'EXCLUSIVE');
-  // The staging tables hold the range's rows only: one pass, by primary key, is short.
-  await carryOverLiveOnlyColumns(m, liveSchema, false);
-  // Only rows that differ are written (usually none): fewer writes under the lock, and rows
-  // that were right keep their place. Keys first: an idempotency key row is the range's when its
-  // token row (live, or replayed: a token row may be what is missing) is; one statement per
-  // side, so each joins by index.
+  const { lockedAt, underLock, replayedTokenIds } = await lockAndCatchUp(m, step, 'EXCLUSIVE');
+  const marked = qualified(REBUILD_SCHEMA, TOKENS_TO_REPLACE);
+  await m.query(`INSERT INTO ${marked} SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, [replayedTokenIds]);
+  // What heartbeats moved since the carry-over before the lock, in the rows to be replaced.
+  await carryOverLiveOnlyColumns(m, liveSchema, { ofTokensIn: marked });
+  // Of the marked tokens, only rows that differ are written: rows that were right keep their place.
   for (const table of ['waitpoint_request_keys', 'waitpoint_idempotency_keys', 'waitpoint_tokens'] as const) {
     const keys = (await primaryKeyOf((sql, parameters) => m.query(sql, parameters), liveSchema, table)).map(ident);
-    const sameKey = keys.map((column) => `n.${column} = t.${column}`).join(' AND ');
-    for (const tokens of table === 'waitpoint_idempotency_keys' ? [liveSchema, REBUILD_SCHEMA] : [liveSchema]) {
+    const token = ident(TOKEN_COLUMN[table]);
+    for (const differing of rangeDifferences(liveSchema, range, table, keys).liveRowsDiffering) {
       await m.query(
         `DELETE FROM ${qualified(liveSchema, table)} t
-          WHERE ${rowsInRange(range, table, 't', qualified(tokens, 'waitpoint_tokens'))}
-            AND NOT EXISTS (SELECT 1 FROM ${qualified(REBUILD_SCHEMA, table)} n WHERE ${sameKey} AND to_jsonb(n) = to_jsonb(t))`,
+          WHERE t.${token} IN (SELECT token_id FROM ${marked}) AND ${differing}`,
       );
     }
   }
   for (const table of PROJECTION_TABLES) {
     const keys = (await primaryKeyOf((sql, parameters) => m.query(sql, parameters), liveSchema, table)).map(ident);
     const columns = (await copiedColumnsOf(m, liveSchema, table)).map(ident).join(', ');
+    const token = ident(TOKEN_COLUMN[table]);
     // A live row with the key is either the same row (kept above) or, for a key, one that a
     // token created after the range took over once it expired: it stays.
     await m.query(
       `INSERT INTO ${qualified(liveSchema, table)} (${columns})
        SELECT ${columns} FROM ${qualified(REBUILD_SCHEMA, table)} n
-        WHERE NOT EXISTS (SELECT 1 FROM ${qualified(liveSchema, table)} t WHERE ${keys.map((column) => `t.${column} = n.${column}`).join(' AND ')})`,
+        WHERE n.${token} IN (SELECT token_id FROM ${marked})
+          AND NOT EXISTS (SELECT 1 FROM ${qualified(liveSchema, table)} t WHERE ${keys.map((column) => `t.${column} = n.${column}`).join(' AND ')})`,
     );
   }
   await m.query(`DROP SCHEMA ${ident(REBUILD_SCHEMA)} CASCADE`);
@@ -267,9 +349,10 @@ async function replaceRange(m: Sql, step: LastStep, range: CreatedRange): Promis
  * Twice: first for every row, before the lock (a join over the whole table: seconds per
  * million tokens, too long to hold the live tables); then under the swap's lock for the rows
  * whose values can still have moved meanwhile (LIVE_ONLY_ROWS_STILL_MOVING: WAITING tokens,
- * found by an index). Only rows whose values differ are written.
+ * found by an index), or, for a range, for the rows it replaces (a row it leaves in place keeps
+ * its live values anyway). Only rows whose values differ are written.
  */
-async function carryOverLiveOnlyColumns(m: Sql, liveSchema: string, onlyStillMoving: boolean): Promise<void> {
+async function carryOverLiveOnlyColumns(m: Sql, liveSchema: string, rows: CarryOverRows): Promise<void> {
   for (const table of PROJECTION_TABLES) {
     const columns = LIVE_ONLY_COLUMNS[table];
     if (columns.length === 0) continue;
@@ -280,7 +363,13 @@ async function carryOverLiveOnlyColumns(m: Sql, liveSchema: string, onlyStillMov
          FROM ${qualified(liveSchema, table)} l
         WHERE ${keys.map((column) => `n.${ident(column)} = l.${ident(column)}`).join(' AND ')}
           AND ${tuple('n')} IS DISTINCT FROM ${tuple('l')}
-          ${onlyStillMoving ? `AND ${LIVE_ONLY_ROWS_STILL_MOVING[table]('l')}` : ''}`,
+          ${
+            rows === 'every row'
+              ? ''
+              : rows === 'rows still moving'
+                ? `AND ${LIVE_ONLY_ROWS_STILL_MOVING[table]('l')}`
+                : `AND n.${ident(TOKEN_COLUMN[table])} IN (SELECT token_id FROM ${rows.ofTokensIn})`
+          }`,
     );
   }
 }
