@@ -1,5 +1,5 @@
-import { PROJECTIONS_REBUILD_LOCK, RETENTION_PASS_LOCK } from '../../database/advisory-locks';
 import { tokenIdOfStream } from '@waitpoints/contracts';
+import { PROJECTIONS_REBUILD_LOCK, RETENTION_PASS_LOCK } from '../../database/advisory-locks';
 import type { Database, Sql } from '../../database/database';
 import { CreatedRange, describeRange, isWholeHistory, rowsInRange } from './created-range';
 import { EventReplay, Snapshot } from './event-replay';
@@ -7,6 +7,7 @@ import {
   LIVE_ONLY_COLUMNS,
   LIVE_ONLY_ROWS_STILL_MOVING,
   PROJECTION_TABLES,
+  ProjectionTable,
   cloneTables,
   copiedColumnsOf,
   copyOwnerAndGrants,
@@ -241,7 +242,7 @@ async function swapIn(m: Sql, step: LastStep): Promise<{ underLock: number; lock
 type CarryOverRows = 'every row' | 'rows still moving' | { ofTokensIn: string };
 
 /** The column of each read table that names the token a row belongs to. */
-const TOKEN_COLUMN: Record<(typeof PROJECTION_TABLES)[number], string> = {
+const TOKEN_COLUMN: Record<ProjectionTable, string> = {
   waitpoint_tokens: 'id',
   waitpoint_idempotency_keys: 'token_id',
   waitpoint_request_keys: 'token_id',
@@ -253,7 +254,7 @@ const TOKEN_COLUMN: Record<(typeof PROJECTION_TABLES)[number], string> = {
  * Keys first: an idempotency key row is the range's when its token row (live, or replayed: a
  * token row may be what is missing) is; one statement per side, so each joins by index.
  */
-function rangeDifferences(liveSchema: string, range: CreatedRange, table: (typeof PROJECTION_TABLES)[number], keys: string[]) {
+function rangeDifferences(liveSchema: string, range: CreatedRange, table: ProjectionTable, keys: string[]) {
   const sameKey = keys.map((column) => `n.${column} = t.${column}`).join(' AND ');
   const live = qualified(liveSchema, table);
   const replayed = qualified(REBUILD_SCHEMA, table);
