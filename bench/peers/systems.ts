@@ -83,7 +83,14 @@ export class WaiterProcess {
   ): Promise<{ waiter: WaiterProcess; info: Record<string, unknown> }> {
     const child = fork(join(__dirname, file), [], {
       cwd: ROOT,
-      execArgv: ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'],
+      execArgv: [
+        '-r',
+        'ts-node/register/transpile-only',
+        '-r',
+        'tsconfig-paths/register',
+        // BENCH_PROFILE=cpu profiles the waiters too, as bench/support.ts does the services.
+        ...(process.env.BENCH_PROFILE === 'cpu' ? ['--cpu-prof', `--cpu-prof-dir=/tmp/cpuprof-waiter-${file.replace(/\W+/g, '-')}`] : []),
+      ],
       env: { ...process.env, ...env, TS_NODE_TRANSPILE_ONLY: 'true' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

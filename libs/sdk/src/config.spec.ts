@@ -1,17 +1,22 @@
 import { resolveClientOptions } from './config';
-import { fetchEventStream } from './event-stream-fetch';
+import { nodeTransport } from './transport';
 
 describe('client options', () => {
   const credentials = { baseURL: 'http://gateway:3000', secretKey: 'tr_dev_key' };
 
-  it('opens event streams on connections of their own unless a fetch is given', () => {
-    expect(resolveClientOptions(credentials, {}).fetchEventStream).toBe(fetchEventStream);
+  it('sends requests and opens event streams over node:http unless a fetch is given', () => {
+    const options = resolveClientOptions(credentials, {});
+    expect(options.send).toBe(nodeTransport.send);
+    expect(options.openStream).toBe(nodeTransport.openStream);
   });
 
-  it("sends everything, event streams included, through the caller's own fetch", () => {
-    const own = jest.fn() as unknown as typeof fetch;
+  it("sends everything, event streams included, through the caller's own fetch", async () => {
+    const own = jest.fn(async () => new Response('{}')) as unknown as typeof fetch;
     const options = resolveClientOptions({ ...credentials, fetch: own }, {});
-    expect(options.fetch).toBe(own);
-    expect(options.fetchEventStream).toBe(own);
+    const signal = new AbortController().signal;
+    await options.send('http://gateway:3000/a', { method: 'POST', headers: {}, body: '{}' });
+    await options.openStream('http://gateway:3000/b', { headers: { accept: 'text/event-stream' }, signal });
+    expect(own).toHaveBeenNthCalledWith(1, 'http://gateway:3000/a', { method: 'POST', headers: {}, body: '{}' });
+    expect(own).toHaveBeenNthCalledWith(2, 'http://gateway:3000/b', { method: 'GET', headers: { accept: 'text/event-stream' }, signal });
   });
 });

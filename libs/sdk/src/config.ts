@@ -1,5 +1,5 @@
 import { MissingCredentialsError } from './errors';
-import { fetchEventStream } from './event-stream-fetch';
+import { fetchTransport, nodeTransport, OpenStream, SendRequest } from './transport';
 
 export interface ClientOptions {
   /** Where the gateway listens, e.g. `http://localhost:3000`. */
@@ -10,7 +10,10 @@ export interface ClientOptions {
   accessToken?: string;
   /** Attempts for a request that failed with 5xx, 408, 429 or a network error (default 3). */
   maxAttempts?: number;
-  /** Replaces the global `fetch` (tests, proxies, instrumentation). */
+  /**
+   * Sends every request, event streams included, through this `fetch` (tests, proxies,
+   * instrumentation). Without it the SDK uses node:http (see transport.ts).
+   */
   fetch?: typeof fetch;
 }
 
@@ -18,9 +21,10 @@ export interface ResolvedClientOptions {
   baseURL: string;
   secretKey: string;
   maxAttempts: number;
-  fetch: typeof fetch;
-  /** Opens an event stream: the given `fetch`, or else a connection of its own (see fetchEventStream). */
-  fetchEventStream: (url: string, init: { headers: Record<string, string>; signal: AbortSignal }) => Promise<Response>;
+  /** Sends a request and reads its answer whole: node:http with a keep-alive pool, or the given `fetch`. */
+  send: SendRequest;
+  /** Opens an event stream: a connection of its own, or the given `fetch`. */
+  openStream: OpenStream;
 }
 
 export const DEFAULT_BASE_URL = 'http://localhost:3000';
@@ -48,7 +52,6 @@ export function resolveClientOptions(
     baseURL,
     secretKey,
     maxAttempts,
-    fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
-    fetchEventStream: options.fetch ?? fetchEventStream,
+    ...(options.fetch ? fetchTransport(options.fetch) : nodeTransport),
   };
 }

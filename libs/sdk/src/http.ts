@@ -1,5 +1,6 @@
 import { ResolvedClientOptions } from './config';
 import { ApiError, ConnectionError, apiErrorFor } from './errors';
+import { HttpAnswer } from './transport';
 
 export interface RequestOptions {
   method?: 'GET' | 'POST';
@@ -52,7 +53,7 @@ export class HttpTransport {
     return { authorization: `Bearer ${this.options.secretKey}`, ...extra };
   }
 
-  async request<T>(path: string, options: RequestOptions = {}): Promise<{ body: T; headers: Headers }> {
+  async request<T>(path: string, options: RequestOptions = {}): Promise<{ body: T; headers: HttpAnswer['headers'] }> {
     const method = options.method ?? 'GET';
     const headers = this.headers({ accept: 'application/json' });
     if (method === 'POST') {
@@ -61,9 +62,9 @@ export class HttpTransport {
     }
     const url = this.url(path, options.query);
     for (let attempt = 1; ; attempt++) {
-      let response: Response;
+      let response: HttpAnswer;
       try {
-        response = await this.options.fetch(url, {
+        response = await this.options.send(url, {
           method,
           headers,
           body: method === 'POST' ? JSON.stringify(options.body ?? {}) : undefined,
@@ -77,7 +78,7 @@ export class HttpTransport {
         await sleep(backoffMs(attempt), options.signal);
         continue;
       }
-      if (response.ok) return { body: (await response.json()) as T, headers: response.headers };
+      if (response.ok) return { body: JSON.parse(await response.text()) as T, headers: response.headers };
       const error = await errorFromResponse(response);
       if (!isRetryableStatus(response.status) || attempt >= this.options.maxAttempts) throw error;
       await sleep(retryAfterMs(response) ?? backoffMs(attempt), options.signal);
@@ -85,8 +86,13 @@ export class HttpTransport {
   }
 }
 
-export async function errorFromResponse(response: Response): Promise<ApiError> {
+export async function errorFromResponse(response: HttpAnswer): Promise<ApiError> {
   const text = await response.text().catch(() => '');
+  const location = response.status >= 300 && response.status < 400 ? response.headers.get('location') : null;
+  if (location !== null) {
+    // Redirects are not followed (a POST must not silently become a GET somewhere else).
+    return apiErrorFor(response.status, `The gateway redirects to ${location}: set baseURL to where the API is served`);
+  }
   let message = text || response.statusText || `HTTP ${response.status}`;
   try {
     const parsed = JSON.parse(text) as { error?: unknown };
@@ -97,7 +103,7 @@ export async function errorFromResponse(response: Response): Promise<ApiError> {
   return apiErrorFor(response.status, message, response.headers.get('x-request-id') ?? undefined);
 }
 
-function retryAfterMs(response: Response): number | undefined {
+function retryAfterMs(response: HttpAnswer): number | undefined {
   const seconds = Number(response.headers.get('retry-after'));
   return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds * 1000, 30_000) : undefined;
 }

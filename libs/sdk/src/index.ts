@@ -1,6 +1,6 @@
 /**
- * @waitpoints/sdk: a TypeScript client for Waitpoints, for any Node.js (≥ 20) process.
- * HTTP only (fetch); no framework. Internal services that consume token events from
+ * @waitpoints/sdk: a TypeScript client for Waitpoints, for any Node.js (≥ 22) process.
+ * HTTP only (node:http, or a fetch passed in the options); no framework. Internal services that consume token events from
  * JetStream use `@waitpoints/sdk/events` instead.
  */
 export { WaitpointsClient } from './client';

@@ -71,17 +71,17 @@ export class SseParser {
   }
 }
 
-/** The events of a streamed response body, as they arrive. */
-export async function* readServerSentEvents(body: ReadableStream<Uint8Array>, parser = new SseParser()): AsyncGenerator<ServerSentEvent> {
+/**
+ * The events of a streamed response body, as they arrive: text (node:http, decoded as it came)
+ * or bytes (a fetch body). Stopping early (a `return` or `break` in the caller's loop) closes
+ * the body: both kinds of stream are cancelled when their iteration ends before they do.
+ */
+export async function* readServerSentEvents(
+  body: AsyncIterable<Uint8Array | string>,
+  parser = new SseParser(),
+): AsyncGenerator<ServerSentEvent> {
   const decoder = new TextDecoder();
-  const reader = body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      yield* parser.push(decoder.decode(value, { stream: true }));
-    }
-  } finally {
-    await reader.cancel().catch(() => undefined);
+  for await (const chunk of body) {
+    yield* parser.push(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
   }
 }

@@ -49,7 +49,7 @@ async function follow<T>(
     try {
       const headers = http.headers({ accept: 'text/event-stream' });
       if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-      const response = await http.options.fetchEventStream(http.url(`${tokenPath(id)}/events`), { headers, signal: connectionSignal });
+      const response = await http.options.openStream(http.url(`${tokenPath(id)}/events`), { headers, signal: connectionSignal });
       if (response.status === 204) {
         // Nothing newer than what we saw: only possible if our state is stale; ask plainly.
         const { body } = await http.request<WireToken>(tokenPath(id), { signal });
