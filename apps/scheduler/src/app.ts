@@ -4,7 +4,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { Logger as PinoLogger } from 'pino';
 import { PrefixedNatsServer } from '@waitpoints/contracts/nats/prefixed-transport';
-import { NatsHandlerInterceptor } from '@waitpoints/platform';
+import { observeNatsHandlers } from '@waitpoints/platform';
 import { SchedulerConfig } from './config';
 import {
   SCHEDULER_LOGGER,
@@ -25,14 +25,15 @@ export async function createScheduler(config: SchedulerConfig, overrides: Schedu
   });
   app.useLogger(app.get(NestPinoLogger));
   app.disable('x-powered-by');
-  app.useGlobalInterceptors(
-    new NatsHandlerInterceptor(
+  const nats = app.get<PrefixedNatsServer>(SCHEDULER_NATS_SERVER);
+  nats.wrapHandlersWith(
+    observeNatsHandlers(
       app.get<PinoLogger>(SCHEDULER_LOGGER),
       app.get<SchedulerTransportMetrics>(SCHEDULER_TRANSPORT_METRICS).natsHandlers,
       config.nats.subjectPrefix,
     ),
   );
-  app.connectMicroservice({ strategy: app.get<PrefixedNatsServer>(SCHEDULER_NATS_SERVER) }, { inheritAppConfig: true });
+  app.connectMicroservice({ strategy: nats }, { inheritAppConfig: true });
   app.enableShutdownHooks();
   await app.init();
   await app.startAllMicroservices();

@@ -4,7 +4,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { Logger as NestPinoLogger } from 'nestjs-pino';
 import type { Logger as PinoLogger } from 'pino';
 import { PrefixedNatsServer } from '@waitpoints/contracts/nats/prefixed-transport';
-import { NatsHandlerInterceptor } from '@waitpoints/platform';
+import { observeNatsHandlers } from '@waitpoints/platform';
 import { TokenServiceConfig } from './config';
 import { TokenServiceMetrics } from './ops/token-service-metrics';
 import {
@@ -27,15 +27,11 @@ export async function createTokenService(config: TokenServiceConfig, overrides: 
   });
   app.useLogger(app.get(NestPinoLogger));
   app.disable('x-powered-by');
-  // Before the microservice is connected: it inherits the global interceptors.
-  app.useGlobalInterceptors(
-    new NatsHandlerInterceptor(
-      app.get<PinoLogger>(TOKEN_SERVICE_LOGGER),
-      app.get(TokenServiceMetrics).natsHandlers,
-      config.nats.subjectPrefix,
-    ),
+  const nats = app.get<PrefixedNatsServer>(TOKEN_SERVICE_NATS_SERVER);
+  nats.wrapHandlersWith(
+    observeNatsHandlers(app.get<PinoLogger>(TOKEN_SERVICE_LOGGER), app.get(TokenServiceMetrics).natsHandlers, config.nats.subjectPrefix),
   );
-  app.connectMicroservice({ strategy: app.get<PrefixedNatsServer>(TOKEN_SERVICE_NATS_SERVER) }, { inheritAppConfig: true });
+  app.connectMicroservice({ strategy: nats }, { inheritAppConfig: true });
   app.enableShutdownHooks();
   // Lifecycle hooks first (JetStream stream, outbox relay), then NATS, then the ops port.
   await app.init();

@@ -1,4 +1,4 @@
-import { ClientNats, NatsOptions, ReadPacket, ServerNats, WritePacket } from '@nestjs/microservices';
+import { ClientNats, MessageHandler, NatsOptions, ReadPacket, ServerNats, WritePacket } from '@nestjs/microservices';
 import type { Msg, NatsConnection } from 'nats';
 
 /**
@@ -10,6 +10,7 @@ type NatsTransportOptions = NonNullable<NatsOptions['options']>;
 
 export class PrefixedNatsServer extends ServerNats {
   private beforeReply?: (connection: NatsConnection) => void;
+  private wrapHandler?: (handler: MessageHandler) => MessageHandler;
 
   constructor(
     private readonly prefix: string,
@@ -36,13 +37,16 @@ export class PrefixedNatsServer extends ServerNats {
     };
   }
 
-  override addHandler(
-    pattern: unknown,
-    callback: Parameters<ServerNats['addHandler']>[1],
-    isEventHandler?: boolean,
-    extras?: Record<string, unknown>,
-  ): void {
-    super.addHandler(`${this.prefix}.${String(pattern)}`, callback, isEventHandler, extras);
+  /**
+   * Every handler added from now on runs within `wrapper` (correlation, tracing and metrics: see
+   * observeNatsHandlers in libs/platform). Call it before the microservice starts listening.
+   */
+  wrapHandlersWith(wrapper: (handler: MessageHandler) => MessageHandler): void {
+    this.wrapHandler = wrapper;
+  }
+
+  override addHandler(pattern: unknown, callback: MessageHandler, isEventHandler?: boolean, extras?: Record<string, unknown>): void {
+    super.addHandler(`${this.prefix}.${String(pattern)}`, this.wrapHandler ? this.wrapHandler(callback) : callback, isEventHandler, extras);
   }
 
   /**

@@ -3,5 +3,5 @@ export * from './logging';
 export * from './health';
 export * from './metrics';
 export * from './ops.controller';
-export * from './nats-handler.interceptor';
+export * from './nats-handler-context';
 export * from './tracing';
