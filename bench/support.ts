@@ -34,6 +34,8 @@ export interface BenchSystemOptions {
   name?: string;
   /** Told of each service process as it is spawned (to stop them if the caller is interrupted mid-start). */
   onSpawn?: (child: ChildProcess) => void;
+  /** The compiled services to run: another build's dist/ (default BENCH_DIST, else ./dist). */
+  dist?: string;
 }
 
 /** Compiled services to run (another build's dist/ to compare before and after a change). */
@@ -49,6 +51,7 @@ export async function startBenchSystem(options: BenchSystemOptions | number = {}
     scheduler = false,
     name = benchSystemName(),
     onSpawn,
+    dist = DIST,
   } = typeof options === 'number' ? { port: options } : options;
   const url = new URL(ADMIN_URL);
   url.pathname = `/waitpoints_${name}`;
@@ -81,7 +84,7 @@ export async function startBenchSystem(options: BenchSystemOptions | number = {}
         : process.env.BENCH_PROFILE
           ? ['--prof', `--logfile=${log}`, '--no-logfile-per-isolate']
           : [];
-    const child = spawn(process.execPath, [...profile, `${DIST}/apps/${app}/src/main.js`], {
+    const child = spawn(process.execPath, [...profile, `${dist}/apps/${app}/src/main.js`], {
       env: { ...env, ...appEnv },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
