@@ -63,7 +63,9 @@ export class GatewayModule {
       imports: [
         // Requests are logged by the middleware app.ts installs first (http/request-logging.ts), which
         // sets req.log; Nest's Logger writes through it (useExisting: no pino-http middleware of its own).
-        LoggerModule.forRoot({ pinoHttp: { logger }, useExisting: true }),
+        // No per-request middleware of nestjs-pino's (forRoutes: []): the correlation context
+        // middleware (http/correlation-id.ts) already gives each request its logger.
+        LoggerModule.forRoot({ pinoHttp: { logger }, useExisting: true, forRoutes: [] }),
         TerminusModule.forRoot({ errorLogStyle: 'json' }),
       ],
       controllers: [...tokenControllers, TokenEventsController, OpsController, ...dashboardControllers],
