@@ -19,4 +19,14 @@ describe('client options', () => {
     expect(own).toHaveBeenNthCalledWith(1, 'http://gateway:3000/a', { method: 'POST', headers: {}, body: '{}' });
     expect(own).toHaveBeenNthCalledWith(2, 'http://gateway:3000/b', { method: 'GET', headers: { accept: 'text/event-stream' }, signal });
   });
+
+  it('waits 300 s for an answer unless told otherwise, and refuses a timeout that is not a positive whole number', () => {
+    expect(resolveClientOptions(credentials, {}).requestTimeoutMs).toBe(300_000);
+    expect(resolveClientOptions({ ...credentials, requestTimeoutMs: 5000 }, {}).requestTimeoutMs).toBe(5000);
+    for (const requestTimeoutMs of [0, -1, 1.5, Number.NaN]) {
+      expect(() => resolveClientOptions({ ...credentials, requestTimeoutMs }, {})).toThrow(
+        'requestTimeoutMs must be a whole number of milliseconds, at least 1',
+      );
+    }
+  });
 });

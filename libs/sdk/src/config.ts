@@ -11,6 +11,12 @@ export interface ClientOptions {
   /** Attempts for a request that failed with 5xx, 408, 429 or a network error (default 3). */
   maxAttempts?: number;
   /**
+   * Most time a request's connection may stay silent before its answer is complete, in ms
+   * (default 300000, as Node's `fetch`); then the attempt fails as a network error. Not for event
+   * streams (they wait as long as the token does) nor for a `fetch` of your own.
+   */
+  requestTimeoutMs?: number;
+  /**
    * Sends every request, event streams included, through this `fetch` (tests, proxies,
    * instrumentation). Without it the SDK uses node:http (see transport.ts).
    */
@@ -21,6 +27,7 @@ export interface ResolvedClientOptions {
   baseURL: string;
   secretKey: string;
   maxAttempts: number;
+  requestTimeoutMs: number;
   /** Sends a request and reads its answer whole: node:http with a keep-alive pool, or the given `fetch`. */
   send: SendRequest;
   /** Opens an event stream: a connection of its own, or the given `fetch`. */
@@ -28,6 +35,8 @@ export interface ResolvedClientOptions {
 }
 
 export const DEFAULT_BASE_URL = 'http://localhost:3000';
+/** As long as Node's `fetch` (undici) waits for an answer by default. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 300_000;
 
 /**
  * Options given in code win; otherwise `WAITPOINTS_API_URL` / `WAITPOINTS_SECRET_KEY`, and
@@ -48,10 +57,15 @@ export function resolveClientOptions(
   }
   const maxAttempts = options.maxAttempts ?? 3;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new RangeError('maxAttempts must be a whole number of at least 1');
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1) {
+    throw new RangeError('requestTimeoutMs must be a whole number of milliseconds, at least 1');
+  }
   return {
     baseURL,
     secretKey,
     maxAttempts,
+    requestTimeoutMs,
     ...(options.fetch ? fetchTransport(options.fetch) : nodeTransport),
   };
 }

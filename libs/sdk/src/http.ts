@@ -69,6 +69,7 @@ export class HttpTransport {
           headers,
           body: method === 'POST' ? JSON.stringify(options.body ?? {}) : undefined,
           signal: options.signal,
+          timeoutMs: this.options.requestTimeoutMs,
         });
       } catch (error) {
         if (options.signal?.aborted) throw options.signal.reason;

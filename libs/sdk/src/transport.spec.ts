@@ -2,7 +2,7 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import { resolveClientOptions } from './config';
-import { ApiError } from './errors';
+import { ApiError, ConnectionError } from './errors';
 import { HttpTransport } from './http';
 import { readServerSentEvents } from './sse';
 import { nodeTransport } from './transport';
@@ -80,6 +80,24 @@ describe("the SDK's HTTP over node:http", () => {
       expect((failure as ApiError).message).toBe(
         'The gateway redirects to https://waitpoints.example.com/api/v1/waitpoints/tokens: set baseURL to where the API is served',
       );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('gives up on a gateway that stops answering after requestTimeoutMs, as a connection error', async () => {
+    const server = await serve(() => undefined); // reads the request, never answers
+    try {
+      const http = new HttpTransport(
+        resolveClientOptions({ baseURL: server.url, secretKey: 'tr_dev_key', maxAttempts: 1, requestTimeoutMs: 200 }, {}),
+      );
+      const startedAt = Date.now();
+      const failure = await http.request('/api/v1/waitpoints/tokens/waitpoint_x').catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(ConnectionError);
+      expect((failure as Error).message).toBe(
+        `Cannot reach Waitpoints at ${server.url}: no answer from ${new URL(server.url).host} within 200 ms`,
+      );
+      expect(Date.now() - startedAt).toBeLessThan(5000);
     } finally {
       await server.close();
     }

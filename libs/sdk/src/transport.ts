@@ -24,6 +24,8 @@ export interface HttpExchange {
   headers: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
+  /** Most time the connection may stay silent before the answer is complete (node:http only). */
+  timeoutMs?: number;
 }
 
 /** A request answered in full (JSON calls). */
@@ -54,7 +56,8 @@ export const nodeTransport: { send: SendRequest; openStream: OpenStream } = {
 /** Everything goes through the caller's own `fetch` (tests, proxies, instrumentation). */
 export function fetchTransport(fetchImpl: typeof fetch): { send: SendRequest; openStream: OpenStream } {
   return {
-    send: (url, exchange) => fetchImpl(url, exchange),
+    // The caller's fetch has its own timeouts.
+    send: (url, { method, headers, body, signal }) => fetchImpl(url, { method, headers, body, signal }),
     openStream: (url, exchange) => fetchImpl(url, { method: 'GET', ...exchange }) as Promise<StreamingAnswer>,
   };
 }
@@ -88,6 +91,12 @@ function exchangeOverNode(url: string, exchange: HttpExchange, connection: 'pool
         request.on('error', () => undefined);
         resolve(response);
       });
+      if (exchange.timeoutMs !== undefined) {
+        // A gateway that stops answering (frozen, or its host gone without a reset) must not hold
+        // the call forever; the error is retried like any network failure.
+        const timeoutMs = exchange.timeoutMs;
+        request.setTimeout(timeoutMs, () => request.destroy(new Error(`no answer from ${target.host} within ${timeoutMs} ms`)));
+      }
       request.end(exchange.body);
     });
   return attempt();
