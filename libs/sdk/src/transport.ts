@@ -31,7 +31,7 @@ export interface HttpExchange {
 /** A request answered in full (JSON calls). */
 export type SendRequest = (url: string, exchange: HttpExchange) => Promise<HttpAnswer>;
 /** A GET whose answer stays open (event streams). */
-export type OpenStream = (url: string, exchange: { headers: Record<string, string>; signal: AbortSignal }) => Promise<StreamingAnswer>;
+export type OpenStream = (url: string, exchange: { headers: Record<string, string>; signal?: AbortSignal }) => Promise<StreamingAnswer>;
 
 /**
  * The SDK's own HTTP, on node:http rather than Node's global fetch (undici): measured on the same

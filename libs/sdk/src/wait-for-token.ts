@@ -42,14 +42,16 @@ async function follow<T>(
   let failures = 0;
   for (;;) {
     signal?.throwIfAborted();
-    const connection = new AbortController();
-    // Not a listener on the caller's signal: an application often passes one signal to thousands
-    // of waits, and each listener added to it is checked against all the others.
-    const connectionSignal = signal ? AbortSignal.any([signal, connection.signal]) : connection.signal;
     try {
       const headers = http.headers({ accept: 'text/event-stream' });
       if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-      const response = await http.options.openStream(http.url(`${tokenPath(id)}/events`), { headers, signal: connectionSignal });
+      // The stream closes when the loop below leaves it (a result, an error: the body's iterator
+      // is returned, which destroys the connection) or when the caller's signal aborts. Not the
+      // caller's signal itself: an application often passes one signal to thousands of waits,
+      // and each listener added to it is checked against all the others; a signal that follows
+      // it (AbortSignal.any) is held weakly instead.
+      const streamSignal = signal ? AbortSignal.any([signal]) : undefined;
+      const response = await http.options.openStream(http.url(`${tokenPath(id)}/events`), { headers, signal: streamSignal });
       if (response.status === 204) {
         // Nothing newer than what we saw: only possible if our state is stale; ask plainly.
         const { body } = await http.request<WireToken>(tokenPath(id), { signal });
@@ -74,8 +76,6 @@ async function follow<T>(
       if (signal?.aborted) throw signal.reason;
       if (error instanceof ApiError && !isRetryableStatus(error.status)) throw error;
       // Network failure or 5xx: keep trying, the token is still worth waiting for.
-    } finally {
-      connection.abort();
     }
     await sleep(backoffMs(failures++), signal);
   }
