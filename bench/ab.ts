@@ -17,8 +17,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
-import { measureCpuListed, pidsNamed } from './cpu';
-import { BenchSystem, startBenchSystem } from './support';
+import { measureCpuListed, pidsNamed, postgresBackends } from './cpu';
+import { BenchSystem, createWaitingTokens, startBenchSystem } from './support';
 
 const args = new Map(
   process.argv.slice(2).map((arg) => {
@@ -64,24 +64,17 @@ async function startSide(build: Build, port: number): Promise<Side> {
 }
 
 async function createTokens(side: Side): Promise<void> {
-  for (let i = 0; i < COMPLETIONS; i++) {
-    const response = await fetch(side.tokens, { method: 'POST', headers: side.headers, body: JSON.stringify({ timeout: '1h' }) });
-    side.ids.push(((await response.json()) as { id: string }).id);
-  }
+  side.ids = await createWaitingTokens(side.system, COMPLETIONS);
 }
 
 async function processesOf(side: Side): Promise<Record<string, number[]>> {
   const database = new URL(side.system.databaseUrl).pathname.slice(1);
-  const { rows } = await side.admin.query<{ pid: number }>(
-    `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
-    [database],
-  );
   const { pids } = side.system;
   return {
     [`${side.build}.gateway`]: pids.gateway,
     [`${side.build}.tokenService`]: pids['token-service'],
     [`${side.build}.scheduler`]: pids.scheduler,
-    [`${side.build}.postgres`]: rows.map((row) => row.pid),
+    [`${side.build}.postgres`]: await postgresBackends(side.admin, database),
   };
 }
 

@@ -35,6 +35,17 @@ export function pidsNamed(name: string): number[] {
 
 export type PidsByComponent = Record<string, number[]>;
 
+/** PostgreSQL backends serving one database (the server is shared: only that system's), asked through `admin`. */
+export async function postgresBackends(
+  admin: { query<R>(text: string, values: unknown[]): Promise<{ rows: R[] }> },
+  database: string,
+): Promise<number[]> {
+  const { rows } = await admin.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [
+    database,
+  ]);
+  return rows.map((row) => Number(row.pid));
+}
+
 /** Runs `work` and returns the CPU seconds each component spent meanwhile. */
 export async function measureCpu<T>(
   components: PidsByComponent,

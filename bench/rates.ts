@@ -16,8 +16,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { measureCpuListed, pidsNamed } from './cpu';
-import { startBenchSystem } from './support';
+import { measureCpuListed, pidsNamed, postgresBackends } from './cpu';
+import { createWaitingTokens, startBenchSystem } from './support';
 
 const args = new Map(
   process.argv.slice(2).map((arg) => {
@@ -40,20 +40,14 @@ async function measureAt(rate: number) {
   try {
     const headers = { authorization: `Bearer ${system.apiKey}`, 'content-type': 'application/json' };
     const tokens = `${system.baseUrl}/api/v1/waitpoints/tokens`;
-    const ids: string[] = [];
-    for (let i = 0; i < COMPLETIONS; i++) {
-      const response = await fetch(tokens, { method: 'POST', headers, body: JSON.stringify({ timeout: '1h' }) });
-      ids.push(((await response.json()) as { id: string }).id);
-    }
+    const ids = await createWaitingTokens(system, COMPLETIONS);
     await sleep(1500); // the creations' trailing work (outbox, scheduler) is not measured
     const database = new URL(system.databaseUrl).pathname.slice(1);
     const processes = async () => ({
       gateway: system.pids.gateway,
       tokenService: system.pids['token-service'],
       scheduler: system.pids.scheduler,
-      postgres: (
-        await admin.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [database])
-      ).rows.map((row) => row.pid),
+      postgres: await postgresBackends(admin, database),
       natsServer: pidsNamed('nats-server'),
     });
     let failed = 0;

@@ -126,6 +126,18 @@ export async function startBenchSystem(options: BenchSystemOptions | number = {}
   }
 }
 
+/** `count` tokens created one after another (timeout 1 h): what a benchmark then completes. */
+export async function createWaitingTokens(system: BenchSystem, count: number): Promise<string[]> {
+  const headers = { authorization: `Bearer ${system.apiKey}`, 'content-type': 'application/json' };
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await fetch(`${system.baseUrl}/api/v1/waitpoints/tokens`, { method: 'POST', headers, body: '{"timeout":"1h"}' });
+    if (!response.ok) throw new Error(`create answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+    ids.push(((await response.json()) as { id: string }).id);
+  }
+  return ids;
+}
+
 export const benchSystemName = () => `bench${randomBytes(3).toString('hex')}`;
 
 /** Removes what the services created on JetStream for this system (its event stream and object stores). */

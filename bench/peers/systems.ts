@@ -9,7 +9,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { arch, platform, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { PidsByComponent, pidsNamed } from '../cpu';
+import { PidsByComponent, pidsNamed, postgresBackends } from '../cpu';
 import { BenchSystem, benchSystemName, deleteJetStreamState, exited, freePort, startBenchSystem } from '../support';
 import { DriverMessage, WaiterMessage, now, sleep, withTimeout } from './common';
 
@@ -174,12 +174,6 @@ async function postJson(url: string, body: unknown, headers: Record<string, stri
   if (!response.ok) throw new Error(`${response.status} from ${new URL(url).pathname}: ${text.slice(0, 200)}`);
 }
 
-/** PostgreSQL backends serving one database (the server is shared: only this system's). */
-async function backendsOf(admin: Client, database: string): Promise<number[]> {
-  const { rows } = await admin.query(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [database]);
-  return rows.map((row) => Number(row.pid));
-}
-
 async function adminClient(): Promise<Client> {
   const admin = new Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 10_000, statement_timeout: 30_000 });
   admin.on('error', () => undefined);
@@ -266,7 +260,7 @@ export async function startOurs(track: Track): Promise<PeerSystem> {
         gateway: bench.pids.gateway,
         tokenService: bench.pids['token-service'],
         scheduler: bench.pids.scheduler,
-        postgres: await backendsOf(admin, database),
+        postgres: await postgresBackends(admin, database),
         // Shared with whatever else uses this NATS server: counted whole.
         natsServer: pidsNamed('nats-server'),
         waiter: [waiter!.pid],
@@ -420,7 +414,7 @@ export async function startDbos(track: Track): Promise<PeerSystem> {
       waiter,
       info: { ...started.info, sdk: versionOf('@dbos-inc/dbos-sdk'), database },
       complete: (id, value) => postJson(`http://127.0.0.1:${port}/send/${encodeURIComponent(id)}`, value),
-      processes: async () => ({ waiter: [waiter!.pid], postgres: await backendsOf(admin, database) }),
+      processes: async () => ({ waiter: [waiter!.pid], postgres: await postgresBackends(admin, database) }),
       systemComponents: ['waiter', 'postgres'],
       stop,
     };
