@@ -82,7 +82,7 @@ function exchangeOverNode(url: string, exchange: HttpExchange, connection: 'pool
       });
       request.once('error', (error: NodeJS.ErrnoException) => {
         // A kept-alive connection the server closed just as this request went out (its keep-alive
-        // timeout): sent again at once on a fresh connection. Safe for every call the SDK makes,
+        // timeout): sent again at once on another connection. Safe for every call the SDK makes,
         // as its retries are (see HttpTransport).
         if (request.reusedSocket && error.code === 'ECONNRESET') attempt().then(resolve, reject);
         else reject(error);
